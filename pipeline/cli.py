@@ -1,0 +1,124 @@
+"""The `citewatch` command line: Click commands only, each a thin layer over one library call."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+import click
+
+from pipeline import __version__
+from pipeline.config import LoadedSettings, describe, load_settings
+from pipeline.errors import CitewatchError, ExitCode
+
+EXIT_CODES_HELP = """
+\b
+Exit codes:
+  0  done, nothing to flag
+  1  done, problems found
+  2  bad usage or unreadable input
+  3  could not run (offline, lock held, database error)
+"""
+
+
+@dataclasses.dataclass(frozen=True)
+class Options:
+    """What the group's options say, handed to every command."""
+
+    config_path: Path | None
+    verbosity: int  # -1 quiet, 0 normal, 1+ verbose
+
+    def load(self, **overrides: Any) -> LoadedSettings:
+        return load_settings(self.config_path, overrides=overrides)
+
+
+class _Group(click.Group):
+    """Turns citewatch's exceptions into one line on stderr and their exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except CitewatchError as exc:
+            _report(ctx, str(exc), exc)
+            ctx.exit(int(exc.exit_code))
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except KeyboardInterrupt:
+            click.echo("citewatch: interrupted", err=True)
+            ctx.exit(130)
+        except Exception as exc:  # a bug: still one line, the stack only with -v
+            _report(ctx, f"internal error: {type(exc).__name__}: {exc} (run with -v for details)", exc)
+            ctx.exit(int(ExitCode.CANNOT_RUN))
+
+
+def _report(ctx: click.Context, message: str, exc: BaseException) -> None:
+    options = ctx.obj if isinstance(ctx.obj, Options) else None
+    if options and options.verbosity > 0:
+        traceback.print_exception(exc, file=sys.stderr)
+    click.echo(f"citewatch: error: {message}", err=True)
+
+
+@click.group(cls=_Group, epilog=EXIT_CODES_HELP, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "-V", "--version", prog_name="citewatch")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Settings file (default: ./citewatch.toml when present).",
+)
+@click.option("-v", "--verbose", count=True, help="More detail on stderr; -v also shows tracebacks.")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr; no progress.")
+@click.pass_context
+def cli(ctx: click.Context, config_path: Path | None, verbose: int, quiet: bool) -> None:
+    """citewatch: check that the sources a document cites are alive, archived, and still
+    say what the document quotes.
+
+    Settings come from defaults, then citewatch.toml, then CITEWATCH_* environment
+    variables, then flags; `citewatch settings` shows the result.
+    """
+    verbosity = -1 if quiet else verbose
+    logging.basicConfig(
+        level={-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG),
+        format="citewatch: %(message)s",
+        stream=sys.stderr,
+    )
+    ctx.obj = Options(config_path=config_path, verbosity=verbosity)
+
+
+@cli.command("settings")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@click.pass_obj
+def settings_command(options: Options, as_json: bool) -> None:
+    """Show the settings in force and where each value came from.
+
+    \b
+    Examples:
+      citewatch settings
+      CITEWATCH_WAYBACK_DIALECT=pywb citewatch settings --json
+    """
+    loaded = options.load()
+    rows = describe(loaded)
+    if as_json:
+        click.echo(json.dumps({"config_file": str(loaded.config_file) if loaded.config_file else None,
+                               "settings": rows}, indent=2))
+        return
+    width = max(len(row["name"]) for row in rows)
+    for row in rows:
+        click.echo(f"{row['name']:<{width}}  {_show(row['value'])}  [{row['source']}]")
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, tuple):
+        return ",".join(value) or "(none)"
+    if value == "":
+        return "(none)"
+    return str(value)
+
+
+def main() -> None:
+    cli(prog_name="citewatch")

@@ -1,0 +1,260 @@
+"""Settings: defaults < citewatch.toml < CITEWATCH_* environment variables < command-line flags."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import ConfigError
+
+CONFIG_FILE_NAME = "citewatch.toml"
+ENV_PREFIX = "CITEWATCH_"
+DIALECTS = ("ia", "pywb")
+
+
+def _setting(default: Any, help: str, **checks: Any) -> Any:
+    """A settings field: its default, a line of help, and value checks (min, choices, url)."""
+    factory = {"default_factory": lambda: default} if isinstance(default, (list, dict)) else {"default": default}
+    return dataclasses.field(metadata={"help": help, **checks}, **factory)
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Every setting of citewatch. A TOML table `[wayback]` with key `cdx_url` is the
+    setting `wayback_cdx_url`, read from the environment as `CITEWATCH_WAYBACK_CDX_URL`."""
+
+    # The archive. Defaults are the Internet Archive's; any Wayback-compatible archive works.
+    wayback_cdx_url: str = _setting(
+        "https://web.archive.org/cdx/search/cdx", "CDX search endpoint", url=True
+    )
+    wayback_replay_url: str = _setting(
+        "https://web.archive.org/web/",
+        "replay prefix, the part before <timestamp>id_/<url>",
+        url=True,
+    )
+    wayback_save_url: str = _setting("https://web.archive.org/save", "Save Page Now endpoint", url=True)
+    wayback_dialect: str = _setting("ia", "CDX dialect: ia (Internet Archive) or pywb", choices=DIALECTS)
+
+    # The fetcher's safety and limits.
+    allow_private: bool = _setting(
+        False, "allow requests to loopback, private and link-local addresses"
+    )
+    connect_to: tuple[str, ...] = _setting(
+        (),
+        "curl-style HOST1:PORT1:HOST2:PORT2 redirections (empty HOST1/PORT1 match any); "
+        "the targets are trusted",
+        check=lambda entries: _check_connect_to(entries),
+    )
+    ca_bundle: str = _setting(
+        "", "PEM file of CAs to trust (default: REQUESTS_CA_BUNDLE, SSL_CERT_FILE, else certifi)"
+    )
+    connect_timeout: float = _setting(10.0, "seconds to connect", min=0.001)
+    read_timeout: float = _setting(20.0, "seconds between two reads of a response", min=0.001)
+    request_deadline: float = _setting(
+        60.0, "seconds one request may take in all, redirects included", min=0.001
+    )
+    max_body_bytes: int = _setting(
+        5_000_000, "bytes of a response body read at most (after decompression)", min=1
+    )
+    max_redirects: int = _setting(10, "redirect hops followed at most", min=0)
+
+    @classmethod
+    def names(cls) -> list[str]:
+        return [f.name for f in dataclasses.fields(cls)]
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class LoadedSettings:
+    """The settings and, for each one that is not a default, where its value came from."""
+
+    settings: Settings
+    sources: Mapping[str, str]
+    config_file: Path | None
+
+
+def env_name(setting: str) -> str:
+    return ENV_PREFIX + setting.upper()
+
+
+def describe(loaded: LoadedSettings) -> list[dict[str, Any]]:
+    """One row per setting: name, value, source ("default", a file and line, a variable,
+    "command line"), environment variable, help."""
+    return [
+        {
+            "name": field.name,
+            "value": getattr(loaded.settings, field.name),
+            "source": loaded.sources.get(field.name, "default"),
+            "env": env_name(field.name),
+            "help": field.metadata["help"],
+        }
+        for field in dataclasses.fields(Settings)
+    ]
+
+
+def load_settings(
+    config_path: Path | str | None = None,
+    *,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> LoadedSettings:
+    """Settings in order of precedence. `config_path` must exist when given; without it,
+    `citewatch.toml` in `cwd` is read when present. Raises ConfigError naming the file and
+    line, or the environment variable, of a bad value."""
+    env = os.environ if env is None else env
+    fields = {f.name: f for f in dataclasses.fields(Settings)}
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+
+    path = _find_config(config_path, cwd or Path.cwd())
+    if path is not None:
+        for name, (raw, line) in _read_config_file(path).items():
+            where = f"{path}: line {line}" if line else str(path)
+            if name not in fields:
+                raise ConfigError(f"{where}: unknown setting {name!r}{_did_you_mean(name, fields)}")
+            values[name] = _coerce(fields[name], raw, where)
+            sources[name] = where
+
+    for name, field in fields.items():
+        var = env_name(name)
+        if var in env:
+            values[name] = _coerce(field, env[var], var)
+            sources[name] = var
+
+    for name, raw in (overrides or {}).items():
+        if raw is None:
+            continue
+        if name not in fields:
+            raise ConfigError(f"unknown setting {name!r}")
+        values[name] = _coerce(fields[name], raw, f"option for {name}")
+        sources[name] = "command line"
+
+    return LoadedSettings(Settings(**values), sources, path)
+
+
+def _find_config(config_path: Path | str | None, cwd: Path) -> Path | None:
+    if config_path is not None:
+        path = Path(config_path)
+        if not path.is_file():
+            raise ConfigError(f"{path}: config file not found")
+        return path
+    candidate = cwd / CONFIG_FILE_NAME
+    return candidate if candidate.is_file() else None
+
+
+def _read_config_file(path: Path) -> dict[str, tuple[Any, int | None]]:
+    """Flattened `{setting: (value, line)}` of a TOML file; one level of tables."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read config file: {exc}") from exc
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        match = re.search(r"\(at line (\d+), column \d+\)", str(exc))
+        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
+        where = f"{path}: line {match.group(1)}" if match else str(path)
+        raise ConfigError(f"{where}: invalid TOML: {message}") from exc
+
+    lines = text.splitlines()
+    flat: dict[str, tuple[Any, int | None]] = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            for sub, subvalue in value.items():
+                flat[f"{key}_{sub}"] = (subvalue, _line_of(lines, sub, table=key))
+        else:
+            flat[key] = (value, _line_of(lines, key))
+    return flat
+
+
+def _line_of(lines: list[str], key: str, table: str | None = None) -> int | None:
+    """The 1-based line that assigns `key` (inside `[table]` when given), for messages."""
+    current: str | None = None
+    assign = re.compile(rf"^\s*[\"']?{re.escape(key)}[\"']?\s*=")
+    for number, line in enumerate(lines, 1):
+        header = re.match(r"^\s*\[\s*([^\]]+?)\s*\]", line)
+        if header:
+            current = header.group(1).strip("\"'")
+        elif current == table and assign.match(line):
+            return number
+    return None
+
+
+def _did_you_mean(name: str, known: Mapping[str, Any]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+# Field annotations are strings under `from __future__ import annotations`.
+_TYPES = {"str": str, "bool": bool, "int": int, "float": float, "tuple[str, ...]": tuple}
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _coerce(field: dataclasses.Field, raw: Any, where: str) -> Any:
+    """`raw` as the field's type, checked; ConfigError mentions `where` otherwise."""
+    kind = _TYPES[field.type]
+    try:
+        value = _convert(kind, raw)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}: {field.name}: {exc}") from None
+    meta = field.metadata
+    if "min" in meta and value < meta["min"]:
+        raise ConfigError(f"{where}: {field.name}: must be at least {meta['min']}, got {value}")
+    if "choices" in meta and value not in meta["choices"]:
+        raise ConfigError(
+            f"{where}: {field.name}: must be one of {', '.join(meta['choices'])}, got {value!r}"
+        )
+    if "check" in meta:
+        try:
+            meta["check"](value)
+        except ValueError as exc:
+            raise ConfigError(f"{where}: {field.name}: {exc}") from None
+    if meta.get("url") and not re.match(r"^https?://[^/\s]+", value):
+        raise ConfigError(f"{where}: {field.name}: must be an http(s) URL, got {value!r}")
+    return value
+
+
+def _convert(kind: Any, raw: Any) -> Any:
+    if kind is bool:
+        if isinstance(raw, bool):
+            return raw
+        if isinstance(raw, (str, int)) and str(raw).strip().lower() in _TRUE | _FALSE:
+            return str(raw).strip().lower() in _TRUE
+        raise ValueError(f"expected a boolean (0/1, true/false), got {raw!r}")
+    if kind is int:
+        if isinstance(raw, bool) or not isinstance(raw, (int, str)):
+            raise ValueError(f"expected a whole number, got {raw!r}")
+        return int(str(raw).replace("_", "")) if isinstance(raw, str) else raw
+    if kind is float:
+        if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
+            raise ValueError(f"expected a number, got {raw!r}")
+        return float(raw)
+    if kind is tuple:
+        if isinstance(raw, str):
+            return tuple(part for part in re.split(r"[\s,]+", raw.strip()) if part)
+        if isinstance(raw, (list, tuple)) and all(isinstance(x, str) for x in raw):
+            return tuple(raw)
+        raise ValueError(f"expected a list of strings, got {raw!r}")
+    if kind is str:
+        if not isinstance(raw, str):
+            raise ValueError(f"expected a string, got {raw!r}")
+        return raw
+    raise TypeError(f"unsupported setting type {kind!r}")
+
+
+def _check_connect_to(entries: tuple[str, ...]) -> None:
+    from pipeline.http import ConnectTo  # the guard owns the format; imported late (cycle)
+
+    for entry in entries:
+        ConnectTo.parse(entry)

@@ -1,0 +1,559 @@
+"""The one place that builds HTTP clients: timeouts, byte caps, redirects and the private-address guard.
+
+Two clients share one guard:
+- `HttpClient`, over urllib3's PoolManager, for the checker's hot path. urllib3 costs a
+  third of the CPU time of requests per request, and `maxsize=N, block=True` gives a
+  per-host connection limit (the Liveness issue has the measurements).
+- `make_session()`, a `requests.Session`, for code that expects requests (waybackpy).
+
+The guard sits in the connection classes, so it holds on every connection either client
+opens, every redirect hop included, and it connects to the address it vetted (no second
+DNS answer can swap in a private address between check and connect).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import os
+import socket
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import requests
+import requests.adapters
+import requests.utils
+import urllib3
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    HTTPError,
+    LocationParseError,
+    NameResolutionError,
+    NewConnectionError,
+    ProtocolError,
+    ProxyError,
+    ReadTimeoutError,
+    SSLError,
+)
+from urllib3.util import connection as urllib3_connection
+
+from pipeline import USER_AGENT
+from pipeline.config import Settings
+
+REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
+_CHUNK = 16 * 1024
+
+
+class AddressRefused(Exception):
+    """The guard refused to connect: the destination is loopback, private, link-local, …"""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class FetchError(Exception):
+    """A request that produced no final response. `kind` is one of
+    dns_error, connection_error, tls_error, timeout, redirect_loop, too_many_redirects,
+    refused, invalid_url; `hops` are the redirects followed before it happened."""
+
+    def __init__(self, kind: str, reason: str, hops: tuple[Hop, ...] = ()) -> None:
+        super().__init__(f"{kind}: {reason}")
+        self.kind = kind
+        self.reason = reason
+        self.hops = hops
+
+
+@dataclasses.dataclass(frozen=True)
+class Hop:
+    """One redirect followed: the URL asked, its status, where it pointed."""
+
+    url: str
+    status: int
+    location: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Response:
+    """The final response of a fetch, with the redirect chain that led to it."""
+
+    url: str
+    final_url: str
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+    truncated: bool
+    hops: tuple[Hop, ...]
+    elapsed_ms: float
+
+
+# --- the guard ------------------------------------------------------------------------
+
+
+def forbidden_reason(ip: str) -> str | None:
+    """Why connecting to this address is refused by default, or None when it is public."""
+    address = ipaddress.ip_address(ip.split("%", 1)[0])
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    for attribute, name in (
+        ("is_loopback", "a loopback"),
+        ("is_unspecified", "an unspecified"),
+        ("is_link_local", "a link-local"),
+        ("is_multicast", "a multicast"),
+        ("is_private", "a private"),
+        ("is_reserved", "a reserved"),
+    ):
+        if getattr(address, attribute):
+            return f"{name} address"
+    if not address.is_global:
+        return "a non-public address"
+    return None
+
+
+@dataclasses.dataclass(frozen=True)
+class ConnectTo:
+    """curl's --connect-to: requests for HOST1:PORT1 connect to HOST2:PORT2 instead."""
+
+    host: str  # "" matches any host, "*.example" any name under example
+    port: int | None  # None matches any port
+    target_host: str
+    target_port: int | None  # None keeps the request's port
+
+    @classmethod
+    def parse(cls, spec: str) -> ConnectTo:
+        parts = _split_hostport_list(spec)
+        if len(parts) != 4:
+            raise ValueError(f"connect_to entry {spec!r} is not HOST1:PORT1:HOST2:PORT2")
+        host, port, target_host, target_port = parts
+        if not target_host:
+            raise ValueError(f"connect_to entry {spec!r} has no target host")
+        try:
+            return cls(
+                host.lower().rstrip("."),
+                int(port) if port else None,
+                target_host,
+                int(target_port) if target_port else None,
+            )
+        except ValueError:
+            raise ValueError(f"connect_to entry {spec!r} has a port that is not a number") from None
+
+    def matches(self, host: str, port: int) -> bool:
+        if self.port is not None and self.port != port:
+            return False
+        if self.host.startswith("*."):
+            return host.endswith(self.host[1:])
+        return not self.host or self.host == host
+
+
+def _split_hostport_list(spec: str) -> list[str]:
+    """Split on ':' outside [brackets], so IPv6 targets can be written [::1]."""
+    parts, current, depth = [], "", 0
+    for char in spec:
+        if char == "[":
+            depth += 1
+        elif char == "]":
+            depth -= 1
+        if char == ":" and depth == 0:
+            parts.append(current)
+            current = ""
+        else:
+            current += char
+    parts.append(current)
+    return [part.strip("[]") for part in parts]
+
+
+class Guard:
+    """Decides where a connection to (host, port) goes, and refuses private destinations.
+
+    Destinations the operator configured (connect_to targets, archive endpoints, proxies)
+    are trusted; everything else, which may come from a document, is resolved and every
+    address checked unless private addresses are allowed."""
+
+    def __init__(
+        self,
+        allow_private: bool = False,
+        connect_to: Iterable[ConnectTo] = (),
+        trusted: Iterable[tuple[str, int]] = (),
+    ) -> None:
+        self.allow_private = allow_private
+        self.connect_to = tuple(connect_to)
+        self.trusted = frozenset((host.lower(), port) for host, port in trusted)
+
+    def route(self, host: str, port: int) -> list[tuple[str, int]]:
+        """Addresses to connect to, in order. Raises AddressRefused, or socket.gaierror
+        when the name does not resolve."""
+        name = host.lower().strip("[]").rstrip(".")
+        for rule in self.connect_to:
+            if rule.matches(name, port):
+                return _resolve(rule.target_host, rule.target_port or port)
+        addresses = _resolve(name, port)
+        if self.allow_private or (name, port) in self.trusted:
+            return addresses
+        for ip, _ in addresses:
+            reason = forbidden_reason(ip)
+            if reason:
+                shown = f"{name} is" if name == ip else f"{name} resolves to {ip},"
+                raise AddressRefused(f"refused: {shown} {reason} ({_ALLOW_HINT})")
+        return addresses
+
+    def check_url(self, url: str) -> None:
+        """Refuse without any DNS look-up what the URL itself shows to be private (an IP
+        literal, `localhost`). Needed when a proxy, not us, resolves the name."""
+        parsed = urllib3.util.parse_url(url)
+        name = (parsed.host or "").lower().strip("[]").rstrip(".")
+        port = parsed.port or (443 if parsed.scheme == "https" else 80)
+        if self.allow_private or (name, port) in self.trusted:
+            return
+        if any(rule.matches(name, port) for rule in self.connect_to):
+            return
+        if name == "localhost" or name.endswith(".localhost"):  # RFC 6761
+            raise AddressRefused(f"refused: {name} is a loopback name ({_ALLOW_HINT})")
+        try:
+            reason = forbidden_reason(name)
+        except ValueError:
+            return  # a name, not an address
+        if reason:
+            raise AddressRefused(f"refused: {name} is {reason} ({_ALLOW_HINT})")
+
+
+_ALLOW_HINT = "set CITEWATCH_ALLOW_PRIVATE=1 to allow"
+
+
+def _resolve(host: str, port: int) -> list[tuple[str, int]]:
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    seen: list[tuple[str, int]] = []
+    for _family, _type, _proto, _canon, sockaddr in infos:
+        address = (sockaddr[0], sockaddr[1])
+        if address not in seen:
+            seen.append(address)
+    return seen
+
+
+class _GuardedConnectionMixin:
+    """Replaces urllib3's `_new_conn` so that sockets go only where the guard allows."""
+
+    guard: Guard
+
+    def _new_conn(self) -> socket.socket:
+        try:
+            addresses = self.guard.route(self._dns_host, self.port)  # type: ignore[attr-defined]
+        except socket.gaierror as exc:
+            raise NameResolutionError(self.host, self, exc) from exc  # type: ignore[attr-defined]
+        last_error: OSError | None = None
+        for address in addresses:
+            try:
+                return urllib3_connection.create_connection(
+                    address,
+                    self.timeout,  # type: ignore[attr-defined]
+                    source_address=self.source_address,  # type: ignore[attr-defined]
+                    socket_options=self.socket_options,  # type: ignore[attr-defined]
+                )
+            except socket.timeout as exc:
+                raise ConnectTimeoutError(
+                    self, f"Connection to {self.host} timed out."  # type: ignore[attr-defined]
+                ) from exc
+            except OSError as exc:
+                last_error = exc
+        raise NewConnectionError(self, f"Failed to establish a new connection: {last_error}")
+
+
+def _guarded_pool_classes(guard: Guard) -> dict[str, type]:
+    connection = type("GuardedHTTPConnection", (_GuardedConnectionMixin, HTTPConnection), {"guard": guard})
+    tls_connection = type(
+        "GuardedHTTPSConnection", (_GuardedConnectionMixin, HTTPSConnection), {"guard": guard}
+    )
+    return {
+        "http": type("GuardedHTTPConnectionPool", (HTTPConnectionPool,), {"ConnectionCls": connection}),
+        "https": type(
+            "GuardedHTTPSConnectionPool", (HTTPSConnectionPool,), {"ConnectionCls": tls_connection}
+        ),
+    }
+
+
+# --- building clients -----------------------------------------------------------------
+
+
+def ca_bundle(settings: Settings) -> str:
+    """The CA file to verify TLS with: the setting, the standard variables, else certifi's."""
+    for candidate in (settings.ca_bundle, os.environ.get("REQUESTS_CA_BUNDLE"), os.environ.get("SSL_CERT_FILE")):
+        if candidate:
+            return candidate
+    return requests.utils.DEFAULT_CA_BUNDLE_PATH
+
+
+def make_guard(settings: Settings, trusted_urls: Iterable[str] = ()) -> Guard:
+    """The guard of the settings; `trusted_urls` (endpoints the operator configured, such
+    as the archive's) and the environment's proxies may be reached whatever their address."""
+    trusted = [_host_port(url) for url in trusted_urls]
+    trusted += [_host_port(url) for url in urllib.request.getproxies().values() if "://" in url]
+    return Guard(
+        allow_private=settings.allow_private,
+        connect_to=[ConnectTo.parse(spec) for spec in settings.connect_to],
+        trusted=trusted,
+    )
+
+
+def _host_port(url: str) -> tuple[str, int]:
+    parsed = urllib3.util.parse_url(url)
+    return (parsed.host or "").lower().strip("[]"), parsed.port or (443 if parsed.scheme == "https" else 80)
+
+
+class _GuardedAdapter(requests.adapters.HTTPAdapter):
+    def __init__(self, guard: Guard, **kwargs: Any) -> None:
+        self._pool_classes = _guarded_pool_classes(guard)  # before super(): it builds the pool
+        super().__init__(**kwargs)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = self._pool_classes
+
+    def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **kwargs)
+        manager.pool_classes_by_scheme = self._pool_classes
+        return manager
+
+
+def default_headers() -> dict[str, str]:
+    """What every request says: who we are (so site owners can reach us), what we read."""
+    return {
+        "User-Agent": USER_AGENT,
+        "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+        "Accept-Encoding": "gzip, deflate",
+    }
+
+
+class _Session(requests.Session):
+    def merge_environment_settings(self, url, proxies, stream, verify, cert):  # noqa: ANN001, ANN201
+        merged = super().merge_environment_settings(url, proxies, stream, verify, cert)
+        if verify is None:
+            # requests lets REQUESTS_CA_BUNDLE beat the session's own `verify`
+            # (psf/requests#3829); ours already falls back to it, so ours wins.
+            merged["verify"] = self.verify
+        return merged
+
+
+def make_session(settings: Settings, trusted_urls: Iterable[str] = ()) -> requests.Session:
+    """A requests session with the guard, the User-Agent, the redirect limit and the CA
+    bundle. Callers pass `timeout=` per request (`timeouts(settings)`)."""
+    guard = make_guard(settings, trusted_urls)
+    session = _Session()
+    session.headers.update(default_headers())
+    session.max_redirects = settings.max_redirects
+    session.verify = ca_bundle(settings)
+    adapter = _GuardedAdapter(guard, max_retries=0)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+def timeouts(settings: Settings) -> tuple[float, float]:
+    """(connect, read) timeouts for requests."""
+    return settings.connect_timeout, settings.read_timeout
+
+
+class HttpClient:
+    """A pooled urllib3 client: the guard, timeouts, a total deadline per request, a cap
+    on body bytes (decompressed), redirects followed by hand so every hop is recorded and
+    a cycle costs no more hops than it has."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        trusted_urls: Iterable[str] = (),
+        per_host: int = 4,
+        num_pools: int = 100,
+    ) -> None:
+        self.settings = settings
+        self.guard = make_guard(settings, trusted_urls)
+        self._pool_classes = _guarded_pool_classes(self.guard)
+        self._pool_kwargs = dict(
+            num_pools=num_pools,
+            maxsize=per_host,
+            block=True,
+            cert_reqs="CERT_REQUIRED",
+            ca_certs=ca_bundle(settings),
+            headers=default_headers(),
+        )
+        self._direct = self._guarded(urllib3.PoolManager(**self._pool_kwargs))
+        self._proxies: dict[str, urllib3.ProxyManager] = {}
+
+    def _guarded(self, manager: urllib3.PoolManager) -> urllib3.PoolManager:
+        manager.pool_classes_by_scheme = self._pool_classes
+        return manager
+
+    def _manager_for(self, url: str) -> urllib3.PoolManager:
+        proxy = requests.utils.get_environ_proxies(url).get(urllib.parse.urlsplit(url).scheme)
+        if not proxy:
+            return self._direct
+        if proxy not in self._proxies:
+            self._proxies[proxy] = self._guarded(urllib3.ProxyManager(proxy, **self._pool_kwargs))
+        return self._proxies[proxy]
+
+    def fetch(
+        self,
+        url: str,
+        *,
+        method: str = "GET",
+        headers: Mapping[str, str] | None = None,
+        max_bytes: int | None = None,
+        follow_redirects: bool = True,
+    ) -> Response:
+        """The final response for `url`, or FetchError. HEAD reads no body."""
+        settings = self.settings
+        cap = settings.max_body_bytes if max_bytes is None else max_bytes
+        started = time.monotonic()
+        deadline = started + settings.request_deadline
+        hops: list[Hop] = []
+        seen = {url}
+        current = url
+        while True:
+            response = self._one_request(method, current, headers, deadline, tuple(hops))
+            location = response.headers.get("Location")
+            if follow_redirects and response.status in REDIRECT_CODES and location:
+                response.drain_conn() if _small(response) else response.close()
+                target = urllib.parse.urljoin(current, location.strip())
+                hops.append(Hop(current, response.status, target))
+                if target in seen:
+                    raise FetchError("redirect_loop", f"redirect loop back to {target}", tuple(hops))
+                if len(hops) > settings.max_redirects:
+                    raise FetchError(
+                        "too_many_redirects", f"more than {settings.max_redirects} redirects", tuple(hops)
+                    )
+                seen.add(target)
+                current = target
+                continue
+            body, truncated = b"", False
+            if method != "HEAD":
+                body, truncated = self._read_body(response, cap, deadline, tuple(hops))
+            else:
+                response.drain_conn()
+            return Response(
+                url=url,
+                final_url=current,
+                status=response.status,
+                headers=dict(response.headers),
+                body=body,
+                truncated=truncated,
+                hops=tuple(hops),
+                elapsed_ms=round((time.monotonic() - started) * 1000, 1),
+            )
+
+    def _one_request(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None,
+        deadline: float,
+        hops: tuple[Hop, ...],
+    ) -> urllib3.BaseHTTPResponse:
+        scheme = urllib.parse.urlsplit(url).scheme.lower()
+        if scheme not in ("http", "https"):
+            raise FetchError("invalid_url", f"not an http(s) URL: {url}", hops)
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise FetchError("timeout", f"deadline of {self.settings.request_deadline:g}s exceeded", hops)
+        timeout = urllib3.Timeout(
+            connect=min(self.settings.connect_timeout, remaining),
+            read=min(self.settings.read_timeout, remaining),
+        )
+        try:
+            self.guard.check_url(url)
+            return self._manager_for(url).request(
+                method,
+                url,
+                headers=headers,
+                timeout=timeout,
+                retries=False,
+                redirect=False,
+                preload_content=False,
+                decode_content=True,
+            )
+        except AddressRefused as exc:
+            raise FetchError("refused", exc.reason, hops) from exc
+        except (LocationParseError, ValueError, UnicodeError) as exc:
+            raise FetchError("invalid_url", f"malformed URL: {exc}", hops) from exc
+        except HTTPError as exc:
+            raise _fetch_error(exc, hops) from exc
+
+    def _read_body(
+        self,
+        response: urllib3.BaseHTTPResponse,
+        cap: int,
+        deadline: float,
+        hops: tuple[Hop, ...],
+    ) -> tuple[bytes, bool]:
+        """Up to `cap` decoded bytes; checks the deadline between reads so that a server
+        trickling bytes cannot hold a worker past it."""
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            while size < cap:
+                if time.monotonic() > deadline:
+                    raise FetchError(
+                        "timeout", f"deadline of {self.settings.request_deadline:g}s exceeded", hops
+                    )
+                chunk = response.read1(min(_CHUNK, cap - size), decode_content=True)
+                if not chunk:
+                    response.release_conn()
+                    return b"".join(chunks), False
+                chunks.append(chunk)
+                size += len(chunk)
+        except HTTPError as exc:
+            response.close()
+            raise _fetch_error(exc, hops) from exc
+        except OSError as exc:
+            response.close()
+            raise FetchError("connection_error", f"connection broken: {exc}", hops) from exc
+        except FetchError:
+            response.close()
+            raise
+        # Capped: the rest is not read, so the connection cannot be reused.
+        response.close()
+        return b"".join(chunks)[:cap], True
+
+    def close(self) -> None:
+        self._direct.clear()
+        for manager in self._proxies.values():
+            manager.clear()
+
+    def __enter__(self) -> HttpClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _small(response: urllib3.BaseHTTPResponse) -> bool:
+    length = response.headers.get("Content-Length")
+    return length is not None and length.isdigit() and int(length) <= 65536
+
+
+def _fetch_error(exc: HTTPError, hops: tuple[Hop, ...]) -> FetchError:
+    """Map urllib3's exceptions onto FetchError kinds, with a short human reason."""
+    if isinstance(exc, NameResolutionError):
+        return FetchError("dns_error", f"DNS: cannot resolve {exc.conn.host}", hops)
+    if isinstance(exc, SSLError):
+        return FetchError("tls_error", f"TLS: {_ssl_reason(exc)}", hops)
+    if isinstance(exc, ProxyError):
+        return FetchError("connection_error", f"proxy: {exc}", hops)
+    if isinstance(exc, NewConnectionError):  # before timeouts: urllib3 makes it a subclass
+        return FetchError("connection_error", str(exc).split(": ", 1)[-1], hops)
+    if isinstance(exc, (ConnectTimeoutError, ReadTimeoutError)):
+        return FetchError("timeout", str(exc).split(": ", 1)[-1], hops)
+    if isinstance(exc, ProtocolError):
+        return FetchError("connection_error", f"connection broken: {exc.args[-1] if exc.args else exc}", hops)
+    return FetchError("connection_error", str(exc), hops)
+
+
+def _ssl_reason(exc: SSLError) -> str:
+    text = str(exc)
+    for marker in ("certificate verify failed: ", "SSL: "):
+        if marker in text:
+            return text.split(marker, 1)[1].split(" (_ssl", 1)[0].rstrip(")")
+    return text

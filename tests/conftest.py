@@ -1,0 +1,84 @@
+"""Fixtures of the offline test web, and a net that fails any test reaching past loopback."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import trustme
+
+from pipeline.config import Settings
+from tests.testweb.archive import Capture, PywbArchive
+from tests.testweb.origin import OriginServer
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SAMPLE = Path(__file__).parent.parent / "data" / "000_7d4670f58732b56e.txt"
+
+_real_connect = socket.socket.connect
+
+
+def _loopback_only(self: socket.socket, address: object) -> object:
+    """No test touches the internet: a connection anywhere but loopback fails loudly."""
+    if self.family in (socket.AF_INET, socket.AF_INET6) and isinstance(address, tuple):
+        host = address[0]
+        try:
+            allowed = ipaddress.ip_address(host.split("%")[0]).is_loopback
+        except ValueError:
+            allowed = host == "localhost"
+        if not allowed:
+            raise OSError(f"test tried to reach {address!r}, outside loopback")
+    return _real_connect(self, address)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_internet() -> Iterator[None]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(socket.socket, "connect", _loopback_only)
+        yield
+
+
+@pytest.fixture(scope="session")
+def test_ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture(scope="session")
+def ca_file(test_ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("ca") / "test-ca.pem"
+    test_ca.cert_pem.write_to_path(str(path))
+    return path
+
+
+@pytest.fixture(scope="session")
+def origin(test_ca: trustme.CA) -> Iterator[OriginServer]:
+    server = OriginServer(test_ca).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def web_settings(origin: OriginServer, ca_file: Path) -> Settings:
+    """Settings that send every host's ports 80 and 443 to the origin server, trusting
+    the test CA; the guard stays on (loopback is reached only through connect_to)."""
+    return Settings(connect_to=origin.connect_to(), ca_bundle=str(ca_file), request_deadline=10.0)
+
+
+ARCHIVED = "http://archived.test/article"
+
+DEFAULT_CAPTURES = [
+    Capture(ARCHIVED, "20100101000000", body=b"<html><body><p>version 2010</p></body></html>"),
+    Capture(ARCHIVED, "20150601000000", body=b"<html><body><p>version 2015</p></body></html>"),
+    Capture(ARCHIVED, "20200101000000", body=b"<html><body><p>version 2020</p></body></html>"),
+    Capture("http://archived.test/gone", "20120101000000", status=404, body=b"not here"),
+    Capture("http://archived.test/old", "20110101000000", status=301, location=ARCHIVED),
+]
+
+
+@pytest.fixture(scope="session")
+def archive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PywbArchive]:
+    server = PywbArchive(tmp_path_factory.mktemp("pywb"), DEFAULT_CAPTURES).start()
+    yield server
+    server.stop()

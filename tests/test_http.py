@@ -1,0 +1,244 @@
+"""pipeline/http.py against the test web: the guard, caps, deadlines, redirects, TLS."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+import requests
+
+from pipeline import USER_AGENT
+from pipeline.config import Settings
+from pipeline.http import AddressRefused, ConnectTo, FetchError, Guard, HttpClient, forbidden_reason, make_session
+from tests.testweb.origin import GZIP_BOMB_SIZE, OriginServer, Page
+
+# --- pure parts -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("ip", "reason"),
+    [
+        ("127.0.0.1", "a loopback address"),
+        ("127.8.9.10", "a loopback address"),
+        ("::1", "a loopback address"),
+        ("10.0.0.1", "a private address"),
+        ("172.16.5.4", "a private address"),
+        ("192.168.1.1", "a private address"),
+        ("fd00::1", "a private address"),
+        ("169.254.169.254", "a link-local address"),
+        ("fe80::1", "a link-local address"),
+        ("224.0.0.1", "a multicast address"),
+        ("ff02::1", "a multicast address"),
+        ("0.0.0.0", "an unspecified address"),
+        ("::", "an unspecified address"),
+        ("::ffff:127.0.0.1", "a loopback address"),
+        ("100.64.0.1", "a non-public address"),
+        ("93.184.216.34", None),
+        ("2606:4700::1111", None),
+    ],
+)
+def test_forbidden_reason_classifies_addresses(ip: str, reason: str | None) -> None:
+    assert forbidden_reason(ip) == reason
+
+
+def test_connect_to_parses_curl_syntax() -> None:
+    assert ConnectTo.parse("a.test:80:127.0.0.1:8080") == ConnectTo("a.test", 80, "127.0.0.1", 8080)
+    assert ConnectTo.parse("::[::1]:") == ConnectTo("", None, "::1", None)
+    rule = ConnectTo.parse("*.test:443:127.0.0.1:9")
+    assert rule.matches("www.a.test", 443) and not rule.matches("a.example", 443)
+    assert not rule.matches("www.a.test", 80)
+    with pytest.raises(ValueError):
+        ConnectTo.parse("a.test:http:127.0.0.1:1")
+
+
+def test_guard_refuses_a_name_that_resolves_to_loopback() -> None:
+    with pytest.raises(AddressRefused, match=r"localhost resolves to 127\.0\.0\.1, a loopback address"):
+        Guard().route("localhost", 80)
+
+
+def test_guard_allows_private_when_told() -> None:
+    assert ("127.0.0.1", 80) in Guard(allow_private=True).route("localhost", 80)
+
+
+def test_guard_trusts_configured_endpoints_only() -> None:
+    guard = Guard(trusted=[("localhost", 8080)])
+    assert guard.route("localhost", 8080)
+    with pytest.raises(AddressRefused):
+        guard.route("localhost", 8081)
+
+
+# --- the client on the test web -------------------------------------------------------
+
+
+@pytest.fixture
+def client(web_settings: Settings) -> HttpClient:
+    with HttpClient(web_settings) as c:
+        yield c
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://127.0.0.1/", "http://10.0.0.1/", "http://169.254.169.254/latest/meta-data/", "http://[::1]/",
+     "http://localhost/", "http://0.0.0.0/"],
+)
+def test_guard_refuses_private_destinations_before_connecting(client: HttpClient, url: str, origin: OriginServer) -> None:
+    before = len(origin.requests)
+    with pytest.raises(FetchError) as err:
+        client.fetch(url)
+    assert err.value.kind == "refused"
+    assert "CITEWATCH_ALLOW_PRIVATE" in err.value.reason
+    assert len(origin.requests) == before
+
+
+def test_guard_refuses_a_redirect_from_an_allowed_host_to_a_private_one(client: HttpClient, origin: OriginServer) -> None:
+    with pytest.raises(FetchError) as err:
+        client.fetch("http://allowed.test/redirect-to?url=http://10.0.0.1/admin")
+    assert err.value.kind == "refused"
+    assert "10.0.0.1 is a private address" in err.value.reason
+    assert [hop.location for hop in err.value.hops] == ["http://10.0.0.1/admin"]
+
+
+def test_guard_refuses_redirect_to_loopback_port_of_the_origin(client: HttpClient, origin: OriginServer) -> None:
+    target = origin.url("/ok")  # a real server on loopback: still refused
+    with pytest.raises(FetchError) as err:
+        client.fetch(f"http://allowed.test/redirect-to?url={target}")
+    assert err.value.kind == "refused"
+    assert not origin.requests_for(host="127.0.0.1", path="/ok")
+
+
+def test_requests_session_is_guarded_at_connection_level(web_settings: Settings, origin: OriginServer) -> None:
+    session = make_session(web_settings)
+    with pytest.raises(AddressRefused, match="localhost resolves to 127.0.0.1"):
+        session.get(f"http://localhost:{origin.http_port}/ok", timeout=5)
+    with pytest.raises(AddressRefused, match="10.0.0.1 is a private address"):
+        session.get("http://redirector.test/redirect-to?url=http://10.0.0.1/", timeout=5)
+
+
+def test_requests_session_reaches_mapped_hosts_with_the_user_agent(web_settings: Settings) -> None:
+    response = make_session(web_settings).get("https://www.example.test/echo", timeout=5)
+    assert response.status_code == 200
+    assert response.json()["User-Agent"] == USER_AGENT
+
+
+def test_allow_private_lets_loopback_through(origin: OriginServer, ca_file) -> None:
+    with HttpClient(Settings(allow_private=True, ca_bundle=str(ca_file))) as c:
+        assert c.fetch(origin.url("/ok")).status == 200
+        assert c.fetch(origin.url("/ok", "https")).status == 200
+
+
+def test_sample_document_hosts_reach_the_origin_through_connect_to(origin: OriginServer, ca_file) -> None:
+    settings = Settings(
+        connect_to=origin.connect_to("news.bbc.co.uk", "www.theguardian.com"), ca_bundle=str(ca_file)
+    )
+    origin.add_page("news.bbc.co.uk", "/1/hi/world/south_asia/6750785.stm",
+                    Page(body=b"<p>British troops in Afghanistan</p>"))
+    with HttpClient(settings) as c:
+        bbc = c.fetch("http://news.bbc.co.uk/1/hi/world/south_asia/6750785.stm")
+        guardian = c.fetch("https://www.theguardian.com/world/2010/jul/25/iran-backing-taliban-alqaida-afghanistan")
+    assert bbc.status == 200 and b"British troops" in bbc.body
+    assert guardian.status == 404  # reached, over TLS verified for www.theguardian.com
+    assert origin.requests_for(host="www.theguardian.com")[-1].scheme == "https"
+
+
+def test_user_agent_names_citewatch(client: HttpClient) -> None:
+    echoed = json.loads(client.fetch("http://a.test/echo").body)
+    assert echoed["User-Agent"].startswith("citewatch/") and "(+http" in echoed["User-Agent"]
+
+
+def test_redirect_chain_is_recorded_hop_by_hop(client: HttpClient) -> None:
+    response = client.fetch("https://a.test/redirect/308/3")
+    assert response.status == 200
+    assert response.final_url == "https://a.test/ok"
+    assert [(h.status, h.location) for h in response.hops] == [
+        (308, "https://a.test/redirect/308/2"),
+        (308, "https://a.test/redirect/308/1"),
+        (308, "https://a.test/ok"),
+    ]
+
+
+def test_redirect_loop_costs_only_its_own_hops(client: HttpClient, origin: OriginServer) -> None:
+    origin.reset_counts()
+    with pytest.raises(FetchError) as err:
+        client.fetch("http://loop.test/loop/a")
+    assert err.value.kind == "redirect_loop"
+    assert len(err.value.hops) == 2
+    assert len(origin.requests_for(host="loop.test")) == 2
+
+
+def test_redirect_limit(web_settings: Settings) -> None:
+    with HttpClient(dataclasses.replace(web_settings, max_redirects=2)) as c:
+        with pytest.raises(FetchError) as err:
+            c.fetch("http://a.test/redirect/302/5")
+    assert err.value.kind == "too_many_redirects"
+
+
+def test_body_is_capped(client: HttpClient) -> None:
+    response = client.fetch("http://a.test/huge?mb=12", max_bytes=1_000_000)
+    assert response.truncated and len(response.body) == 1_000_000
+
+
+def test_gzip_bomb_is_capped_after_decompression(client: HttpClient) -> None:
+    response = client.fetch("http://a.test/gzip-bomb", max_bytes=2_000_000)
+    assert response.truncated
+    assert len(response.body) == 2_000_000 < GZIP_BOMB_SIZE
+    assert set(response.body) == {0}
+
+
+def test_trickling_server_hits_the_deadline(web_settings: Settings) -> None:
+    with HttpClient(dataclasses.replace(web_settings, request_deadline=1.0)) as c:
+        with pytest.raises(FetchError) as err:
+            c.fetch("http://a.test/trickle?seconds=10")
+    assert err.value.kind == "timeout" and "deadline" in err.value.reason
+
+
+def test_slow_first_byte_hits_the_read_timeout(web_settings: Settings) -> None:
+    with HttpClient(dataclasses.replace(web_settings, read_timeout=0.3)) as c:
+        with pytest.raises(FetchError) as err:
+            c.fetch("http://a.test/ok?delay=2")
+    assert err.value.kind == "timeout"
+
+
+@pytest.mark.parametrize(
+    ("url", "kind", "reason"),
+    [
+        ("https://expired.test/ok", "tls_error", "certificate has expired"),
+        ("https://untrusted.test/ok", "tls_error", "unable to get local issuer certificate"),
+        ("http://a.test/reset", "connection_error", "reset"),
+        ("http://nowhere.invalid/", "dns_error", "cannot resolve nowhere.invalid"),
+        ("ftp://a.test/file", "invalid_url", "not an http(s) URL"),
+        ("http://a.test:99999/", "invalid_url", "malformed URL"),
+    ],
+)
+def test_failures_land_in_their_kind(client: HttpClient, url: str, kind: str, reason: str) -> None:
+    with pytest.raises(FetchError) as err:
+        client.fetch(url)
+    assert err.value.kind == kind
+    assert reason in err.value.reason
+
+
+def test_head_reads_no_body_and_the_connection_is_reused(client: HttpClient, origin: OriginServer) -> None:
+    assert client.fetch("http://head.test/head-403", method="HEAD").status == 403
+    response = client.fetch("http://head.test/head-403")
+    assert response.status == 200 and b"An article" in response.body
+
+
+def test_refused_connection_is_a_connection_error(web_settings: Settings) -> None:
+    import socket
+
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    settings = dataclasses.replace(web_settings, connect_to=(f"closed.test:80:127.0.0.1:{port}",))
+    with HttpClient(settings) as c, pytest.raises(FetchError) as err:
+        c.fetch("http://closed.test/")
+    assert err.value.kind == "connection_error"
+
+
+def test_session_honours_standard_ca_variable(origin: OriginServer, ca_file, monkeypatch) -> None:
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ca_file))
+    settings = Settings(connect_to=origin.connect_to())
+    assert make_session(settings).get("https://ca.test/ok", timeout=5).status_code == 200
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE")
+    with pytest.raises(requests.exceptions.SSLError):
+        make_session(settings).get("https://ca.test/ok", timeout=5)
