@@ -1,0 +1,1 @@
+"""Wayback CDX, TimeGate and Save Page Now client: the snapshot closest to a claim's date."""

@@ -1,0 +1,1 @@
+"""The run: stages, concurrency, incremental re-checks, the lock, resuming."""

@@ -1,0 +1,1 @@
+"""Classify one URL's liveness; check many concurrently and politely."""

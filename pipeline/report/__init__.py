@@ -1,0 +1,1 @@
+"""Provenance reports: pure renderers from results to JSON, Markdown and HTML."""

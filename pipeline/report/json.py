@@ -1,0 +1,1 @@
+"""The report as JSON (report.json), the contract machines rely on."""

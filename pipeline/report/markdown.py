@@ -1,0 +1,1 @@
+"""The report as Markdown, for repositories and pull-request comments."""

@@ -1,0 +1,1 @@
+"""SQLite storage: schema, migrations, and the history of every check."""

@@ -1,0 +1,97 @@
+"""The command line: version, help on every command, settings, errors as one line and an exit code."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from pipeline import __version__
+from pipeline.cli import cli
+from pipeline.errors import ExitCode
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+def test_version(runner: CliRunner) -> None:
+    result = runner.invoke(cli, ["--version"])
+    assert result.exit_code == 0 and __version__ in result.output
+
+
+def test_help_lists_exit_codes(runner: CliRunner) -> None:
+    result = runner.invoke(cli, ["--help"])
+    assert result.exit_code == 0
+    assert "--config" in result.output and "Exit codes" in result.output
+
+
+def test_every_command_has_help_with_an_example(runner: CliRunner) -> None:
+    assert cli.commands, "no command registered"
+    for name, command in cli.commands.items():
+        result = runner.invoke(cli, [name, "--help"])
+        assert result.exit_code == 0, name
+        assert "Example" in result.output and f"citewatch {name}" in result.output, name
+
+
+def test_settings_json_shows_environment_values(runner: CliRunner, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(cli, ["settings", "--json"], env={"CITEWATCH_WAYBACK_DIALECT": "pywb"})
+    assert result.exit_code == 0
+    rows = {row["name"]: row for row in json.loads(result.output)["settings"]}
+    assert (rows["wayback_dialect"]["value"], rows["wayback_dialect"]["source"]) == ("pywb", "CITEWATCH_WAYBACK_DIALECT")
+
+
+def test_bad_config_file_is_one_line_and_exit_2(runner: CliRunner, tmp_path: Path) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text("[wayback]\ndialect = pywb\n")
+    result = runner.invoke(cli, ["--config", str(config), "settings"])
+    assert result.exit_code == ExitCode.USAGE
+    assert result.output.strip().splitlines() == [f"citewatch: error: {config}: line 2: invalid TOML: Invalid value"]
+    assert "Traceback" not in result.output
+
+
+def test_config_file_in_working_directory_is_found(runner: CliRunner, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("citewatch.toml").write_text("allow_private = true\n")
+    result = runner.invoke(cli, ["settings"])
+    assert result.exit_code == 0
+    assert "citewatch.toml: line 1" in result.output
+
+
+def test_unknown_command_is_usage_error(runner: CliRunner) -> None:
+    assert runner.invoke(cli, ["no-such-command"]).exit_code == 2
+
+
+def test_internal_errors_are_one_line_unless_verbose(runner: CliRunner) -> None:
+    @cli.command("explode", hidden=True)
+    def explode() -> None:
+        raise RuntimeError("boom")
+
+    try:
+        quiet = runner.invoke(cli, ["explode"])
+        verbose = runner.invoke(cli, ["-v", "explode"])
+    finally:
+        del cli.commands["explode"]
+    assert quiet.exit_code == ExitCode.CANNOT_RUN
+    assert quiet.output.strip() == "citewatch: error: internal error: RuntimeError: boom (run with -v for details)"
+    assert "Traceback" in verbose.output
+
+
+def test_python_dash_m_and_console_script_run() -> None:
+    module = subprocess.run([sys.executable, "-m", "pipeline", "--version"], capture_output=True, text=True)
+    script = Path(sys.executable).parent / "citewatch"
+    console = subprocess.run([str(script), "--version"], capture_output=True, text=True)
+    assert module.returncode == 0 and __version__ in module.stdout
+    assert console.returncode == 0 and __version__ in console.stdout
+
+
+def test_exit_codes_are_the_documented_ones() -> None:
+    assert [int(c) for c in ExitCode] == [0, 1, 2, 3]
+    assert isinstance(cli, click.Group)
