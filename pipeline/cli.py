@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import shutil
 import sys
 import traceback
 from pathlib import Path
@@ -15,6 +16,9 @@ import click
 from pipeline import __version__
 from pipeline.config import LoadedSettings, describe, load_settings
 from pipeline.errors import CitewatchError, ExitCode
+from pipeline.extract import extract, to_json
+from pipeline.extract.table import format_table
+from pipeline.model import DocumentFormat
 
 EXIT_CODES_HELP = """
 \b
@@ -110,6 +114,34 @@ def settings_command(options: Options, as_json: bool) -> None:
     width = max(len(row["name"]) for row in rows)
     for row in rows:
         click.echo(f"{row['name']:<{width}}  {_show(row['value'])}  [{row['source']}]")
+
+
+@cli.command("extract")
+@click.argument("document", type=str)
+@click.option("--json", "as_json", is_flag=True, help="Print the extract JSON contract.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice([f.value for f in DocumentFormat]),
+    help="Read the document as this format (default: from the extension, else sniffed).",
+)
+@click.option("--base-url", help="The HTML document's own URL, to resolve relative links.")
+def extract_command(document: str, as_json: bool, fmt: str | None, base_url: str | None) -> None:
+    """Find the citations of DOCUMENT: its cited URLs and the passages they support.
+
+    DOCUMENT is a .txt, .md or .html file, or - for standard input. No network.
+
+    \b
+    Examples:
+      citewatch extract data/000_7d4670f58732b56e.txt
+      citewatch extract notes.md --json > citations.json
+      curl -s https://example.org/post | citewatch extract - --format html --base-url https://example.org/post
+    """
+    extraction = extract(document, fmt=DocumentFormat(fmt) if fmt else None, base_url=base_url)
+    if as_json:
+        click.echo(json.dumps(to_json(extraction), ensure_ascii=False, indent=2))
+    else:
+        click.echo(format_table(extraction, shutil.get_terminal_size((100, 24)).columns))
 
 
 def _show(value: Any) -> str:
