@@ -17,6 +17,7 @@ ELISION = re.compile(r"\s*(?:\.{3,}|…)\s*")
 QUOTED = re.compile(r"[“\"«]([^“”\"«»]{12,}?)[”\"»]")
 _MIN_QUOTE_WORDS = 4
 _WORD = re.compile(r"\w", re.UNICODE)
+_WORD_RUN = re.compile(r"\w+", re.UNICODE)
 
 
 def split_passages(text: str, line: int) -> list[Passage]:
@@ -92,9 +93,17 @@ def citations_from_blocks(blocks: list[Block]) -> list[tuple[int, str | None, li
             if not passages and pending_quote is not None and _only_links(paragraphs, block.links):
                 passages = [p for t, line in pending_quote.paragraphs for p in split_passages(t, line)]
             passages = passages or [p for t, line in paragraphs for p in split_passages(t, line)]
-        drafts.append((block.line, date, block.links, passages))
+        drafts.append((block.line, date, block.links, [p for p in passages if not _attribution(p, block.links)]))
         pending_quote = None
     return drafts
+
+
+def _attribution(passage: Passage, links: list[UrlRef]) -> bool:
+    """A passage that is only a source line ("Source: https://…") is not a claim."""
+    text = passage.text
+    for ref in links:
+        text = text.replace(ref.url, " ")
+    return text != passage.text and len(_WORD_RUN.findall(text)) < 3
 
 
 def _only_links(paragraphs: list[tuple[str, int]], links: list[UrlRef]) -> bool:

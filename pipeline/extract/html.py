@@ -49,7 +49,7 @@ def extract_html(text: str, base_url: str | None = None) -> tuple[str | None, st
 
     for node in soup.descendants:
         if isinstance(node, Tag) and node.name == "a" and node.get("href") is not None:
-            if _skipped(node):
+            if _skipped(node) or node.find_parent("nav") is not None:  # site navigation
                 continue
             written = str(node["href"]).strip()
             if not is_citable(written):

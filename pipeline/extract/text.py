@@ -12,10 +12,10 @@ citations found.
 from __future__ import annotations
 
 import dataclasses
-import io
 import itertools
 import re
 import statistics
+from collections.abc import Iterator
 
 from pipeline.extract.common import split_passages
 from pipeline.extract.dates import date_prefix, whole_date
@@ -58,7 +58,7 @@ def extract_text(text: str) -> TextResult:
     drafts: list[_Draft] = []
     current: _Draft | None = None
     paragraph: list[tuple[str, int]] = []  # lines of a hard-wrapped paragraph
-    stream = io.StringIO(text, newline=None)  # \n, \r\n and \r end lines, nothing else
+    stream = _lines(text)
     head = list(itertools.islice(stream, 5000))
     wrapped = _hard_wrapped(head)
 
@@ -112,6 +112,22 @@ def extract_text(text: str) -> TextResult:
             current.passages.extend(split_passages(stripped, number))
     flush()
     return TextResult(title, doc_date, [d.as_tuple() for d in drafts])
+
+
+def _lines(text: str) -> Iterator[str]:
+    """The lines of `text`, ended by \n, \r\n or \r and nothing else (str.splitlines
+    also splits at form feeds and U+2028, which editors do not count). No copy of the
+    whole text is made when it has Unix line ends."""
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    start = 0
+    while start < len(text):
+        end = text.find("\n", start)
+        if end < 0:
+            yield text[start:]
+            return
+        yield text[start:end]
+        start = end + 1
 
 
 def _only_urls(line: str, found: list[tuple[int, str]]) -> bool:

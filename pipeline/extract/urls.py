@@ -10,6 +10,7 @@ remove and the default ports we drop.
 
 from __future__ import annotations
 
+import functools
 import re
 import urllib.parse
 from collections.abc import Iterator
@@ -31,6 +32,8 @@ NOT_CITATION_SCHEMES = ("javascript:", "mailto:", "tel:", "data:", "about:", "fi
 _TRAILING = ".,;:!?\"'”’»›)]}*_"
 _PAIRS = {")": "(", "]": "[", "}": "{"}
 
+_BARE_URL_LINE = re.compile(r"^\s*(https?://[A-Za-z0-9.-]+(?::\d+)?(?:/[^\s<>\"“”«»]*)?)\s*$", re.IGNORECASE)
+_ONE_TOKEN = re.compile(r"^\s*[^\s/]+\.[^\s/]+/\S*\s*$")
 _linkify = LinkifyIt(options={"fuzzy_email": False, "fuzzy_ip": True})
 
 
@@ -40,7 +43,11 @@ def find_urls(text: str, *, whole_line_fuzzy: bool = False) -> Iterator[tuple[in
     URLs need a scheme or a `www.` prefix, so prose such as "Amazon.com" is not a citation;
     with `whole_line_fuzzy`, a line that is nothing but a schemeless URL ("ara.tv/28pa5")
     is one."""
-    if not _linkify.test(text):
+    if "://" not in text and "www." not in text.lower() and not (whole_line_fuzzy and _ONE_TOKEN.match(text)):
+        return  # most lines of a document: no linkify work at all
+    bare = _BARE_URL_LINE.match(text)
+    if bare and "(" not in text:  # a line that is one plain URL: nothing for linkify to weigh
+        yield bare.start(1), _trim(bare.group(1))
         return
     for match in _linkify.match(text) or ():
         raw = _trim(match.raw)
@@ -70,6 +77,7 @@ def is_citable(url: str) -> bool:
     return bool(stripped) and not stripped.startswith("#") and not stripped.startswith(NOT_CITATION_SCHEMES)
 
 
+@functools.lru_cache(maxsize=4096)
 def canonicalize(url: str) -> str:
     """The lookup key of a URL: scheme added when missing, host lowercased and
     IDNA-encoded, default port and user info dropped, percent-escapes normalised, dot
