@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 
@@ -10,7 +11,7 @@ import requests
 
 from pipeline import USER_AGENT
 from pipeline.config import Settings
-from pipeline.http import AddressRefused, ConnectTo, FetchError, Guard, HttpClient, forbidden_reason, make_session
+from pipeline.http import AddressRefused, ConnectTo, FetchError, Fetcher, Guard, Response, fetch, forbidden_reason, make_session
 from tests.testweb.origin import GZIP_BOMB_SIZE, OriginServer, Page
 
 # --- pure parts -----------------------------------------------------------------------
@@ -71,10 +72,19 @@ def test_guard_trusts_configured_endpoints_only() -> None:
 # --- the client on the test web -------------------------------------------------------
 
 
+class Client:
+    """One fetch at a time through `fetch()`, as a script or a single re-check would."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def fetch(self, url: str, **kwargs) -> Response:
+        return fetch(self.settings, url, **kwargs)
+
+
 @pytest.fixture
-def client(web_settings: Settings) -> HttpClient:
-    with HttpClient(web_settings) as c:
-        yield c
+def client(web_settings: Settings) -> Client:
+    return Client(web_settings)
 
 
 @pytest.mark.parametrize(
@@ -82,7 +92,7 @@ def client(web_settings: Settings) -> HttpClient:
     ["http://127.0.0.1/", "http://10.0.0.1/", "http://169.254.169.254/latest/meta-data/", "http://[::1]/",
      "http://localhost/", "http://0.0.0.0/"],
 )
-def test_guard_refuses_private_destinations_before_connecting(client: HttpClient, url: str, origin: OriginServer) -> None:
+def test_guard_refuses_private_destinations_before_connecting(client: Client, url: str, origin: OriginServer) -> None:
     before = len(origin.requests)
     with pytest.raises(FetchError) as err:
         client.fetch(url)
@@ -91,7 +101,7 @@ def test_guard_refuses_private_destinations_before_connecting(client: HttpClient
     assert len(origin.requests) == before
 
 
-def test_guard_refuses_a_redirect_from_an_allowed_host_to_a_private_one(client: HttpClient, origin: OriginServer) -> None:
+def test_guard_refuses_a_redirect_from_an_allowed_host_to_a_private_one(client: Client, origin: OriginServer) -> None:
     with pytest.raises(FetchError) as err:
         client.fetch("http://allowed.test/redirect-to?url=http://10.0.0.1/admin")
     assert err.value.kind == "refused"
@@ -99,7 +109,7 @@ def test_guard_refuses_a_redirect_from_an_allowed_host_to_a_private_one(client: 
     assert [hop.location for hop in err.value.hops] == ["http://10.0.0.1/admin"]
 
 
-def test_guard_refuses_redirect_to_loopback_port_of_the_origin(client: HttpClient, origin: OriginServer) -> None:
+def test_guard_refuses_redirect_to_loopback_port_of_the_origin(client: Client, origin: OriginServer) -> None:
     target = origin.url("/ok")  # a real server on loopback: still refused
     with pytest.raises(FetchError) as err:
         client.fetch(f"http://allowed.test/redirect-to?url={target}")
@@ -122,9 +132,9 @@ def test_requests_session_reaches_mapped_hosts_with_the_user_agent(web_settings:
 
 
 def test_allow_private_lets_loopback_through(origin: OriginServer, ca_file) -> None:
-    with HttpClient(Settings(allow_private=True, ca_bundle=str(ca_file))) as c:
-        assert c.fetch(origin.url("/ok")).status == 200
-        assert c.fetch(origin.url("/ok", "https")).status == 200
+    c = Client(Settings(allow_private=True, ca_bundle=str(ca_file)))
+    assert c.fetch(origin.url("/ok")).status == 200
+    assert c.fetch(origin.url("/ok", "https")).status == 200
 
 
 def test_sample_document_hosts_reach_the_origin_through_connect_to(origin: OriginServer, ca_file) -> None:
@@ -133,20 +143,20 @@ def test_sample_document_hosts_reach_the_origin_through_connect_to(origin: Origi
     )
     origin.add_page("news.bbc.co.uk", "/1/hi/world/south_asia/6750785.stm",
                     Page(body=b"<p>British troops in Afghanistan</p>"))
-    with HttpClient(settings) as c:
-        bbc = c.fetch("http://news.bbc.co.uk/1/hi/world/south_asia/6750785.stm")
-        guardian = c.fetch("https://www.theguardian.com/world/2010/jul/25/iran-backing-taliban-alqaida-afghanistan")
+    c = Client(settings)
+    bbc = c.fetch("http://news.bbc.co.uk/1/hi/world/south_asia/6750785.stm")
+    guardian = c.fetch("https://www.theguardian.com/world/2010/jul/25/iran-backing-taliban-alqaida-afghanistan")
     assert bbc.status == 200 and b"British troops" in bbc.body
     assert guardian.status == 404  # reached, over TLS verified for www.theguardian.com
     assert origin.requests_for(host="www.theguardian.com")[-1].scheme == "https"
 
 
-def test_user_agent_names_citewatch(client: HttpClient) -> None:
+def test_user_agent_names_citewatch(client: Client) -> None:
     echoed = json.loads(client.fetch("http://a.test/echo").body)
     assert echoed["User-Agent"].startswith("citewatch/") and "(+http" in echoed["User-Agent"]
 
 
-def test_redirect_chain_is_recorded_hop_by_hop(client: HttpClient) -> None:
+def test_redirect_chain_is_recorded_hop_by_hop(client: Client) -> None:
     response = client.fetch("https://a.test/redirect/308/3")
     assert response.status == 200
     assert response.final_url == "https://a.test/ok"
@@ -157,7 +167,7 @@ def test_redirect_chain_is_recorded_hop_by_hop(client: HttpClient) -> None:
     ]
 
 
-def test_redirect_loop_costs_only_its_own_hops(client: HttpClient, origin: OriginServer) -> None:
+def test_redirect_loop_costs_only_its_own_hops(client: Client, origin: OriginServer) -> None:
     origin.reset_counts()
     with pytest.raises(FetchError) as err:
         client.fetch("http://loop.test/loop/a")
@@ -167,18 +177,17 @@ def test_redirect_loop_costs_only_its_own_hops(client: HttpClient, origin: Origi
 
 
 def test_redirect_limit(web_settings: Settings) -> None:
-    with HttpClient(dataclasses.replace(web_settings, max_redirects=2)) as c:
-        with pytest.raises(FetchError) as err:
-            c.fetch("http://a.test/redirect/302/5")
+    with pytest.raises(FetchError) as err:
+        fetch(dataclasses.replace(web_settings, max_redirects=2), "http://a.test/redirect/302/5")
     assert err.value.kind == "too_many_redirects"
 
 
-def test_body_is_capped(client: HttpClient) -> None:
+def test_body_is_capped(client: Client) -> None:
     response = client.fetch("http://a.test/huge?mb=12", max_bytes=1_000_000)
     assert response.truncated and len(response.body) == 1_000_000
 
 
-def test_gzip_bomb_is_capped_after_decompression(client: HttpClient) -> None:
+def test_gzip_bomb_is_capped_after_decompression(client: Client) -> None:
     response = client.fetch("http://a.test/gzip-bomb", max_bytes=2_000_000)
     assert response.truncated
     assert len(response.body) == 2_000_000 < GZIP_BOMB_SIZE
@@ -186,16 +195,14 @@ def test_gzip_bomb_is_capped_after_decompression(client: HttpClient) -> None:
 
 
 def test_trickling_server_hits_the_deadline(web_settings: Settings) -> None:
-    with HttpClient(dataclasses.replace(web_settings, request_deadline=1.0)) as c:
-        with pytest.raises(FetchError) as err:
-            c.fetch("http://a.test/trickle?seconds=10")
+    with pytest.raises(FetchError) as err:
+        fetch(dataclasses.replace(web_settings, request_deadline=1.0), "http://a.test/trickle?seconds=10")
     assert err.value.kind == "timeout" and "deadline" in err.value.reason
 
 
 def test_slow_first_byte_hits_the_read_timeout(web_settings: Settings) -> None:
-    with HttpClient(dataclasses.replace(web_settings, read_timeout=0.3)) as c:
-        with pytest.raises(FetchError) as err:
-            c.fetch("http://a.test/ok?delay=2")
+    with pytest.raises(FetchError) as err:
+        fetch(dataclasses.replace(web_settings, read_timeout=0.3), "http://a.test/ok?delay=2")
     assert err.value.kind == "timeout"
 
 
@@ -210,17 +217,23 @@ def test_slow_first_byte_hits_the_read_timeout(web_settings: Settings) -> None:
         ("http://a.test:99999/", "invalid_url", "malformed URL"),
     ],
 )
-def test_failures_land_in_their_kind(client: HttpClient, url: str, kind: str, reason: str) -> None:
+def test_failures_land_in_their_kind(client: Client, url: str, kind: str, reason: str) -> None:
     with pytest.raises(FetchError) as err:
         client.fetch(url)
     assert err.value.kind == kind
     assert reason in err.value.reason
 
 
-def test_head_reads_no_body_and_the_connection_is_reused(client: HttpClient, origin: OriginServer) -> None:
-    assert client.fetch("http://head.test/head-403", method="HEAD").status == 403
-    response = client.fetch("http://head.test/head-403")
-    assert response.status == 200 and b"An article" in response.body
+def test_head_reads_no_body_and_the_connection_is_reused(web_settings: Settings, origin: OriginServer) -> None:
+    async def both() -> tuple[Response, Response]:
+        async with Fetcher(web_settings) as fetcher:
+            head = await fetcher.fetch("http://head.test/head-403", method="HEAD")
+            get = await fetcher.fetch("http://head.test/head-403")
+            return head, get
+
+    head, get = asyncio.run(both())
+    assert head.status == 403 and head.body == b""
+    assert get.status == 200 and b"An article" in get.body
 
 
 def test_refused_connection_is_a_connection_error(web_settings: Settings) -> None:
@@ -230,8 +243,8 @@ def test_refused_connection_is_a_connection_error(web_settings: Settings) -> Non
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     settings = dataclasses.replace(web_settings, connect_to=(f"closed.test:80:127.0.0.1:{port}",))
-    with HttpClient(settings) as c, pytest.raises(FetchError) as err:
-        c.fetch("http://closed.test/")
+    with pytest.raises(FetchError) as err:
+        fetch(settings, "http://closed.test/")
     assert err.value.kind == "connection_error"
 
 
