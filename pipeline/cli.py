@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
 import shutil
 import sys
 import traceback
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,8 @@ from pipeline.config import LoadedSettings, describe, load_settings
 from pipeline.errors import CitewatchError, ExitCode
 from pipeline.extract import extract, to_json
 from pipeline.extract.table import format_table
-from pipeline.model import DocumentFormat
+from pipeline.liveness import check_urls, format_checks
+from pipeline.model import DocumentFormat, LinkCheck
 
 EXIT_CODES_HELP = """
 \b
@@ -142,6 +145,67 @@ def extract_command(document: str, as_json: bool, fmt: str | None, base_url: str
         click.echo(json.dumps(to_json(extraction), ensure_ascii=False, indent=2))
     else:
         click.echo(format_table(extraction, shutil.get_terminal_size((100, 24)).columns))
+
+
+@cli.command("check")
+@click.argument("urls", nargs=-1)
+@click.option("--from", "from_document", help="Also check every URL cited by this document.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON array, one object per URL in input order.")
+@click.option("--concurrency", type=click.IntRange(1), help="Requests in flight at most (default 32).")
+@click.option("--per-host", type=click.IntRange(1), help="Requests in flight at most to one host (default 4).")
+@click.option("--method", type=click.Choice(["get", "head"]), help="head: try HEAD first, GET when it fails.")
+@click.option("--no-probe", is_flag=True, default=None, help="Skip the soft-404 probe of a made-up sibling URL.")
+@click.pass_obj
+def check_command(
+    options: Options, urls: tuple[str, ...], from_document: str | None, as_json: bool,
+    concurrency: int | None, per_host: int | None, method: str | None, no_probe: bool | None,
+) -> None:
+    """Check whether URLS are alive, and classify each: ok, redirected, soft_404,
+    not_found, server_error, blocked, rate_limited, timeout, dns_error, connection_error,
+    tls_error, redirect_loop, invalid_url, refused, skipped.
+
+    Exit 0 when no link is broken, 1 when some are (blocked, rate-limited and timed-out
+    links are not counted as broken), 3 when the network looks unreachable.
+
+    \b
+    Examples:
+      citewatch check https://www.theguardian.com/world/2010/jul/25/iran-backing-taliban-alqaida-afghanistan
+      citewatch check --from data/000_7d4670f58732b56e.txt --json > links.json
+    """
+    settings = options.load(
+        check_concurrency=concurrency, check_per_host=per_host, check_method=method,
+        soft404_probe=False if no_probe else None,
+    ).settings
+    targets = list(urls)
+    if from_document:
+        targets += extract(from_document).unique_urls()
+    if not targets:
+        raise click.UsageError("give at least one URL, or --from DOCUMENT")
+    with progress(len(targets), options) as on_result:
+        checks = check_urls(targets, settings, on_result=on_result)
+    if as_json:
+        click.echo(json.dumps([c.to_json() for c in checks], ensure_ascii=False, indent=2))
+    else:
+        click.echo(format_checks(checks, shutil.get_terminal_size((100, 24)).columns))
+    if any(c.status.broken for c in checks):
+        raise SystemExit(int(ExitCode.PROBLEMS))
+
+
+@contextlib.contextmanager
+def progress(total: int, options: Options) -> Iterator[Callable[[LinkCheck], None]]:
+    """A bar on stderr with counts per class, for more than a handful of URLs, when stderr
+    is a terminal and -q was not given; otherwise a callback that does nothing."""
+    if options.verbosity < 0 or total <= 5 or not sys.stderr.isatty():
+        yield lambda check: None
+        return
+    counts: dict[str, int] = {}
+    with click.progressbar(length=total, label="checking", file=sys.stderr,
+                           item_show_func=lambda _: " ".join(f"{k}:{v}" for k, v in counts.items())) as bar:
+        def on_result(check: LinkCheck) -> None:
+            counts[check.status.value] = counts.get(check.status.value, 0) + 1
+            bar.update(1, check)
+
+        yield on_result
 
 
 def _show(value: Any) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import re
 import tomllib
@@ -62,6 +63,30 @@ class Settings:
         5_000_000, "bytes of a response body read at most (after decompression)", min=1
     )
     max_redirects: int = _setting(10, "redirect hops followed at most", min=0)
+
+    # Liveness checks: how many, how fast, how politely.
+    check_concurrency: int = _setting(32, "requests in flight at most, in all", min=1)
+    check_per_host: int = _setting(4, "requests in flight at most to one host", min=1)
+    check_min_interval: float = _setting(0.0, "seconds between two requests to one host", min=0)
+    check_retries: int = _setting(2, "further tries after a timeout, reset, 5xx or 429", min=0)
+    check_backoff: float = _setting(1.0, "seconds before the first retry; doubles each time, with jitter", min=0)
+    retry_after_cap: float = _setting(60.0, "longest Retry-After honoured, in seconds", min=0)
+    check_method: str = _setting("get", "get, or head (with a GET fallback)", choices=("get", "head"))
+    check_max_bytes: int = _setting(262_144, "bytes of a page read to classify it", min=1)
+    soft404_probe: bool = _setting(True, "ask each site for a random sibling URL to spot soft 404s")
+    canary_url: str = _setting(
+        "https://www.wikipedia.org/", "fetched when every check fails, to tell offline from dead", url=True
+    )
+    paywall_domains: tuple[str, ...] = _setting(
+        ("wsj.com", "nytimes.com", "ft.com", "thetimes.co.uk", "economist.com", "washingtonpost.com",
+         "bloomberg.com", "telegraph.co.uk", "foreignpolicy.com"),
+        "sites whose 401/402/403 means a paywall: alive, flagged paywall",
+    )
+    domains: dict = _setting(
+        {},
+        "per-domain rules: {domain: {alive_statuses = [403], skip = true, headers = {...}}}",
+        check=lambda rules: _check_domain_rules(rules),
+    )
 
     @classmethod
     def names(cls) -> list[str]:
@@ -167,7 +192,7 @@ def _read_config_file(path: Path) -> dict[str, tuple[Any, int | None]]:
     lines = text.splitlines()
     flat: dict[str, tuple[Any, int | None]] = {}
     for key, value in data.items():
-        if isinstance(value, dict):
+        if isinstance(value, dict) and key not in _TABLE_SETTINGS:
             for sub, subvalue in value.items():
                 flat[f"{key}_{sub}"] = (subvalue, _line_of(lines, sub, table=key))
         else:
@@ -196,7 +221,8 @@ def _did_you_mean(name: str, known: Mapping[str, Any]) -> str:
 
 
 # Field annotations are strings under `from __future__ import annotations`.
-_TYPES = {"str": str, "bool": bool, "int": int, "float": float, "tuple[str, ...]": tuple}
+_TYPES = {"str": str, "bool": bool, "int": int, "float": float, "tuple[str, ...]": tuple, "dict": dict}
+_TABLE_SETTINGS = {"domains"}  # TOML tables that are one setting, not a group of settings
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -246,6 +272,12 @@ def _convert(kind: Any, raw: Any) -> Any:
         if isinstance(raw, (list, tuple)) and all(isinstance(x, str) for x in raw):
             return tuple(raw)
         raise ValueError(f"expected a list of strings, got {raw!r}")
+    if kind is dict:
+        if isinstance(raw, str):
+            raw = json.loads(raw) if raw.strip() else {}
+        if not isinstance(raw, dict):
+            raise ValueError(f"expected a table, got {raw!r}")
+        return raw
     if kind is str:
         if not isinstance(raw, str):
             raise ValueError(f"expected a string, got {raw!r}")
@@ -258,3 +290,17 @@ def _check_connect_to(entries: tuple[str, ...]) -> None:
 
     for entry in entries:
         ConnectTo.parse(entry)
+
+
+_RULE_KEYS = {"alive_statuses": list, "skip": bool, "headers": dict}
+
+
+def _check_domain_rules(rules: dict) -> None:
+    for domain, rule in rules.items():
+        if not isinstance(rule, dict):
+            raise ValueError(f"domains.{domain} must be a table")
+        for key, value in rule.items():
+            if key not in _RULE_KEYS:
+                raise ValueError(f"domains.{domain}: unknown rule {key!r} (known: {', '.join(_RULE_KEYS)})")
+            if not isinstance(value, _RULE_KEYS[key]):
+                raise ValueError(f"domains.{domain}.{key} must be a {_RULE_KEYS[key].__name__}")

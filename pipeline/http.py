@@ -397,8 +397,11 @@ class Fetcher:
         trusted_urls: Iterable[str] = (),
         concurrency: int = 32,
         per_host: int = 4,
+        min_interval: float = 0.0,
     ) -> None:
         self.settings = settings
+        self.min_interval = min_interval
+        self._next_start: dict[str, float] = {}
         self.guard = make_guard(settings, trusted_urls)
         self.concurrency = concurrency
         self.per_host = per_host
@@ -506,8 +509,24 @@ class Fetcher:
         semaphore = self._hosts.get(host)
         if semaphore is None:
             semaphore = self._hosts[host] = asyncio.Semaphore(self.per_host)
-        async with semaphore, self._global:
-            yield
+        async with semaphore:
+            await self._pace(host)
+            async with self._global:
+                yield
+
+    async def _pace(self, host: str) -> None:
+        """Keep `min_interval` between the starts of two requests to one host, and honour
+        a pause set by `pause_host` (a 429's Retry-After)."""
+        now = time.monotonic()
+        start = max(now, self._next_start.get(host, now))
+        self._next_start[host] = start + self.min_interval
+        if start > now:
+            await asyncio.sleep(start - now)
+
+    def pause_host(self, url: str, seconds: float) -> None:
+        """No new request to the URL's host for `seconds` (it said 429 or 503)."""
+        host = (urllib.parse.urlsplit(url).hostname or "").lower()
+        self._next_start[host] = max(self._next_start.get(host, 0.0), time.monotonic() + seconds)
 
     def _request(
         self, method: str, url: str, headers: Mapping[str, str] | None, hops: list[Hop]

@@ -1,1 +1,471 @@
-"""Classify one URL's liveness; check many concurrently and politely."""
+"""Classify one URL's liveness; check many concurrently and politely.
+
+A check is a GET with a streamed body read only as far as classification needs. Transient
+failures (timeouts, resets, 5xx, 429) are tried again with exponential backoff and jitter,
+honouring Retry-After up to a cap. A 2xx is looked at three ways for a soft 404 (its
+words, a redirect from a deep URL to the site root, and the probe of Bar-Yossef et al.,
+"Sic transit gloria telae", WWW 2004: ask for a made-up sibling URL and compare).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import email.utils
+import html
+import random
+import re
+import string
+import time
+import urllib.parse
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+
+from rapidfuzz import fuzz
+
+from pipeline.config import Settings
+from pipeline.errors import CannotRunError
+from pipeline.extract.urls import canonicalize
+from pipeline.http import FetchError, Fetcher, Response
+from pipeline.model import LinkCheck, LinkStatus, RedirectHop
+
+PROBE_NAME_LENGTH = 25
+SIMILAR = 0.95  # texts this alike are the same page (the probe's threshold)
+FAST_FAILURE_MS = 1.0
+
+SOFT_404_TITLE = re.compile(
+    r"(\b404\b|not found|page (?:cannot|can't|could not) be found|(?:does not|doesn't) exist|"
+    r"no longer (?:available|exists)|page introuvable|nicht gefunden|no encontrad[ao]|non trovata|"
+    r"niet gevonden|não encontrada|не найдена|bulunamad|nie znaleziono|غير موجودة|پیدا نشد|یافت نشد|"
+    r"找不到|不存在|見つかりません)",
+    re.IGNORECASE,
+)
+SOFT_404_TEXT = re.compile(
+    r"(the (?:page|article|story) you (?:are looking for|requested|were looking for|tried to access) "
+    r"(?:could not|cannot|can't|does not|doesn't|no longer|is no longer|was not)|"
+    r"sorry,? (?:we |but we )?(?:couldn't|could not|can't|cannot) find (?:that|the|this|what)|"
+    r"this page (?:doesn't|does not) exist|we can't find the page|error 404)",
+    re.IGNORECASE,
+)
+BOT_WALL = re.compile(
+    r"(just a moment\.\.\.|attention required|are you a robot|captcha|verify you are (?:a )?human|"
+    r"access denied|ddos protection|security check|bot verification|please enable (?:js|javascript and) cookies)",
+    re.IGNORECASE,
+)
+PAYWALL = re.compile(
+    r"(\"isAccessibleForFree\"\s*:\s*\"?false|content_tier\"?\s+content=\"(?:locked|metered)|"
+    r"subscribe to (?:continue|read)|already a subscriber\?)",
+    re.IGNORECASE,
+)
+_SOFT_404_WORDS = ("found", "exist", "find", "404")  # SOFT_404_TEXT cannot match without one
+GENERIC_PATHS = {"", "/", "/index.html", "/index.htm", "/index.php", "/home", "/404", "/404.html",
+                 "/error", "/error.html", "/not-found", "/notfound", "/page-not-found", "/search",
+                 "/default.aspx", "/en", "/en/"}
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+_HEADINGS = re.compile(r"<h[12][^>]*>(.*?)</h[12]>", re.IGNORECASE | re.DOTALL)
+_DROP = re.compile(r"<(script|style|noscript)[^>]*>.*?</\1>|<!--.*?-->", re.IGNORECASE | re.DOTALL)
+_TAGS = re.compile(r"<[^>]+>")
+_SPACE = re.compile(r"\s+")
+_CHARSET = re.compile(rb"""charset\s*=\s*["']?([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
+
+
+# --- pure parts -----------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class PageView:
+    """What classification looks at: title, top headings, visible text (all lowercase-free)."""
+
+    title: str
+    headings: str
+    text: str
+
+    @classmethod
+    def of(cls, body: bytes, content_type: str = "") -> PageView:
+        text = _decode(body, content_type)
+        title = _clean(m.group(1)) if (m := _TITLE.search(text)) else ""
+        headings = " | ".join(_clean(h) for h in _HEADINGS.findall(text)[:4])
+        visible = _clean(_DROP.sub(" ", text))
+        return cls(title, headings, visible[:20_000])
+
+
+def _decode(body: bytes, content_type: str) -> str:
+    match = _CHARSET.search(content_type.encode("latin-1", "replace")) or _CHARSET.search(body[:4096])
+    for encoding in ((match.group(1).decode("ascii"),) if match else ()) + ("utf-8",):
+        try:
+            return body.decode(encoding)
+        except (LookupError, UnicodeDecodeError):
+            continue
+    return body.decode("utf-8", errors="replace")
+
+
+def _clean(fragment: str) -> str:
+    return _SPACE.sub(" ", html.unescape(_TAGS.sub(" ", fragment))).strip()
+
+
+@dataclasses.dataclass(frozen=True)
+class Verdict:
+    status: LinkStatus
+    reason: str
+    paywall: bool = False
+
+
+def domain_matches(host: str, domains: Sequence[str]) -> str | None:
+    """The entry of `domains` that `host` is or is under, if any."""
+    host = host.lower().rstrip(".")
+    for domain in domains:
+        domain = domain.lower().strip(".")
+        if host == domain or host.endswith("." + domain):
+            return domain
+    return None
+
+
+def is_site_root(url: str) -> bool:
+    parts = urllib.parse.urlsplit(url)
+    return parts.path in ("", "/") and not parts.query
+
+
+def classify(url: str, response: Response, *, paywall_site: bool = False, alive_statuses: Sequence[int] = ()) -> Verdict:
+    """The class of a final response (soft-404 probe aside)."""
+    status = response.status
+    where = "" if not response.hops else " at final URL"
+    content_type = response.headers.get("Content-Type", "")
+    view = PageView.of(response.body, content_type) if response.body else PageView("", "", "")
+    if status in alive_statuses:
+        return Verdict(LinkStatus.OK, f"{status} treated as alive for this domain")
+    if 200 <= status < 300:
+        head = response.body[:200_000]
+        paywall = (b"ccessibleForFree" in head or b"content_tier" in head or b"ubscribe" in head or
+                   b"subscriber" in head) and bool(PAYWALL.search(head.decode("utf-8", "replace")))
+        if response.hops and not is_site_root(url):
+            final_path = urllib.parse.urlsplit(response.final_url).path
+            if final_path.rstrip("/").lower() in {p.rstrip("/") for p in GENERIC_PATHS}:
+                kind = "the site root" if final_path in ("", "/") else f"a generic page ({final_path})"
+                return Verdict(LinkStatus.SOFT_404, f"redirects to {kind}")
+        if not is_site_root(url):
+            if SOFT_404_TITLE.search(view.title) or SOFT_404_TITLE.search(view.headings):
+                return Verdict(LinkStatus.SOFT_404, f"{status}, but the page says not found: {view.title or view.headings!r}"[:200])
+            start = view.text[:3000]
+            lowered = start.lower()
+            if any(word in lowered for word in _SOFT_404_WORDS) and SOFT_404_TEXT.search(start):
+                return Verdict(LinkStatus.SOFT_404, f"{status}, but the page says it cannot be found")
+        if response.hops:
+            return Verdict(LinkStatus.REDIRECTED, f"redirects to {response.final_url}", paywall)
+        return Verdict(LinkStatus.OK, f"{status}" + (", paywalled" if paywall else ""), paywall)
+    if status in (401, 402, 403) and paywall_site:
+        return Verdict(LinkStatus.OK, f"{status} from a subscription site: paywalled, alive", True)
+    if _bot_wall(response, view):
+        return Verdict(LinkStatus.BLOCKED, f"{status}: bot wall or challenge page")
+    if status in (404, 410):
+        return Verdict(LinkStatus.NOT_FOUND, f"{status}{where}")
+    if status in (401, 403, 407, 451, 999):
+        return Verdict(LinkStatus.BLOCKED, f"{status}{where}: access refused")
+    if status == 402:
+        return Verdict(LinkStatus.BLOCKED, "402: payment required", True)
+    if status == 429:
+        return Verdict(LinkStatus.RATE_LIMITED, f"429{where}: rate limited")
+    if status == 408:
+        return Verdict(LinkStatus.TIMEOUT, "408: the server timed out")
+    if 500 <= status < 600:
+        return Verdict(LinkStatus.SERVER_ERROR, f"{status}{where}")
+    if 300 <= status < 400:
+        return Verdict(LinkStatus.SERVER_ERROR, f"{status} without a Location to follow")
+    if 400 <= status < 500:
+        return Verdict(LinkStatus.NOT_FOUND, f"{status}{where}")
+    return Verdict(LinkStatus.SERVER_ERROR, f"unexpected status {status}")
+
+
+def _bot_wall(response: Response, view: PageView) -> bool:
+    headers = {k.lower(): v.lower() for k, v in response.headers.items()}
+    if headers.get("cf-mitigated") == "challenge" or "x-datadome" in headers:
+        return True
+    return response.status in (403, 429, 503) and bool(BOT_WALL.search(view.title or view.text[:500]))
+
+
+ERROR_CLASSES = {
+    "dns_error": LinkStatus.DNS_ERROR,
+    "connection_error": LinkStatus.CONNECTION_ERROR,
+    "tls_error": LinkStatus.TLS_ERROR,
+    "timeout": LinkStatus.TIMEOUT,
+    "redirect_loop": LinkStatus.REDIRECT_LOOP,
+    "too_many_redirects": LinkStatus.REDIRECT_LOOP,
+    "refused": LinkStatus.REFUSED,
+    "invalid_url": LinkStatus.INVALID_URL,
+}
+
+
+def invalid_reason(url: str) -> str | None:
+    """Why a URL cannot be checked at all, or None."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        return f"malformed URL: {exc}"
+    if parts.scheme.lower() not in ("http", "https"):
+        return f"not an http(s) URL: {url}"
+    if not parts.hostname:
+        return "no host in URL"
+    if port == 0:
+        return "port 0"
+    host = parts.hostname
+    if any(ch in host for ch in " <>\"{}|\\^`") or ".." in host:
+        return f"malformed host {host!r}"
+    try:
+        host.encode("idna")
+    except UnicodeError:
+        return f"host {host!r} is not a valid domain name"
+    return None
+
+
+def is_evidence(kind: str, elapsed_ms: float) -> bool:
+    """False for a DNS or connection failure back in under a millisecond: a local
+    resolver or proxy answered, so it says nothing about the site."""
+    return not (kind in ("dns_error", "connection_error") and elapsed_ms < FAST_FAILURE_MS)
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (RFC 9110: seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, when.timestamp() - (now if now is not None else time.time()))
+
+
+def probe_url(url: str, rng: random.Random) -> str:
+    """The URL's parent path plus a random 25-letter name."""
+    parts = urllib.parse.urlsplit(url)
+    path = parts.path.rstrip("/")
+    parent = path[: path.rfind("/") + 1] or "/"
+    name = "".join(rng.choice(string.ascii_lowercase) for _ in range(PROBE_NAME_LENGTH))
+    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, parent + name, "", ""))
+
+
+def similarity(a: str, b: str) -> float:
+    if not a and not b:
+        return 1.0
+    return fuzz.ratio(a[:5000], b[:5000]) / 100
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+# --- checking -------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class _Probe:
+    honest: bool  # the made-up URL failed with a real 4xx
+    usable: bool  # the probe answered at all
+    final_url: str = ""
+    hops: int = 0
+    text: str = ""
+
+
+class Checker:
+    """Checks URLs through one Fetcher; caches soft-404 probes per host and parent path."""
+
+    def __init__(self, fetcher: Fetcher, settings: Settings, *, rng: random.Random | None = None) -> None:
+        self.fetcher = fetcher
+        self.settings = settings
+        self.rng = rng or random.Random()
+        self._probes: dict[str, asyncio.Task[_Probe]] = {}
+
+    async def check(self, url: str) -> LinkCheck:
+        canonical = canonicalize(url)
+        target = urllib.parse.urldefrag(canonical)[0]
+        started = now_iso()
+        if reason := invalid_reason(target):
+            return LinkCheck(url, canonical, LinkStatus.INVALID_URL, None, None, (), 0.0, started, reason)
+        host = urllib.parse.urlsplit(target).hostname or ""
+        rule_domain = domain_matches(host, list(self.settings.domains))
+        rule = self.settings.domains.get(rule_domain, {}) if rule_domain else {}
+        if rule.get("skip"):
+            return LinkCheck(url, canonical, LinkStatus.SKIPPED, None, None, (), 0.0, started,
+                             f"skipped by the rule for {rule_domain}")
+        outcome, tries, elapsed = await self._fetch(target, rule.get("headers"))
+        elapsed = round(elapsed, 1)
+        if isinstance(outcome, FetchError):
+            fast = not is_evidence(outcome.kind, elapsed)
+            reason = outcome.reason + (" (answered in under a millisecond: a local resolver or proxy, not the site)" if fast else "")
+            return LinkCheck(
+                url, canonical, ERROR_CLASSES.get(outcome.kind, LinkStatus.CONNECTION_ERROR), None,
+                outcome.hops[-1].location if outcome.hops else None, _hops(outcome.hops), elapsed,
+                started, reason, tries, conclusive=not fast,
+            )
+        verdict = classify(
+            target, outcome,
+            paywall_site=domain_matches(host, self.settings.paywall_domains) is not None,
+            alive_statuses=rule.get("alive_statuses", ()),
+        )
+        if verdict.status.alive and self.settings.soft404_probe and not is_site_root(target):
+            verdict = await self._probe_verdict(target, outcome, verdict)
+        return LinkCheck(
+            url, canonical, verdict.status, outcome.status, outcome.final_url, _hops(outcome.hops),
+            elapsed, started, verdict.reason, tries, verdict.paywall,
+        )
+
+    async def _fetch(self, url: str, headers: dict | None) -> tuple[Response | FetchError, int, float]:
+        """The last outcome of up to 1 + retries tries, their number, the last one's time."""
+        settings = self.settings
+        tries = 0
+        while True:
+            tries += 1
+            began = time.monotonic()
+            try:
+                response = await self._get(url, headers)
+            except FetchError as error:
+                elapsed = (time.monotonic() - began) * 1000
+                if error.kind in ("timeout", "connection_error") and tries <= settings.check_retries and elapsed >= FAST_FAILURE_MS:
+                    await asyncio.sleep(self._backoff(tries))
+                    continue
+                return error, tries, elapsed
+            elapsed = (time.monotonic() - began) * 1000
+            if response.status in (429, 500, 502, 503, 504) and tries <= settings.check_retries:
+                wait = parse_retry_after(response.headers.get("Retry-After"))
+                if wait is not None and wait > settings.retry_after_cap:
+                    return response, tries, elapsed  # asked to wait too long: record it as it is
+                wait = self._backoff(tries) if wait is None else wait
+                if response.status in (429, 503):
+                    self.fetcher.pause_host(url, wait)  # the host said slow down: everyone waits
+                await asyncio.sleep(wait)
+                continue
+            return response, tries, elapsed
+
+    async def _get(self, url: str, headers: dict | None) -> Response:
+        max_bytes = self.settings.check_max_bytes
+        if self.settings.check_method == "head":
+            head = await self.fetcher.fetch(url, method="HEAD", headers=headers)
+            if 200 <= head.status < 300:
+                return head
+            # refused or disagreeing HEAD: ask again the way a browser would
+        return await self.fetcher.fetch(url, headers=headers, max_bytes=max_bytes)
+
+    def _backoff(self, tries: int) -> float:
+        return self.settings.check_backoff * (2 ** (tries - 1)) * self.rng.uniform(0.5, 1.5)
+
+    async def _probe_verdict(self, url: str, response: Response, verdict: Verdict) -> Verdict:
+        probe = await self._probe(url)
+        if probe.honest or not probe.usable:
+            return verdict
+        if response.hops and probe.hops == len(response.hops) and probe.final_url == response.final_url:
+            return Verdict(LinkStatus.SOFT_404, f"redirects where a made-up URL does ({response.final_url})")
+        if response.body:
+            ours = PageView.of(response.body, response.headers.get("Content-Type", "")).text
+            score = similarity(ours, probe.text)
+            if score >= SIMILAR:
+                return Verdict(LinkStatus.SOFT_404, f"same page as a made-up URL on the site ({score:.0%} alike)")
+        return verdict
+
+    async def _probe(self, url: str) -> _Probe:
+        parts = urllib.parse.urlsplit(url)
+        path = parts.path.rstrip("/")
+        key = f"{parts.scheme}://{parts.netloc}{path[: path.rfind('/') + 1]}"
+        if key not in self._probes:  # one probe per host and parent path, shared by waiters
+            self._probes[key] = asyncio.ensure_future(self._run_probe(url))
+        return await self._probes[key]
+
+    async def _run_probe(self, url: str) -> _Probe:
+        try:
+            response = await self.fetcher.fetch(probe_url(url, self.rng), max_bytes=self.settings.check_max_bytes)
+        except FetchError as error:
+            return _Probe(honest=False, usable=error.kind in ("redirect_loop", "too_many_redirects"))
+        if 400 <= response.status < 500 and response.status not in (401, 403, 429):
+            return _Probe(honest=True, usable=True)
+        if not 200 <= response.status < 300:
+            return _Probe(honest=False, usable=False)
+        view = PageView.of(response.body, response.headers.get("Content-Type", ""))
+        return _Probe(False, True, response.final_url, len(response.hops), view.text)
+
+
+def _hops(hops: Sequence) -> tuple[RedirectHop, ...]:
+    return tuple(RedirectHop(h.url, h.status, h.location) for h in hops)
+
+
+class NetworkUnreachable(CannotRunError):
+    """Every check failed to connect, and so did the canary: the machine looks offline."""
+
+
+async def check_urls_async(
+    urls: Sequence[str],
+    settings: Settings,
+    *,
+    on_result: Callable[[LinkCheck], None] | None = None,
+    rng: random.Random | None = None,
+) -> list[LinkCheck]:
+    """One LinkCheck per input URL, in input order; each canonical URL is checked once
+    (fragments aside: they never reach the server). Raises NetworkUnreachable instead of
+    reporting every link broken when offline."""
+    canonicals = [canonicalize(url) for url in urls]
+    keys = [urllib.parse.urldefrag(canonical)[0] for canonical in canonicals]
+    first: dict[str, str] = {}
+    for url, key in zip(urls, keys):
+        first.setdefault(key, url)
+    async with Fetcher(
+        settings,
+        trusted_urls=[settings.canary_url],
+        concurrency=settings.check_concurrency,
+        per_host=settings.check_per_host,
+        min_interval=settings.check_min_interval,
+    ) as fetcher:
+        checker = Checker(fetcher, settings, rng=rng)
+
+        async def one(url: str) -> LinkCheck:
+            result = await checker.check(url)
+            if on_result is not None:
+                on_result(result)
+            return result
+
+        done = dict(zip(first, await asyncio.gather(*(one(url) for url in first.values()))))
+        if done and all(r.status in (LinkStatus.DNS_ERROR, LinkStatus.CONNECTION_ERROR) for r in done.values()):
+            await _require_network(fetcher, settings, len(done))
+    return [
+        dataclasses.replace(done[key], url=url, canonical=canonical)
+        for url, canonical, key in zip(urls, canonicals, keys)
+    ]
+
+
+async def _require_network(fetcher: Fetcher, settings: Settings, failed: int) -> None:
+    try:
+        await fetcher.fetch(settings.canary_url, max_bytes=1024)
+    except FetchError as error:
+        raise NetworkUnreachable(
+            f"the network looks unreachable: all {failed} checks failed to connect, and so did the "
+            f"canary {settings.canary_url} ({error.reason}); nothing is reported broken"
+        ) from None
+
+
+def check_urls(
+    urls: Sequence[str], settings: Settings, *, on_result: Callable[[LinkCheck], None] | None = None
+) -> list[LinkCheck]:
+    """`check_urls_async` for callers without an event loop."""
+    return asyncio.run(check_urls_async(urls, settings, on_result=on_result))
+
+
+def summarize(checks: Sequence[LinkCheck]) -> dict[str, int]:
+    """Counts per status class, in the enum's order, zeros left out."""
+    counts = {status.value: 0 for status in LinkStatus}
+    for check in checks:
+        counts[check.status.value] += 1
+    return {name: count for name, count in counts.items() if count}
+
+
+def format_checks(checks: Sequence[LinkCheck], width: int = 100) -> str:
+    """The human view: status, HTTP status, time and URL a line, the reason under it, and
+    the counts per class."""
+    lines = []
+    for check in checks:
+        http_status = str(check.http_status) if check.http_status is not None else "-"
+        head = f"{check.status.value:<16} {http_status:>3} {check.elapsed_ms:>7.0f} ms  {check.url}"
+        lines.append(head if len(head) <= width else head[: width - 1] + "…")
+        lines.append(f"{'':<16} {check.reason}"[:width])
+    lines.append(", ".join(f"{count} {name}" for name, count in summarize(checks).items()))
+    return "\n".join(lines)

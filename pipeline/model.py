@@ -67,3 +67,78 @@ class Extraction:
     def unique_urls(self) -> list[str]:
         """Canonical URLs in order of first appearance, each once."""
         return list(dict.fromkeys(ref.canonical for c in self.citations for ref in c.urls))
+
+
+class LinkStatus(str, enum.Enum):
+    """The class of one check (DESIGN.md, "Link status classes"), plus `refused` (the
+    private-address guard said no) and `skipped` (a per-domain rule said not to check)."""
+
+    OK = "ok"
+    REDIRECTED = "redirected"
+    SOFT_404 = "soft_404"
+    NOT_FOUND = "not_found"
+    SERVER_ERROR = "server_error"
+    BLOCKED = "blocked"
+    RATE_LIMITED = "rate_limited"
+    TIMEOUT = "timeout"
+    DNS_ERROR = "dns_error"
+    CONNECTION_ERROR = "connection_error"
+    TLS_ERROR = "tls_error"
+    REDIRECT_LOOP = "redirect_loop"
+    INVALID_URL = "invalid_url"
+    REFUSED = "refused"
+    SKIPPED = "skipped"
+
+    @property
+    def alive(self) -> bool:
+        return self in (LinkStatus.OK, LinkStatus.REDIRECTED)
+
+    @property
+    def broken(self) -> bool:
+        """A failure that says something about the link. Blocked, rate-limited, timed-out
+        and skipped checks say nothing either way."""
+        return not self.alive and self not in (
+            LinkStatus.BLOCKED, LinkStatus.RATE_LIMITED, LinkStatus.TIMEOUT, LinkStatus.SKIPPED,
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class RedirectHop:
+    url: str
+    status: int
+    location: str
+
+
+@dataclasses.dataclass(frozen=True)
+class LinkCheck:
+    """The outcome of checking one URL now. `conclusive` is false when the failure came
+    back too fast to be the site's (a local resolver or proxy refusing)."""
+
+    url: str
+    canonical: str
+    status: LinkStatus
+    http_status: int | None
+    final_url: str | None
+    redirects: tuple[RedirectHop, ...]
+    elapsed_ms: float
+    checked_at: str  # ISO 8601, UTC
+    reason: str
+    tries: int = 1
+    paywall: bool = False
+    conclusive: bool = True
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "url": self.url,
+            "canonical": self.canonical,
+            "status": self.status.value,
+            "http_status": self.http_status,
+            "final_url": self.final_url,
+            "redirects": [dataclasses.asdict(hop) for hop in self.redirects],
+            "elapsed_ms": self.elapsed_ms,
+            "checked_at": self.checked_at,
+            "reason": self.reason,
+            "tries": self.tries,
+            "paywall": self.paywall,
+            "conclusive": self.conclusive,
+        }

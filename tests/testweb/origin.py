@@ -50,6 +50,7 @@ class Recorded:
     host: str
     path: str
     headers: dict[str, str]
+    at: float = 0.0  # time.monotonic() when it arrived
 
 
 @dataclasses.dataclass(frozen=True)
@@ -219,14 +220,19 @@ class _ScenarioHandler(http.server.BaseHTTPRequestHandler):
         path, query = split.path, dict(urllib.parse.parse_qsl(split.query))
         origin = self.origin
         with origin._lock:
-            origin.requests.append(Recorded(self.scheme, self.command, host, self.path, dict(self.headers)))
+            origin.requests.append(
+                Recorded(self.scheme, self.command, host, self.path, dict(self.headers), time.monotonic())
+            )
         origin._enter(host)
         try:
             page = origin.pages.get((host, self.path)) or origin.pages.get((host, path))
             if page is not None:
                 self._send(page.status, page.body, dict(page.headers))
             else:
-                self._scenario(host, path, query)
+                try:
+                    self._scenario(host, path, query)
+                except (ValueError, KeyError, IndexError):  # a scenario path with bad parts
+                    self._send(404, b"<html><body><h1>Not Found</h1></body></html>")
         finally:
             origin._leave(host)
 
@@ -250,6 +256,15 @@ class _ScenarioHandler(http.server.BaseHTTPRequestHandler):
             self._send(int(query.get("code", 302)), b"", {"Location": query["url"]})
         elif head == "loop":
             self._send(302, b"", {"Location": "/loop/b" if parts[1:] == ["a"] else "/loop/a"})
+        elif head == "catchall-redirect":
+            self._send(302, b"", {"Location": "/landing"})
+        elif head == "landing":
+            self._send(200, b"<html><head><title>Our latest stories</title></head><body><p>Stories.</p></body></html>")
+        elif head == "paywalled":
+            body = (b'<html><head><title>Premium story</title><script type="application/ld+json">'
+                    b'{"@type": "NewsArticle", "isAccessibleForFree": false}</script></head>'
+                    b"<body><p>Subscribe to continue reading.</p></body></html>")
+            self._send(200, body)
         elif head == "moved-home":
             self._send(301, b"", {"Location": "/"})
         elif head == "status":

@@ -1,5 +1,6 @@
 """A simulated web for benchmarks and load tests: many loopback ports, each a "host", every
-response delayed; counts the most requests in flight per host. Runs in its own process
+response delayed (200 for /story/<number>, an honest 404 for anything else); counts the most
+requests in flight per host. Runs in its own process
 (asyncio, minimal parsing) so that the server's CPU does not share the checker's core.
 
     python -m tests.testweb.slowweb --hosts 20 --delay 0.05   # prints one JSON line of ports
@@ -11,13 +12,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import sys
 from collections import defaultdict
 
 RESPONSE = (
-    b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: %d\r\n"
+    b"HTTP/1.1 %s\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: %d\r\n"
     b"Connection: keep-alive\r\n\r\n"
 )
+_STORY = re.compile(rb"^[A-Z]+ /story/\d+ ")
+NOT_FOUND = b"<html><head><title>Not found</title></head><body>No such story.</body></html>"
 BODY = b"<html><head><title>Story</title></head><body><h1>A story</h1><p>" + b"text " * 200 + b"</p></body></html>"
 
 
@@ -48,12 +52,14 @@ class _Host(asyncio.Protocol):
             stats.active[index] += 1
             stats.max_active[index] = max(stats.max_active[index], stats.active[index])
             stats.requests[index] += 1
-            asyncio.get_running_loop().call_later(self.delay, self.respond, head.startswith(b"HEAD"))
+            found = _STORY.match(head) is not None  # anything else is an honest 404
+            asyncio.get_running_loop().call_later(self.delay, self.respond, head.startswith(b"HEAD"), found)
 
-    def respond(self, head_only: bool) -> None:
+    def respond(self, head_only: bool, found: bool) -> None:
         self.stats.active[self.index] -= 1
+        status, body = (b"200 OK", BODY) if found else (b"404 Not Found", NOT_FOUND)
         if self.transport is not None and not self.transport.is_closing():
-            self.transport.write(RESPONSE % len(BODY) + (b"" if head_only else BODY))
+            self.transport.write(RESPONSE % (status, len(body)) + (b"" if head_only else body))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
