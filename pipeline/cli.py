@@ -10,12 +10,14 @@ import shutil
 import sys
 import traceback
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
 from pipeline import __version__
+from pipeline.archive import ArchiveState, find_snapshots, format_lookup
 from pipeline.config import LoadedSettings, describe, load_settings
 from pipeline.errors import CitewatchError, ExitCode
 from pipeline.extract import extract, to_json
@@ -191,6 +193,44 @@ def check_command(
         raise SystemExit(int(ExitCode.PROBLEMS))
 
 
+@cli.command("snapshots")
+@click.argument("url")
+@click.option("--date", "date", help="The claim's date, YYYY[-MM[-DD]]: the capture closest to it (default: the newest).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@click.option("--mode", type=click.Choice(["cdx", "timegate"]), help="timegate: ask for the closest memento first.")
+@click.option("--archive-missing", is_flag=True, help="Ask the archive to save the URL when it has no capture and is alive.")
+@click.pass_obj
+def snapshots_command(options: Options, url: str, date: str | None, as_json: bool, mode: str | None,
+                      archive_missing: bool) -> None:
+    """Find the archived captures of URL: the one closest to --date (a 200 on or after
+    the date preferred), the first and the last, how many and how many versions.
+
+    Exit 0 when a usable capture exists (or was just saved), 1 when none does, 3 when
+    the archive could not be asked.
+
+    \b
+    Examples:
+      citewatch snapshots http://news.bbc.co.uk/1/hi/world/south_asia/6750785.stm --date 2007-05-22
+      CITEWATCH_WAYBACK_DIALECT=pywb CITEWATCH_WAYBACK_CDX_URL=https://arquivo.pt/wayback/cdx \\
+        CITEWATCH_WAYBACK_REPLAY_URL=https://arquivo.pt/wayback/ citewatch snapshots https://www.publico.pt/ --json
+    """
+    if date is not None and not _valid_date(date):
+        raise click.BadParameter(f"{date!r} is not a date: use YYYY, YYYY-MM or YYYY-MM-DD", param_hint="--date")
+    settings = options.load(archive_mode=mode).settings
+    lookup, saved = find_snapshots(url, settings, date=date, archive_missing=archive_missing)
+    if as_json:
+        document = lookup.to_json()
+        if saved is not None:
+            document["save"] = saved.to_json()
+        click.echo(json.dumps(document, ensure_ascii=False, indent=2))
+    else:
+        click.echo(format_lookup(lookup, saved))
+    if lookup.state is ArchiveState.UNAVAILABLE:
+        raise SystemExit(int(ExitCode.CANNOT_RUN))
+    if lookup.state is ArchiveState.NONE and not (saved and saved.state == "saved"):
+        raise SystemExit(int(ExitCode.PROBLEMS))
+
+
 @contextlib.contextmanager
 def progress(total: int, options: Options) -> Iterator[Callable[[LinkCheck], None]]:
     """A bar on stderr with counts per class, for more than a handful of URLs, when stderr
@@ -206,6 +246,16 @@ def progress(total: int, options: Options) -> Iterator[Callable[[LinkCheck], Non
             bar.update(1, check)
 
         yield on_result
+
+
+def _valid_date(text: str) -> bool:
+    for form in ("%Y", "%Y-%m", "%Y-%m-%d"):
+        try:
+            datetime.strptime(text, form)
+            return len(text) == {"%Y": 4, "%Y-%m": 7, "%Y-%m-%d": 10}[form]
+        except ValueError:
+            continue
+    return False
 
 
 def _show(value: Any) -> str:

@@ -40,6 +40,28 @@ class Settings:
     )
     wayback_save_url: str = _setting("https://web.archive.org/save", "Save Page Now endpoint", url=True)
     wayback_dialect: str = _setting("ia", "CDX dialect: ia (Internet Archive) or pywb", choices=DIALECTS)
+    archive_mode: str = _setting(
+        "cdx", "cdx (one CDX query a URL) or timegate (closest memento first; CDX when unusable)",
+        choices=("cdx", "timegate"),
+    )
+    archive_cdx_per_minute: float = _setting(24.0, "CDX and TimeMap requests a minute at most (0: no limit)", min=0)
+    archive_replay_per_second: float = _setting(8.0, "replay and TimeGate requests a second at most (0: no limit)", min=0)
+    archive_save_per_minute: float = _setting(4.0, "Save Page Now requests a minute at most (0: no limit)", min=0)
+    archive_pause_on_429: float = _setting(
+        60.0, "seconds a whole endpoint class pauses after a 429 (the Internet Archive blocks clients that don't)", min=0
+    )
+    archive_retries: int = _setting(2, "further tries of an archive request after a 429, 5xx or timeout", min=0)
+    archive_breaker_failures: int = _setting(5, "failures in a row after which the archive is not asked again this run", min=1)
+    archive_after_window_days: int = _setting(
+        365, "a capture on or after the claim's date is preferred when within this many days", min=0
+    )
+    archive_window_days: int = _setting(0, "bound CDX queries to this many days around the date (0: all captures)", min=0)
+    archive_max_captures: int = _setting(25_000, "captures read at most from one CDX answer", min=1)
+    archive_cache_days: float = _setting(30.0, "days an archive lookup is reused before asking again", min=0)
+    ia_access_key: str = _setting("", "Internet Archive S3 access key, for Save Page Now", secret=True)
+    ia_secret_key: str = _setting("", "Internet Archive S3 secret key, for Save Page Now", secret=True)
+    save_if_not_archived_within: str = _setting("30d", "Save Page Now's if_not_archived_within")
+    save_timeout: float = _setting(120.0, "seconds to wait for a save to finish", min=0)
 
     # The fetcher's safety and limits.
     allow_private: bool = _setting(
@@ -119,6 +141,7 @@ def describe(loaded: LoadedSettings) -> list[dict[str, Any]]:
             "source": loaded.sources.get(field.name, "default"),
             "env": env_name(field.name),
             "help": field.metadata["help"],
+            **({"value": "(set)" if getattr(loaded.settings, field.name) else ""} if field.metadata.get("secret") else {}),
         }
         for field in dataclasses.fields(Settings)
     ]

@@ -354,6 +354,27 @@ def timeouts(settings: Settings) -> tuple[float, float]:
     return settings.connect_timeout, settings.read_timeout
 
 
+def read_streamed(response: requests.Response, cap: int, deadline: float) -> tuple[bytes, bool]:
+    """Up to `cap` bytes of a requests response fetched with `stream=True`, decoded
+    (urllib3 >= 2.6 inflates in bounded steps), checking the deadline (a time.monotonic()
+    value) between chunks. Returns (body, truncated); raises FetchError on the deadline."""
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        for chunk in response.iter_content(chunk_size=_CHUNK):
+            if time.monotonic() > deadline:
+                raise FetchError("timeout", "deadline exceeded while reading the body")
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > cap:
+                return b"".join(chunks)[:cap], True
+    except requests.RequestException as exc:
+        raise FetchError("connection_error", f"connection broken: {exc}") from exc
+    finally:
+        response.close()
+    return b"".join(chunks), False
+
+
 class GuardResolver(aiohttp.abc.AbstractResolver):
     """aiohttp's resolver, through the guard: connect_to applied, private addresses refused.
     aiohttp connects to the addresses returned, so the vetted address is the one used."""

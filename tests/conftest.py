@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import socket
 from collections.abc import Iterator
@@ -74,6 +75,8 @@ DEFAULT_CAPTURES = [
     Capture(ARCHIVED, "20200101000000", body=b"<html><body><p>version 2020</p></body></html>"),
     Capture("http://archived.test/gone", "20120101000000", status=404, body=b"not here"),
     Capture("http://archived.test/old", "20110101000000", status=301, location=ARCHIVED),
+    Capture("http://archived.test/story?id=1", "20130101000000", body=b"<p>story one</p>"),  # fuzzy bait
+    Capture("http://archived.test/section/", "20140101000000", body=b"<p>a section</p>"),  # slash variant
 ]
 
 
@@ -82,3 +85,17 @@ def archive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PywbArchive]:
     server = PywbArchive(tmp_path_factory.mktemp("pywb"), DEFAULT_CAPTURES).start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def archive_settings(archive: PywbArchive, web_settings: Settings) -> Settings:
+    """The test web's settings pointed at the pywb archive, limiters off."""
+    return dataclasses.replace(
+        web_settings,
+        wayback_cdx_url=archive.cdx_url,
+        wayback_replay_url=archive.replay_url,
+        wayback_dialect="pywb",
+        archive_cdx_per_minute=0,
+        archive_replay_per_second=0,
+        archive_save_per_minute=0,
+    )
