@@ -24,6 +24,8 @@ from pipeline.extract import extract, to_json
 from pipeline.extract.table import format_table
 from pipeline.liveness import check_urls, format_checks
 from pipeline.model import DocumentFormat, LinkCheck
+from pipeline.sources import format_verification, verify_document
+from pipeline.sources import to_json as verification_json
 
 EXIT_CODES_HELP = """
 \b
@@ -228,6 +230,39 @@ def snapshots_command(options: Options, url: str, date: str | None, as_json: boo
     if lookup.state is ArchiveState.UNAVAILABLE:
         raise SystemExit(int(ExitCode.CANNOT_RUN))
     if lookup.state is ArchiveState.NONE and not (saved and saved.state == "saved"):
+        raise SystemExit(int(ExitCode.PROBLEMS))
+
+
+@cli.command("verify")
+@click.argument("document")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@click.option("--fail-on", type=click.Choice(["unverified", "never"]), default="never", show_default=True,
+              help="unverified: exit 1 when any citation is partial, not found or unverifiable.")
+@click.pass_obj
+def verify_command(options: Options, document: str, as_json: bool, fail_on: str) -> None:
+    """Verify the quotes of DOCUMENT: check its links, read the archived copy closest to
+    each claim's date and the live page, and find each passage in them.
+
+    Verdicts: verified (in an archived copy), verified_live (only in the live page),
+    partial, not_found (not found verbatim: a paraphrase or translation is not a quote),
+    unverifiable (no readable copy).
+
+    \b
+    Examples:
+      citewatch verify data/000_7d4670f58732b56e.txt
+      citewatch verify notes.md --json --fail-on unverified > verification.json
+    """
+    settings = options.load().settings
+    extraction = extract(document)
+    with progress(len(extraction.unique_urls()), options) as on_check:
+        verification = verify_document(extraction, settings, on_check=on_check)
+    if as_json:
+        click.echo(json.dumps(verification_json(verification), ensure_ascii=False, indent=2))
+    else:
+        click.echo(format_verification(verification, shutil.get_terminal_size((100, 24)).columns))
+    if fail_on == "unverified" and any(
+        r.verdict.value not in ("verified", "verified_live") for r in verification.citations
+    ):
         raise SystemExit(int(ExitCode.PROBLEMS))
 
 

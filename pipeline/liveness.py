@@ -273,10 +273,12 @@ class _Probe:
 class Checker:
     """Checks URLs through one Fetcher; caches soft-404 probes per host and parent path."""
 
-    def __init__(self, fetcher: Fetcher, settings: Settings, *, rng: random.Random | None = None) -> None:
+    def __init__(self, fetcher: Fetcher, settings: Settings, *, rng: random.Random | None = None,
+                 on_page: Callable[[LinkCheck, Response], None] | None = None) -> None:
         self.fetcher = fetcher
         self.settings = settings
         self.rng = rng or random.Random()
+        self.on_page = on_page
         self._probes: dict[str, asyncio.Task[_Probe]] = {}
 
     async def check(self, url: str) -> LinkCheck:
@@ -308,10 +310,13 @@ class Checker:
         )
         if verdict.status.alive and self.settings.soft404_probe and not is_site_root(target):
             verdict = await self._probe_verdict(target, outcome, verdict)
-        return LinkCheck(
+        result = LinkCheck(
             url, canonical, verdict.status, outcome.status, outcome.final_url, _hops(outcome.hops),
             elapsed, started, verdict.reason, tries, verdict.paywall,
         )
+        if self.on_page is not None and result.status.alive:
+            self.on_page(result, outcome)  # the page read for the check, for whoever verifies quotes
+        return result
 
     async def _fetch(self, url: str, headers: dict | None) -> tuple[Response | FetchError, int, float]:
         """The last outcome of up to 1 + retries tries, their number, the last one's time."""
@@ -399,6 +404,7 @@ async def check_urls_async(
     settings: Settings,
     *,
     on_result: Callable[[LinkCheck], None] | None = None,
+    on_page: Callable[[LinkCheck, Response], None] | None = None,
     rng: random.Random | None = None,
 ) -> list[LinkCheck]:
     """One LinkCheck per input URL, in input order; each canonical URL is checked once
@@ -416,7 +422,7 @@ async def check_urls_async(
         per_host=settings.check_per_host,
         min_interval=settings.check_min_interval,
     ) as fetcher:
-        checker = Checker(fetcher, settings, rng=rng)
+        checker = Checker(fetcher, settings, rng=rng, on_page=on_page)
 
         async def one(url: str) -> LinkCheck:
             result = await checker.check(url)
@@ -444,10 +450,11 @@ async def _require_network(fetcher: Fetcher, settings: Settings, failed: int) ->
 
 
 def check_urls(
-    urls: Sequence[str], settings: Settings, *, on_result: Callable[[LinkCheck], None] | None = None
+    urls: Sequence[str], settings: Settings, *, on_result: Callable[[LinkCheck], None] | None = None,
+    on_page: Callable[[LinkCheck, Response], None] | None = None,
 ) -> list[LinkCheck]:
     """`check_urls_async` for callers without an event loop."""
-    return asyncio.run(check_urls_async(urls, settings, on_result=on_result))
+    return asyncio.run(check_urls_async(urls, settings, on_result=on_result, on_page=on_page))
 
 
 def summarize(checks: Sequence[LinkCheck]) -> dict[str, int]:
