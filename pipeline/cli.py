@@ -6,6 +6,7 @@ import contextlib
 import dataclasses
 import json
 import logging
+import os
 import shutil
 import sys
 import traceback
@@ -19,7 +20,9 @@ import click
 from pipeline import __version__
 from pipeline.archive import ArchiveState, find_snapshots, format_lookup
 from pipeline.config import LoadedSettings, describe, load_settings
-from pipeline.errors import CitewatchError, ExitCode
+from pipeline.errors import CitewatchError, ExitCode, UsageError
+from pipeline.jobs import FAIL_ON, RunOptions, recheck, run_documents, url_history
+from pipeline.report.text import format_history, format_provenance, format_summary
 from pipeline.extract import extract, to_json
 from pipeline.extract.table import format_table
 from pipeline.liveness import check_urls, format_checks
@@ -62,6 +65,9 @@ class _Group(click.Group):
         except KeyboardInterrupt:
             click.echo("citewatch: interrupted", err=True)
             ctx.exit(130)
+        except BrokenPipeError:  # `citewatch ... | head`: the reader left; say nothing more
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            ctx.exit(1)
         except Exception as exc:  # a bug: still one line, the stack only with -v
             _report(ctx, f"internal error: {type(exc).__name__}: {exc} (run with -v for details)", exc)
             ctx.exit(int(ExitCode.CANNOT_RUN))
@@ -266,15 +272,114 @@ def verify_command(options: Options, document: str, as_json: bool, fail_on: str)
         raise SystemExit(int(ExitCode.PROBLEMS))
 
 
+@cli.command("run")
+@click.argument("documents", nargs=-1, required=True)
+@click.option("--db", "db", help="The database (default ./citewatch.sqlite, or CITEWATCH_DB).")
+@click.option("--reports", "reports_dir", help="Where reports go: DIR/<document-name>/ (default ./reports).")
+@click.option("--max-age", help="Don't re-check URLs found alive more recently than this (default 7d; 0 checks all).")
+@click.option("--force", is_flag=True, help="Check every URL and verify every citation, however fresh.")
+@click.option("--archive-missing", is_flag=True, help="Ask the archive to save live URLs that have no capture.")
+@click.option("--fail-on", type=click.Choice(list(FAIL_ON)), default="new-dead", show_default=True,
+              help="What makes the exit code 1: any dead link, a link that died in this run, any citation not "
+                   "verified, or nothing.")
+@click.option("--format", "formats", default="html,json,md", show_default=True, help="Report formats to write.")
+@click.option("--no-reports", is_flag=True, help="Write no reports.")
+@click.option("--json", "as_json", is_flag=True, help="Print the run summary as one JSON document.")
+@click.pass_obj
+def run_command(options: Options, documents: tuple[str, ...], db: str | None, reports_dir: str | None,
+                max_age: str | None, force: bool, archive_missing: bool, fail_on: str, formats: str,
+                no_reports: bool, as_json: bool) -> None:
+    """The whole pipeline, the job to schedule: extract the citations of DOCUMENTS, check
+    the links that are not fresh, find archived copies, verify the quotes, store it all
+    with its history, and write the reports.
+
+    A URL is dead only after repeated failures over days (dead_after_failures,
+    dead_after_days); when the network is down the run is inconclusive (exit 3) and
+    nothing is marked. Exit 1 when --fail-on finds something.
+
+    \b
+    Examples:
+      citewatch run data/000_7d4670f58732b56e.txt
+      citewatch run posts/*.md --db /var/lib/citewatch/db.sqlite --fail-on dead --json
+    """
+    settings = options.load(db=db, reports_dir=reports_dir, max_age=max_age).settings
+    run_options = RunOptions(force=force, archive_missing=archive_missing, fail_on=fail_on,
+                             reports=not no_reports, formats=_formats(formats))
+    with progress(0, options, label="checking") as on_check:
+        summary = run_documents(list(documents), settings, run_options, on_check=on_check)
+    click.echo(json.dumps(summary.to_json(), indent=2) if as_json else format_summary(summary))
+    if summary.exit_code:
+        raise SystemExit(summary.exit_code)
+
+
+@cli.command("recheck")
+@click.argument("target")
+@click.option("--db", "db", help="The database (default ./citewatch.sqlite, or CITEWATCH_DB).")
+@click.option("--reports", "reports_dir", help="Where reports go (default ./reports).")
+@click.option("--json", "as_json", is_flag=True, help="Print the citations' provenance as JSON.")
+@click.pass_obj
+def recheck_command(options: Options, target: str, db: str | None, reports_dir: str | None, as_json: bool) -> None:
+    """Re-run one citation now, by its id (a prefix will do) or by one of its URLs: check
+    its URLs whatever their age, look up snapshots, verify its passages, store the results,
+    rewrite the reports, and print its provenance.
+
+    \b
+    Examples:
+      citewatch recheck 8a769ef67dd0
+      citewatch recheck https://www.theguardian.com/world/2010/jul/25/iran-backing-taliban-alqaida-afghanistan
+    """
+    settings = options.load(db=db, reports_dir=reports_dir).settings
+    summary, provenance = recheck(target, settings)
+    if as_json:
+        click.echo(json.dumps({"run": summary.to_json(), "citations": provenance}, ensure_ascii=False, indent=2))
+    else:
+        click.echo(format_provenance(provenance))
+    if summary.exit_code:
+        raise SystemExit(summary.exit_code)
+
+
+@cli.command("history")
+@click.argument("url")
+@click.option("--db", "db", help="The database (default ./citewatch.sqlite, or CITEWATCH_DB).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@click.pass_obj
+def history_command(options: Options, url: str, db: str | None, as_json: bool) -> None:
+    """Past checks of URL (time, class, HTTP status, state after it) and its changes of
+    state, newest first. No network.
+
+    \b
+    Examples:
+      citewatch history http://news.bbc.co.uk/1/hi/world/south_asia/6750785.stm
+      citewatch history https://ara.tv/28pa5 --db /var/lib/citewatch/db.sqlite --json
+    """
+    settings = options.load(db=db).settings
+    if not Path(settings.db).is_file():
+        raise UsageError(f"{settings.db}: no such database; run `citewatch run` first or give --db")
+    history = url_history(url, settings)
+    if as_json:
+        click.echo(json.dumps(history, ensure_ascii=False, indent=2))
+    else:
+        click.echo(format_history(history))
+
+
+def _formats(text: str) -> tuple[str, ...]:
+    chosen = tuple(f.strip().lower() for f in text.split(",") if f.strip())
+    unknown = [f for f in chosen if f not in ("html", "json", "md")]
+    if unknown or not chosen:
+        raise click.BadParameter(f"unknown format {', '.join(unknown) or '(none)'}: use html, json, md", param_hint="--format")
+    return chosen
+
+
 @contextlib.contextmanager
-def progress(total: int, options: Options) -> Iterator[Callable[[LinkCheck], None]]:
-    """A bar on stderr with counts per class, for more than a handful of URLs, when stderr
-    is a terminal and -q was not given; otherwise a callback that does nothing."""
-    if options.verbosity < 0 or total <= 5 or not sys.stderr.isatty():
+def progress(total: int, options: Options, label: str = "checking") -> Iterator[Callable[[LinkCheck], None]]:
+    """A bar on stderr with counts per class, for more than a handful of URLs (or an
+    unknown number, 0), when stderr is a terminal and -q was not given; otherwise a
+    callback that does nothing."""
+    if options.verbosity < 0 or 0 < total <= 5 or not sys.stderr.isatty():
         yield lambda check: None
         return
     counts: dict[str, int] = {}
-    with click.progressbar(length=total, label="checking", file=sys.stderr,
+    with click.progressbar(length=total or None, label=label, file=sys.stderr,
                            item_show_func=lambda _: " ".join(f"{k}:{v}" for k, v in counts.items())) as bar:
         def on_result(check: LinkCheck) -> None:
             counts[check.status.value] = counts.get(check.status.value, 0) + 1

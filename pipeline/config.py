@@ -86,6 +86,16 @@ class Settings:
     )
     max_redirects: int = _setting(10, "redirect hops followed at most", min=0)
 
+    # The scheduled job.
+    db: str = _setting("citewatch.sqlite", "the database file (history, results)")
+    reports_dir: str = _setting("reports", "where run and recheck write reports/<document-name>/")
+    dead_after_failures: int = _setting(3, "failing checks in a row before a URL is dead", min=1)
+    dead_after_days: float = _setting(3.0, "days those failing checks must span", min=0)
+    max_age: str = _setting("7d", "a URL found alive more recently is not checked again (e.g. 12h, 7d, 0)",
+                            check=lambda text: parse_duration(text))
+    now: str = _setting("", "pretend it is this UTC time (ISO 8601): tests and backfills only",
+                        check=lambda text: _check_now(text))
+
     # Liveness checks: how many, how fast, how politely.
     check_concurrency: int = _setting(32, "requests in flight at most, in all", min=1)
     check_per_host: int = _setting(4, "requests in flight at most to one host", min=1)
@@ -327,3 +337,21 @@ def _check_domain_rules(rules: dict) -> None:
                 raise ValueError(f"domains.{domain}: unknown rule {key!r} (known: {', '.join(_RULE_KEYS)})")
             if not isinstance(value, _RULE_KEYS[key]):
                 raise ValueError(f"domains.{domain}.{key} must be a {_RULE_KEYS[key].__name__}")
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in "90s", "15m", "12h", "7d", "2w" or a bare number of seconds."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*", text or "")
+    if not match:
+        raise ValueError(f"{text!r} is not a duration (use 90s, 15m, 12h, 7d or 2w)")
+    return float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[match.group(2)]
+
+
+def _check_now(text: str) -> None:
+    if text:
+        from datetime import datetime
+
+        try:
+            datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(f"{text!r} is not an ISO 8601 time") from None

@@ -1,11 +1,12 @@
 """Gathering the copies of every cited source: the archived capture closest to the claim's
-date and, when the link is alive, the live page, each read into text once."""
+date and, when the link is alive, the live page, each read into text once; then verifying
+each citation's passages against them."""
 
 from __future__ import annotations
 
 import dataclasses
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 
 from pipeline.archive import ArchiveClient
@@ -31,7 +32,23 @@ class Verification:
     citations: tuple[CitationResult, ...]
 
 
+@dataclasses.dataclass(frozen=True)
+class ArchivedCopy:
+    location: str | None
+    timestamp: str | None
+    page: NormalizedPage | None
+    reason: str
+
+
+@dataclasses.dataclass(frozen=True)
+class LivePage:
+    final_url: str
+    page: NormalizedPage | None
+    reason: str
+
+
 def key(canonical: str) -> str:
+    """The form a URL is checked and looked up under: canonical, without fragment."""
     return urllib.parse.urldefrag(canonical)[0]
 
 
@@ -40,6 +57,55 @@ def read_copy(body: bytes, content_type: str) -> tuple[NormalizedPage | None, st
         return NormalizedPage.of(read_page(body, content_type)), ""
     except Unreadable as exc:
         return None, str(exc)
+
+
+def live_page(response: Response) -> LivePage:
+    page, reason = read_copy(response.body, response.headers.get("Content-Type", ""))
+    return LivePage(response.final_url, page, reason)
+
+
+def archived_copies(archive: ArchiveClient, wanted: Iterable[tuple[str, str | None]], threads: int = 4) -> dict[tuple[str, str | None], ArchivedCopy]:
+    """The archived copy for each (URL key, date); the archive's limiters pace the threads."""
+    wanted = list(dict.fromkeys(wanted))
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        return dict(zip(wanted, pool.map(lambda item: archived_copy(archive, *item), wanted)))
+
+
+def archived_copy(archive: ArchiveClient, url_key: str, date: str | None) -> ArchivedCopy:
+    evidence = archive.evidence(url_key, date)
+    if evidence is None:
+        lookup = archive.lookup(url_key, date)
+        return ArchivedCopy(None, None, None, lookup.reason or f"archive: {lookup.state.value}")
+    page, reason = read_copy(evidence.body, evidence.headers.get("Content-Type", ""))
+    return ArchivedCopy(evidence.snapshot.raw_url, evidence.snapshot.timestamp, page, reason)
+
+
+def verify_citation(
+    citation: Citation,
+    date: str | None,
+    archived: Mapping[tuple[str, str | None], ArchivedCopy],
+    live: Mapping[str, LivePage],
+    checks: Mapping[str, LinkCheck | str],
+) -> CitationResult:
+    """The citation's passages against the archived copy and the live page of each of its
+    URLs. `checks` gives each URL key's check (or just its status) to say why a live page
+    is missing."""
+    copies: list[Copy] = []
+    for ref in citation.urls:
+        k = key(ref.canonical)
+        found = archived.get((k, date))
+        if found is not None:
+            copies.append(Copy(ref.url, ref.canonical, "archive", found.location, found.timestamp, found.page, found.reason))
+        if k in live:
+            page = live[k]
+            copies.append(Copy(ref.url, ref.canonical, "live", page.final_url, None, page.page, page.reason))
+        elif k in checks:
+            status = checks[k]
+            status = status if isinstance(status, str) else status.status.value
+            copies.append(Copy(ref.url, ref.canonical, "live", None, None, None, f"link is {status}"))
+    matches = tuple(verify_passage(p.text, p.line, copies) for p in citation.passages)
+    verdict = citation_verdict([m.verdict for m in matches]) if matches else Verdict.UNVERIFIABLE
+    return CitationResult(citation, verdict, matches, tuple(copies))
 
 
 def verify_document(
@@ -52,57 +118,29 @@ def verify_document(
     """Check every cited URL (reading the live page of each one alive), read the archived
     capture closest to each citation's date, and verify every passage against them."""
     archive = archive or ArchiveClient(settings)
-    live_pages: dict[str, tuple[str, NormalizedPage | None, str]] = {}
+    live: dict[str, LivePage] = {}
 
     def keep_page(check: LinkCheck, response: Response) -> None:
-        page, reason = read_copy(response.body, response.headers.get("Content-Type", ""))
-        live_pages[key(check.canonical)] = (response.final_url, page, reason)
+        live[key(check.canonical)] = live_page(response)
 
     urls = extraction.unique_urls()
     reading = dataclasses.replace(settings, check_max_bytes=settings.max_body_bytes)
     checks = check_urls(urls, reading, on_result=on_check, on_page=keep_page) if urls else []
     by_key = {key(c.canonical): c for c in checks}
-
-    wanted = {(key(ref.canonical), c.date or extraction.document.date) for c in extraction.citations for ref in c.urls}
-    with ThreadPoolExecutor(max_workers=4) as pool:  # the archive's limiters pace them
-        archived = dict(zip(wanted, pool.map(lambda item: _archived_copy(archive, *item), wanted)))
-
-    results = []
-    for citation in extraction.citations:
-        date = citation.date or extraction.document.date
-        copies: list[Copy] = []
-        for ref in citation.urls:
-            k = key(ref.canonical)
-            location, timestamp, page, reason = archived[(k, date)]
-            copies.append(Copy(ref.url, ref.canonical, "archive", location, timestamp, page, reason))
-            check = by_key.get(k)
-            if k in live_pages:
-                final_url, live_page, live_reason = live_pages[k]
-                copies.append(Copy(ref.url, ref.canonical, "live", final_url, None, live_page, live_reason))
-            elif check is not None:
-                copies.append(Copy(ref.url, ref.canonical, "live", None, None, None, f"link is {check.status.value}"))
-        matches = tuple(verify_passage(p.text, p.line, copies) for p in citation.passages)
-        verdict = citation_verdict([m.verdict for m in matches]) if matches else Verdict.UNVERIFIABLE
-        results.append(CitationResult(citation, verdict, matches, tuple(copies)))
-    return Verification(extraction, by_key, tuple(results))
-
-
-def _archived_copy(archive: ArchiveClient, canonical: str, date: str | None) -> tuple[str | None, str | None, NormalizedPage | None, str]:
-    evidence = archive.evidence(canonical, date)
-    if evidence is None:
-        lookup = archive.lookup(canonical, date)
-        return None, None, None, lookup.reason or f"archive: {lookup.state.value}"
-    page, reason = read_copy(evidence.body, evidence.headers.get("Content-Type", ""))
-    return evidence.snapshot.raw_url, evidence.snapshot.timestamp, page, reason
+    doc_date = extraction.document.date
+    archived = archived_copies(
+        archive, ((key(ref.canonical), c.date or doc_date) for c in extraction.citations for ref in c.urls)
+    )
+    results = tuple(
+        verify_citation(c, c.date or doc_date, archived, live, by_key) for c in extraction.citations
+    )
+    return Verification(extraction, by_key, results)
 
 
 def to_json(verification: Verification) -> dict[str, object]:
     """The verification as one JSON document: per citation its verdict, passages with
     their evidence, and per source its link status and the copy used."""
     doc = verification.extraction.document
-    counts: dict[str, int] = {}
-    for result in verification.citations:
-        counts[result.verdict.value] = counts.get(result.verdict.value, 0) + 1
     citations = []
     for result in verification.citations:
         sources = []
@@ -128,9 +166,16 @@ def to_json(verification: Verification) -> dict[str, object]:
     return {
         "schema_version": 1,
         "document": {"path": doc.path, "title": doc.title, "date": doc.date, "sha256": doc.sha256},
-        "summary": {"citations": len(verification.citations), "verdicts": counts},
+        "summary": {"citations": len(verification.citations), "verdicts": verdict_counts(verification.citations)},
         "citations": citations,
     }
+
+
+def verdict_counts(results: Iterable[CitationResult]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for result in results:
+        counts[result.verdict.value] = counts.get(result.verdict.value, 0) + 1
+    return counts
 
 
 def format_verification(verification: Verification, width: int = 100) -> str:
@@ -144,8 +189,6 @@ def format_verification(verification: Verification, width: int = 100) -> str:
             where = f"{match.copy} {match.timestamp or ''}".strip() if match.copy else ""
             words = " ".join(match.text.split()[:8])
             lines.append(f"      line {match.line:<4} {match.verdict.value:<13} {match.score:>4.0%} {where:<22} {words}"[:width])
-    counts: dict[str, int] = {}
-    for result in verification.citations:
-        counts[result.verdict.value] = counts.get(result.verdict.value, 0) + 1
+    counts = verdict_counts(verification.citations)
     lines.append(", ".join(f"{n} {verdict}" for verdict, n in sorted(counts.items())) or "no citations")
     return "\n".join(lines)

@@ -1,1 +1,435 @@
-"""SQLite storage: schema, migrations, and the history of every check."""
+"""SQLite storage: schema, migrations, and the history of every check.
+
+One file (or `:memory:`), WAL mode, the schema version in `PRAGMA user_version`, numbered
+migrations so an old database opens under a new version. Every check is appended, never
+overwritten: the history of a URL is its rows. All SQL of citewatch lives here, behind
+plain methods that take and return plain data, so a server database could take SQLite's
+place later.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import socket
+import sqlite3
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import CannotRunError
+
+MIGRATIONS: list[str] = [
+    # 1: the first schema
+    """
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL DEFAULT 'run',
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        status TEXT NOT NULL,
+        pid INTEGER,
+        tool_version TEXT,
+        settings TEXT,
+        summary TEXT
+    );
+    CREATE TABLE documents (
+        id INTEGER PRIMARY KEY,
+        path TEXT NOT NULL UNIQUE,
+        title TEXT,
+        date TEXT,
+        sha256 TEXT,
+        format TEXT,
+        last_run_id INTEGER REFERENCES runs(id)
+    );
+    CREATE TABLE citations (
+        document_id INTEGER NOT NULL REFERENCES documents(id),
+        id TEXT NOT NULL,
+        idx INTEGER NOT NULL,
+        line_start INTEGER NOT NULL,
+        date TEXT,
+        urls TEXT NOT NULL,
+        passages TEXT NOT NULL,
+        PRIMARY KEY (document_id, id)
+    );
+    CREATE TABLE urls (
+        canonical TEXT PRIMARY KEY,
+        first_seen TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'uncertain',
+        state_since TEXT
+    );
+    CREATE TABLE checks (
+        id INTEGER PRIMARY KEY,
+        run_id INTEGER NOT NULL REFERENCES runs(id),
+        canonical TEXT NOT NULL REFERENCES urls(canonical),
+        url TEXT NOT NULL,
+        status TEXT NOT NULL,
+        http_status INTEGER,
+        final_url TEXT,
+        redirects TEXT,
+        elapsed_ms REAL,
+        checked_at TEXT NOT NULL,
+        reason TEXT,
+        tries INTEGER,
+        state_after TEXT,
+        UNIQUE (run_id, canonical)
+    );
+    CREATE INDEX checks_by_url ON checks (canonical, checked_at);
+    CREATE TABLE snapshots (
+        id INTEGER PRIMARY KEY,
+        run_id INTEGER NOT NULL REFERENCES runs(id),
+        canonical TEXT NOT NULL,
+        date TEXT NOT NULL DEFAULT '',
+        looked_up_at TEXT NOT NULL,
+        state TEXT NOT NULL,
+        data TEXT NOT NULL,
+        UNIQUE (run_id, canonical, date)
+    );
+    CREATE TABLE matches (
+        id INTEGER PRIMARY KEY,
+        run_id INTEGER NOT NULL REFERENCES runs(id),
+        document_id INTEGER NOT NULL REFERENCES documents(id),
+        citation_id TEXT NOT NULL,
+        verdict TEXT NOT NULL,
+        passages TEXT NOT NULL,
+        UNIQUE (run_id, document_id, citation_id)
+    );
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY,
+        run_id INTEGER NOT NULL REFERENCES runs(id),
+        canonical TEXT NOT NULL,
+        at TEXT NOT NULL,
+        old_state TEXT,
+        new_state TEXT NOT NULL
+    );
+    CREATE TABLE lock (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        pid INTEGER NOT NULL,
+        host TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        run_id INTEGER
+    );
+    """,
+    # 2: checks say whether they are evidence and whether a paywall answered; the archive's
+    # CDX answers are kept so later runs within the cache age ask nothing
+    """
+    ALTER TABLE checks ADD COLUMN conclusive INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE checks ADD COLUMN paywall INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE archive_cache (
+        key TEXT PRIMARY KEY,
+        fetched_at TEXT NOT NULL,
+        queried_url TEXT NOT NULL,
+        captures TEXT NOT NULL
+    );
+    """,
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class StoreError(CannotRunError):
+    """The database cannot be opened or written."""
+
+
+class LockHeld(CannotRunError):
+    """Another run holds this database."""
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckRow:
+    run_id: int
+    canonical: str
+    url: str
+    status: str
+    http_status: int | None
+    final_url: str | None
+    redirects: list[dict[str, Any]]
+    elapsed_ms: float | None
+    checked_at: str
+    reason: str
+    tries: int
+    state_after: str | None
+    conclusive: bool
+    paywall: bool
+
+
+class Store:
+    """A citewatch database. Open with `Store.open(path)`; each write commits at once,
+    so a killed run loses only what was in flight."""
+
+    def __init__(self, connection: sqlite3.Connection, path: str) -> None:
+        self.db = connection
+        self.path = path
+
+    # -- opening -----------------------------------------------------------------------
+    @classmethod
+    def open(cls, path: str | Path) -> Store:
+        path = str(path)
+        if path != ":memory:":
+            parent = Path(path).resolve().parent
+            if not parent.is_dir():
+                raise StoreError(f"{path}: the folder {parent} does not exist")
+        try:
+            connection = sqlite3.connect(path, timeout=10, isolation_level=None, check_same_thread=False)
+            connection.row_factory = sqlite3.Row
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=NORMAL")
+            connection.execute("PRAGMA foreign_keys=ON")
+            store = cls(connection, path)
+            store.migrate()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{path}: not a usable citewatch database ({exc})") from exc
+        return store
+
+    def migrate(self, target: int = SCHEMA_VERSION) -> int:
+        """Apply the migrations after the file's version, each in its own transaction."""
+        version = self.version
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"{self.path}: made by a newer citewatch (schema {version}, this one knows {SCHEMA_VERSION})")
+        for number in range(version + 1, target + 1):
+            with self.transaction():
+                for statement in _statements(MIGRATIONS[number - 1]):
+                    self.db.execute(statement)
+                self.db.execute(f"PRAGMA user_version = {number}")
+        return self.version
+
+    @property
+    def version(self) -> int:
+        return int(self.db.execute("PRAGMA user_version").fetchone()[0])
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- the lock ----------------------------------------------------------------------
+    def acquire_lock(self, started_at: str, *, alive: Callable[[int], bool] | None = None) -> str | None:
+        """Take the database for this process. Raises LockHeld naming the holder when a
+        live process has it; takes over a stale lock from a dead one and returns a note."""
+        alive = alive or _pid_alive
+        host = socket.gethostname()
+        with self.transaction():
+            row = self.db.execute("SELECT pid, host, started_at, run_id FROM lock WHERE id = 1").fetchone()
+            note = None
+            if row is not None:
+                if row["host"] == host and not alive(row["pid"]) or row["pid"] == os.getpid():
+                    note = f"took over a stale lock of PID {row['pid']} (started {row['started_at']})"
+                    if row["run_id"] is not None:
+                        self.db.execute("UPDATE runs SET status = 'interrupted' WHERE id = ? AND status = 'running'",
+                                        (row["run_id"],))
+                else:
+                    where = "" if row["host"] == host else f" on {row['host']}"
+                    raise LockHeld(f"another run holds {self.path}: PID {row['pid']}{where}, started {row['started_at']}")
+            self.db.execute("INSERT OR REPLACE INTO lock (id, pid, host, started_at, run_id) VALUES (1, ?, ?, ?, NULL)",
+                            (os.getpid(), host, started_at))
+        return note
+
+    def set_lock_run(self, run_id: int) -> None:
+        self.db.execute("UPDATE lock SET run_id = ? WHERE id = 1 AND pid = ?", (run_id, os.getpid()))
+
+    def release_lock(self) -> None:
+        self.db.execute("DELETE FROM lock WHERE id = 1 AND pid = ?", (os.getpid(),))
+
+    # -- runs --------------------------------------------------------------------------
+    def start_run(self, started_at: str, *, kind: str, tool_version: str, settings: dict[str, Any]) -> int:
+        cursor = self.db.execute(
+            "INSERT INTO runs (kind, started_at, status, pid, tool_version, settings) VALUES (?, ?, 'running', ?, ?, ?)",
+            (kind, started_at, os.getpid(), tool_version, json.dumps(settings, default=str)),
+        )
+        return int(cursor.lastrowid)
+
+    def finish_run(self, run_id: int, finished_at: str, status: str, summary: dict[str, Any]) -> None:
+        self.db.execute("UPDATE runs SET finished_at = ?, status = ?, summary = ? WHERE id = ?",
+                        (finished_at, status, json.dumps(summary), run_id))
+
+    def run(self, run_id: int) -> dict[str, Any] | None:
+        row = self.db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return _run_dict(row) if row else None
+
+    def last_run(self, kinds: Sequence[str] = ("run", "recheck")) -> dict[str, Any] | None:
+        marks = ",".join("?" * len(kinds))
+        row = self.db.execute(f"SELECT * FROM runs WHERE kind IN ({marks}) AND status != 'running' "
+                              "ORDER BY id DESC LIMIT 1", tuple(kinds)).fetchone()
+        return _run_dict(row) if row else None
+
+    # -- documents and citations -------------------------------------------------------
+    def save_document(self, path: str, title: str | None, date: str | None, sha256: str, fmt: str, run_id: int) -> int:
+        self.db.execute(
+            "INSERT INTO documents (path, title, date, sha256, format, last_run_id) VALUES (?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT(path) DO UPDATE SET title = excluded.title, date = excluded.date, sha256 = excluded.sha256, "
+            "format = excluded.format, last_run_id = excluded.last_run_id",
+            (path, title, date, sha256, fmt, run_id),
+        )
+        return int(self.db.execute("SELECT id FROM documents WHERE path = ?", (path,)).fetchone()[0])
+
+    def replace_citations(self, document_id: int, citations: Sequence[dict[str, Any]]) -> None:
+        """The document's citations as extracted now (an edited document drops old ones)."""
+        with self.transaction():
+            self.db.execute("DELETE FROM citations WHERE document_id = ?", (document_id,))
+            self.db.executemany(
+                "INSERT INTO citations (document_id, id, idx, line_start, date, urls, passages) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(document_id, c["id"], c["index"], c["line_start"], c["date"], json.dumps(c["urls"]),
+                  json.dumps(c["passages"])) for c in citations],
+            )
+
+    def documents(self) -> list[dict[str, Any]]:
+        return [dict(row) for row in self.db.execute("SELECT * FROM documents ORDER BY id")]
+
+    def citations(self, document_id: int) -> list[dict[str, Any]]:
+        rows = self.db.execute("SELECT * FROM citations WHERE document_id = ? ORDER BY idx", (document_id,))
+        return [_citation_dict(row) for row in rows]
+
+    def find_citations(self, citation_id: str | None = None, canonical: str | None = None) -> list[dict[str, Any]]:
+        """Citations by id (a prefix is enough) or by one of their canonical URLs."""
+        rows = self.db.execute("SELECT * FROM citations ORDER BY document_id, idx").fetchall()
+        found = []
+        for row in rows:
+            citation = _citation_dict(row)
+            if citation_id is not None and citation["id"].startswith(citation_id):
+                found.append(citation)
+            elif canonical is not None and any(u["canonical"] == canonical for u in citation["urls"]):
+                found.append(citation)
+        return found
+
+    # -- URLs, checks, state -----------------------------------------------------------
+    def add_check(self, run_id: int, check: dict[str, Any], state_after: str | None) -> None:
+        """Append a check (committed at once); a second check of a URL in one run replaces
+        the first (so a resumed or re-checked run has no duplicates)."""
+        self.db.execute("INSERT OR IGNORE INTO urls (canonical, first_seen) VALUES (?, ?)",
+                        (check["canonical"], check["checked_at"]))
+        self.db.execute(
+            "INSERT OR REPLACE INTO checks (run_id, canonical, url, status, http_status, final_url, redirects, elapsed_ms, "
+            "checked_at, reason, tries, state_after, conclusive, paywall) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (run_id, check["canonical"], check["url"], check["status"], check["http_status"], check["final_url"],
+             json.dumps(check["redirects"]), check["elapsed_ms"], check["checked_at"], check["reason"], check["tries"],
+             state_after, int(check["conclusive"]), int(check["paywall"])),
+        )
+
+    def checks(self, canonical: str, limit: int | None = None) -> list[CheckRow]:
+        """A URL's checks, newest first."""
+        sql = "SELECT * FROM checks WHERE canonical = ? ORDER BY checked_at DESC, id DESC"
+        rows = self.db.execute(sql + (f" LIMIT {int(limit)}" if limit else ""), (canonical,))
+        return [_check_row(row) for row in rows]
+
+    def latest_check(self, canonical: str) -> CheckRow | None:
+        rows = self.checks(canonical, limit=1)
+        return rows[0] if rows else None
+
+    def url_state(self, canonical: str) -> str | None:
+        row = self.db.execute("SELECT state FROM urls WHERE canonical = ?", (canonical,)).fetchone()
+        return row["state"] if row else None
+
+    def set_state(self, run_id: int, canonical: str, new_state: str, at: str) -> str | None:
+        """Record the URL's state; a change is an event of this run. Returns the old state
+        when it changed, else None."""
+        row = self.db.execute("SELECT state FROM urls WHERE canonical = ?", (canonical,)).fetchone()
+        old = row["state"] if row else None
+        if old == new_state:
+            return None
+        with self.transaction():
+            self.db.execute("UPDATE urls SET state = ?, state_since = ? WHERE canonical = ?", (new_state, at, canonical))
+            self.db.execute("INSERT INTO events (run_id, canonical, at, old_state, new_state) VALUES (?, ?, ?, ?, ?)",
+                            (run_id, canonical, at, old, new_state))
+        return old or "new"
+
+    def events(self, canonical: str | None = None, run_id: int | None = None) -> list[dict[str, Any]]:
+        clauses, args = [], []
+        if canonical is not None:
+            clauses.append("canonical = ?")
+            args.append(canonical)
+        if run_id is not None:
+            clauses.append("run_id = ?")
+            args.append(run_id)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        return [dict(row) for row in self.db.execute(f"SELECT * FROM events {where} ORDER BY at DESC, id DESC", args)]
+
+    # -- snapshots and the archive cache -------------------------------------------------
+    def add_snapshot(self, run_id: int, canonical: str, date: str | None, looked_up_at: str, lookup: dict[str, Any]) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO snapshots (run_id, canonical, date, looked_up_at, state, data) VALUES (?, ?, ?, ?, ?, ?)",
+            (run_id, canonical, date or "", looked_up_at, lookup["state"], json.dumps(lookup)),
+        )
+
+    def latest_snapshot(self, canonical: str, date: str | None) -> dict[str, Any] | None:
+        row = self.db.execute("SELECT data FROM snapshots WHERE canonical = ? AND date = ? ORDER BY id DESC LIMIT 1",
+                              (canonical, date or "")).fetchone()
+        return json.loads(row["data"]) if row else None
+
+    def cached_captures(self, key: str, newer_than: str) -> tuple[list[dict[str, Any]], str] | None:
+        row = self.db.execute("SELECT captures, queried_url FROM archive_cache WHERE key = ? AND fetched_at >= ?",
+                              (key, newer_than)).fetchone()
+        return (json.loads(row["captures"]), row["queried_url"]) if row else None
+
+    def cache_captures(self, key: str, fetched_at: str, queried_url: str, captures: list[dict[str, Any]]) -> None:
+        self.db.execute("INSERT OR REPLACE INTO archive_cache (key, fetched_at, queried_url, captures) VALUES (?, ?, ?, ?)",
+                        (key, fetched_at, queried_url, json.dumps(captures)))
+
+    # -- verification results ------------------------------------------------------------
+    def add_match(self, run_id: int, document_id: int, citation_id: str, verdict: str, passages: list[dict[str, Any]]) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO matches (run_id, document_id, citation_id, verdict, passages) VALUES (?, ?, ?, ?, ?)",
+            (run_id, document_id, citation_id, verdict, json.dumps(passages)),
+        )
+
+    def latest_match(self, document_id: int, citation_id: str) -> dict[str, Any] | None:
+        row = self.db.execute(
+            "SELECT m.*, r.started_at FROM matches m JOIN runs r ON r.id = m.run_id "
+            "WHERE m.document_id = ? AND m.citation_id = ? ORDER BY m.run_id DESC LIMIT 1",
+            (document_id, citation_id),
+        ).fetchone()
+        if row is None:
+            return None
+        return {"run_id": row["run_id"], "verdict": row["verdict"], "passages": json.loads(row["passages"]),
+                "verified_at": row["started_at"]}
+
+    def count(self, table: str) -> int:
+        if table not in {"runs", "documents", "citations", "urls", "checks", "snapshots", "matches", "events"}:
+            raise ValueError(table)
+        return int(self.db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+
+
+def _statements(script: str) -> list[str]:
+    return [s.strip() for s in script.split(";") if s.strip()]
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _run_dict(row: sqlite3.Row) -> dict[str, Any]:
+    data = dict(row)
+    for name in ("settings", "summary"):
+        data[name] = json.loads(data[name]) if data.get(name) else None
+    return data
+
+
+def _citation_dict(row: sqlite3.Row) -> dict[str, Any]:
+    data = dict(row)
+    data["index"] = data.pop("idx")
+    data["urls"] = json.loads(data["urls"])
+    data["passages"] = json.loads(data["passages"])
+    return data
+
+
+def _check_row(row: sqlite3.Row) -> CheckRow:
+    return CheckRow(
+        run_id=row["run_id"], canonical=row["canonical"], url=row["url"], status=row["status"],
+        http_status=row["http_status"], final_url=row["final_url"], redirects=json.loads(row["redirects"] or "[]"),
+        elapsed_ms=row["elapsed_ms"], checked_at=row["checked_at"], reason=row["reason"] or "", tries=row["tries"] or 1,
+        state_after=row["state_after"], conclusive=bool(row["conclusive"]), paywall=bool(row["paywall"]),
+    )

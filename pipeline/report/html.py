@@ -1,1 +1,110 @@
-"""The report as one self-contained HTML file."""
+"""The report as one self-contained HTML file: no external scripts, styles, fonts or
+images, so it opens from file:// offline; a Content-Security-Policy that allows only its
+own inline script (by hash) and no network at all; every string from a document or a page
+escaped by Jinja2's autoescape, and only http(s) URLs ever made into links."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import urllib.parse
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+TEMPLATES = Path(__file__).parent / "templates"
+SCRIPT = (TEMPLATES / "filters.js").read_text(encoding="utf-8")
+VERDICT_COLOURS = {"verified": "#1a7f37", "verified_live": "#0969da", "partial": "#9a6700",
+                   "not_found": "#cf222e", "unverifiable": "#57606a"}
+STATE_COLOURS = {"alive": "#1a7f37", "dead": "#cf222e", "uncertain": "#9a6700"}
+
+_environment = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, trim_blocks=True, lstrip_blocks=True,
+    undefined=jinja2.StrictUndefined,
+)
+
+
+def safe_href(url: str | None) -> str | None:
+    """The URL when it is http(s), else None: javascript:, data: and the like never become links."""
+    if url and re.match(r"^https?://[^\s]+$", url.strip(), re.IGNORECASE):
+        return url.strip()
+    return None
+
+
+def text_fragment(url: str | None, matched: str) -> str | None:
+    """A link that scrolls to and highlights the quote (`#:~:text=start,end`, the URL
+    Fragment Text Directives draft) in browsers that support it."""
+    href = safe_href(url)
+    if href is None or not matched.strip():
+        return href
+    words = matched.split()
+    quote = lambda part: urllib.parse.quote(part, safe="")  # noqa: E731  commas, dashes and ampersands too
+    if len(words) <= 8:
+        directive = quote(" ".join(words))
+    else:
+        directive = f"{quote(' '.join(words[:4]))},{quote(' '.join(words[-4:]))}"
+    return f"{href.split('#', 1)[0]}#:~:text={directive}"
+
+
+def runs(text: str, missing: list[str], found_any: bool) -> list[tuple[str, bool]]:
+    """The passage cut into (words, found) runs: the segments not found, the rest found
+    (when anything was)."""
+    spans: list[tuple[int, int]] = []
+    for segment in missing:
+        start = text.find(segment)
+        if start >= 0:
+            spans.append((start, start + len(segment)))
+    pieces, cursor = [], 0
+    for start, end in sorted(spans):
+        if start < cursor:
+            continue
+        if start > cursor:
+            pieces.append((text[cursor:start], found_any))
+        pieces.append((text[start:end], False))
+        cursor = end
+    if cursor < len(text):
+        pieces.append((text[cursor:], found_any))
+    return pieces
+
+
+def bars(counts: dict[str, int], colours: dict[str, str], label: str) -> dict[str, Any]:
+    total = sum(counts.values()) or 1
+    x, items = 0.0, []
+    for name, count in counts.items():
+        width = 100 * count / total
+        items.append({"name": name, "count": count, "x": x, "width": width, "colour": colours.get(name, "#57606a")})
+        x += width
+    return {"label": label, "segments": items, "total": sum(counts.values())}
+
+
+def render(data: dict[str, Any]) -> str:
+    citations = []
+    for c in data["citations"]:
+        passages = []
+        for p in c["passages"]:
+            found_any = p["verdict"] in ("verified", "verified_live", "partial")
+            passages.append({**p, "runs": runs(p["text"], p.get("missing", []), found_any),
+                             "evidence_href": text_fragment(p.get("location"), p.get("matched", "")) if found_any else None})
+        sources = []
+        for s in c["sources"]:
+            snapshot = s.get("snapshot")
+            sources.append({**s, "href": safe_href(s["url"]) or safe_href(s["canonical"]),
+                            "archived_href": safe_href(snapshot["replay_url"]) if snapshot else None,
+                            "first_href": safe_href(s["first"]["replay_url"]) if s.get("first") else None,
+                            "last_href": safe_href(s["last"]["replay_url"]) if s.get("last") else None})
+        citations.append({
+            **c, "passages": passages, "sources": sources,
+            "dead": any(s["state"] == "dead" for s in c["sources"]),
+            "unverified": c["verdict"] not in ("verified", "verified_live"),
+            "changed": any(p.get("changed_since_cited") for p in c["passages"]),
+        })
+    summary = data["summary"]
+    script_hash = base64.b64encode(hashlib.sha256(SCRIPT.encode("utf-8")).digest()).decode()
+    return _environment.get_template("report.html.j2").render(
+        data=data, citations=citations, script=SCRIPT, script_hash=script_hash,
+        verdict_bars=bars(summary["verdicts"], VERDICT_COLOURS, "Citations by verdict"),
+        state_bars=bars(summary["link_states"], STATE_COLOURS, "Links by state"),
+        verdict_colours=VERDICT_COLOURS, state_colours=STATE_COLOURS,
+    )

@@ -1,1 +1,58 @@
 """The report as Markdown, for repositories and pull-request comments."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|<>~])")
+
+
+def escape(text: str | None) -> str:
+    """Text from a document or a page, inert in Markdown: no emphasis, links or HTML."""
+    return _SPECIAL.sub(r"\\\1", (text or "").replace("&", "&amp;")).replace("\n", " ")
+
+
+def link(label: str, url: str | None) -> str:
+    """A link only for http(s) URLs; anything else (javascript:, data:) stays text."""
+    if url and re.match(r"^https?://", url, re.IGNORECASE):
+        return f"[{escape(label)}](<{url.replace('>', '%3E').replace(' ', '%20')}>)"
+    return escape(label)
+
+
+def render(data: dict[str, Any]) -> str:
+    doc, summary = data["document"], data["summary"]
+    lines = [
+        f"# Provenance report: {escape(doc['title'] or doc['path'])}",
+        "",
+        f"Document {escape(doc['path'])}" + (f", dated {doc['date']}" if doc["date"] else "")
+        + (f"; checked {data['run']['finished_at'] or data['run']['started_at']}" if data["run"]["started_at"] else ""),
+        "",
+        "| citations | " + " | ".join(summary["verdicts"]) + " |",
+        "|---|" + "---|" * len(summary["verdicts"]),
+        f"| {summary['citations']} | " + " | ".join(str(n) for n in summary["verdicts"].values()) + " |",
+        "",
+        f"Links: {summary['links']} (" + ", ".join(f"{n} {s}" for s, n in summary["link_states"].items())
+        + f"); archived: {summary['archive']['archived']} of {summary['links']}.",
+        "",
+        "| # | date | verdict | sources |",
+        "|---|---|---|---|",
+    ]
+    for c in data["citations"]:
+        sources = "<br>".join(f"{link(s['url'], s['url'])} ({s['state']}, {s['status'] or 'unchecked'})" for s in c["sources"])
+        lines.append(f"| [{c['index']}](#citation-{c['index']}) | {c['date'] or '–'} | {c['verdict']} | {sources or 'no URL'} |")
+    for c in data["citations"]:
+        lines += ["", f"## Citation {c['index']}", "", f"<a id=\"citation-{c['index']}\"></a>",
+                  f"Verdict: **{c['verdict']}**" + (f" · dated {c['date']}" if c["date"] else "") + f" · id `{c['id']}`", ""]
+        for s in c["sources"]:
+            snapshot = s.get("snapshot")
+            archived = f"; archived {link(snapshot['timestamp'], snapshot['replay_url'])}" if snapshot else "; no archived copy"
+            lines.append(f"- {link(s['url'], s['url'])}: {s['state']}, {s['status'] or 'unchecked'}"
+                         + (" (paywall)" if s.get("paywall") else "") + archived)
+        lines.append("")
+        for p in c["passages"]:
+            lines.append(f"> {escape(p['text'])}")
+            lines.append(">")
+            lines.append(f"> — *{p['verdict']}* ({p['score']:.0%}){': ' + escape(p['note']) if p.get('note') else ''}")
+            lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
