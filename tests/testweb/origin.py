@@ -58,6 +58,8 @@ class Page:
     status: int = 200
     body: bytes = b""
     headers: tuple[tuple[str, str], ...] = (("Content-Type", "text/html; charset=utf-8"),)
+    delay: float = 0.0  # seconds before the first byte
+    reset: bool = False  # a TCP reset instead of an answer
 
 
 class OriginServer:
@@ -226,7 +228,10 @@ class _ScenarioHandler(http.server.BaseHTTPRequestHandler):
         origin._enter(host)
         try:
             page = origin.pages.get((host, self.path)) or origin.pages.get((host, path))
-            if page is not None:
+            if page is not None and page.reset:
+                self._reset()
+            elif page is not None:
+                time.sleep(page.delay)
                 self._send(page.status, page.body, dict(page.headers))
             else:
                 try:

@@ -1,0 +1,334 @@
+"""The scheduled job end to end: the sample document on the test web, incremental runs,
+dead links over days, offline runs, the lock, a killed run, recheck and history."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import jsonschema
+import pytest
+from click.testing import CliRunner
+
+from pipeline.cli import cli
+from pipeline.config import Settings
+from pipeline.errors import CannotRunError
+from pipeline.jobs import RunOptions, recheck, run_documents, url_history
+from pipeline.store import LockHeld, Store
+from tests.conftest import SAMPLE
+from tests.testweb import sample_web
+from tests.testweb.archive import Capture, PywbArchive
+from tests.testweb.fake_ia import FakeInternetArchive
+from tests.testweb.origin import OriginServer, Page
+
+SCHEMA = json.loads((Path(__file__).parent.parent / "pipeline" / "report" / "report.schema.json").read_text())
+
+
+# --- the sample document, end to end --------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sample_run(origin: OriginServer, ca_file: Path, tmp_path_factory: pytest.TempPathFactory):
+    web = sample_web.build(str(SAMPLE), origin)
+    archive = PywbArchive(tmp_path_factory.mktemp("sample-archive"), web.captures).start()
+    work = tmp_path_factory.mktemp("sample-run")
+    settings = Settings(
+        connect_to=origin.connect_to(*web.hosts) + origin.connect_to(), ca_bundle=str(ca_file),
+        wayback_cdx_url=archive.cdx_url, wayback_replay_url=archive.replay_url, wayback_dialect="pywb",
+        archive_cdx_per_minute=0, archive_replay_per_second=0, canary_url="http://canary.test/ok",
+        check_retries=0, read_timeout=0.5, request_deadline=5, db=str(work / "db.sqlite"),
+        reports_dir=str(work / "reports"),
+    )
+    try:
+        summary = run_documents([str(SAMPLE)], settings)
+        yield web, settings, summary
+    finally:
+        archive.stop()
+
+
+def test_sample_run_finishes_with_every_citation_and_url(sample_run) -> None:
+    web, settings, summary = sample_run
+    assert summary.status == "done" and summary.citations == 36 and summary.checked == 46
+    assert summary.exit_code == 0  # nothing died in this run: one failure is not a dead link
+    assert summary.links == {"alive": 36, "dead": 0, "uncertain": 10}  # 3 tweets, 7 failures
+
+
+def test_sample_run_verdicts_are_the_expected_ones(sample_run) -> None:
+    web, settings, summary = sample_run
+    report = json.loads(Path(summary.documents[0]["reports"][1]).read_text())
+    got = {c["index"]: c["verdict"] for c in report["citations"]}
+    expected = {i: sample_web.EXPECTED_VERDICTS.get(i, "verified") for i in range(1, 37)}
+    assert got == expected
+    changed = {c["index"] for c in report["citations"] if any(p["changed_since_cited"] for p in c["passages"])}
+    assert changed == sample_web.CHANGED
+
+
+def test_sample_run_link_classes(sample_run) -> None:
+    web, settings, summary = sample_run
+    report = json.loads(Path(summary.documents[0]["reports"][1]).read_text())
+    classes = {s["canonical"]: s["status"] for c in report["citations"] for s in c["sources"]}
+    for piece, status in sample_web.EXPECTED_CLASSES.items():
+        matching = [v for k, v in classes.items() if piece in k]
+        assert matching and set(matching) == {status}, piece
+    others = [v for k, v in classes.items() if not any(p in k for p in sample_web.EXPECTED_CLASSES)]
+    assert set(others) == {"ok"}
+    paywalled = [s for c in report["citations"] for s in c["sources"] if s["paywall"]]
+    assert {s["canonical"].split("/")[2] for s in paywalled} == {"www.wsj.com", "www.thetimes.co.uk"}
+
+
+def test_sample_reports_are_written_and_valid(sample_run) -> None:
+    web, settings, summary = sample_run
+    paths = summary.documents[0]["reports"]
+    assert [Path(p).name for p in paths] == ["report.html", "report.json", "report.md"]
+    assert Path(paths[0]).parent.name == "000_7d4670f58732b56e"
+    data = json.loads(Path(paths[1]).read_text())
+    jsonschema.validate(data, SCHEMA)
+    assert data["summary"]["archive"]["archived"] == 41  # 46 less 3 tweets, the short link, mehrnews
+
+
+# --- incremental runs, counted at the servers -----------------------------------------
+
+SMALL = """A small research note
+
+http://one.test/ok
+1 May 2016: British troops in Afghanistan are being targeted by surface-to-air missiles.
+
+http://two.test/page
+2 May 2016: British troops in Afghanistan are being targeted by surface-to-air missiles.
+"""
+
+
+@pytest.fixture
+def fake_ia() -> Iterator[FakeInternetArchive]:
+    body = b"<p>British troops in Afghanistan are being targeted by surface-to-air missiles.</p>"
+    server = FakeInternetArchive([Capture("http://one.test/ok", "20160601000000", body=body),
+                                  Capture("http://two.test/page", "20160601000000", body=body)]).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def small(tmp_path: Path, fake_ia: FakeInternetArchive, web_settings: Settings) -> tuple[Path, Settings]:
+    document = tmp_path / "note.txt"
+    document.write_text(SMALL)
+    settings = dataclasses.replace(
+        web_settings, **{k: v for k, v in fake_ia.env().items()}, archive_cdx_per_minute=0,
+        archive_replay_per_second=0, canary_url="http://canary.test/ok", db=str(tmp_path / "db.sqlite"),
+        reports_dir=str(tmp_path / "reports"), check_backoff=0.01, soft404_probe=False,
+    )
+    return document, settings
+
+
+def test_second_run_within_max_age_makes_no_request_and_force_does(small, origin: OriginServer, fake_ia: FakeInternetArchive) -> None:
+    document, settings = small
+    first = run_documents([str(document)], settings)
+    assert first.checked == 2 and first.verdicts == {"verified": 2}
+    origin.reset_counts()
+    fake_ia.reset()
+    second = run_documents([str(document)], settings)
+    assert second.checked == 0 and second.reused == 2 and second.verdicts == {"verified": 2}
+    assert origin.requests_for(host="one.test") == [] and origin.requests_for(host="two.test") == []
+    assert origin.requests_for(host="canary.test") == [] and fake_ia.requests == []
+    forced = run_documents([str(document)], settings, RunOptions(force=True))
+    assert forced.checked == 2
+    assert len(origin.requests_for(host="one.test")) == 1 and fake_ia.count("/web/") >= 2
+    assert fake_ia.count("/cdx") == 0  # CDX answers stay cached for archive_cache_days
+
+
+def test_a_failed_url_is_always_checked_again(small, origin: OriginServer) -> None:
+    document, settings = small
+    document.write_text(SMALL + "\nhttp://down.test/status/404\n3 May 2016: Gone.\n")
+    run_documents([str(document)], settings)
+    origin.reset_counts()
+    again = run_documents([str(document)], settings)
+    assert again.checked == 1 and len(origin.requests_for(host="down.test")) == 1
+
+
+# --- state over days --------------------------------------------------------------------
+
+
+def at(settings: Settings, day: float) -> Settings:
+    seconds = int(day * 86400)
+    return dataclasses.replace(settings, now=f"2026-01-{1 + seconds // 86400:02d}T{seconds % 86400 // 3600:02d}:00:00Z")
+
+
+def test_dead_after_k_failures_over_d_days(small, origin: OriginServer) -> None:
+    document, settings = small
+    document.write_text("Notes\n\nhttp://dying.test/status/404\n1 May 2016: A claim.\n")
+    states = []
+    for day in (0, 1, 2, 3):
+        summary = run_documents([str(document)], at(settings, day), RunOptions(reports=False))
+        states.append((summary.links, summary.newly_dead, summary.exit_code))
+    assert [s[0]["dead"] for s in states] == [0, 0, 0, 1]  # three failures span only two days until day 3
+    assert states[3][1] == ["http://dying.test/status/404"] and states[3][2] == 1  # --fail-on new-dead
+    history = url_history("http://dying.test/status/404", settings)
+    assert [c["state_after"] for c in history["checks"]] == ["dead", "uncertain", "uncertain", "uncertain"]
+    assert history["events"][0]["new_state"] == "dead"
+
+
+def test_a_flapping_link_never_becomes_dead(small, origin: OriginServer) -> None:
+    document, settings = small
+    document.write_text("Notes\n\nhttp://flap.test/story\n1 May 2016: A claim.\n")
+    states = []
+    for day in range(8):
+        origin.add_page("flap.test", "/story", Page(200 if day % 3 == 2 else 404, b"<p>story</p>"))
+        summary = run_documents([str(document)], dataclasses.replace(at(settings, day), max_age="0"),
+                                RunOptions(reports=False))
+        states.append(summary.links)
+    assert all(s["dead"] == 0 for s in states)
+
+
+def test_blocked_and_timeouts_never_count_towards_dead(small, origin: OriginServer) -> None:
+    document, settings = small
+    document.write_text("Notes\n\nhttp://walled.test/bot-wall\n1 May 2016: A claim.\n")
+    for day in range(6):
+        summary = run_documents([str(document)], at(settings, day), RunOptions(reports=False))
+    assert summary.links["dead"] == 0 and summary.links["uncertain"] == 1
+
+
+# --- offline, lock, kill -9 -----------------------------------------------------------
+
+
+def test_offline_is_exit_3_and_nothing_changes_state(small, origin: OriginServer, tmp_path: Path) -> None:
+    document, settings = small
+    run_documents([str(document)], settings)
+    store = Store.open(settings.db)
+    before = (store.count("checks"), store.count("events"), [store.url_state(u) for u in ("http://one.test/ok",)])
+    store.close()
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    offline = dataclasses.replace(settings, connect_to=(f":80:127.0.0.1:{port}", f":443:127.0.0.1:{port}"),
+                                  canary_url="http://canary.test/ok")
+    with pytest.raises(CannotRunError, match="network looks unreachable"):
+        run_documents([str(document)], offline, RunOptions(force=True))
+    store = Store.open(settings.db)
+    after = (store.count("checks"), store.count("events"), [store.url_state(u) for u in ("http://one.test/ok",)])
+    last = store.db.execute("SELECT status FROM runs ORDER BY id DESC LIMIT 1").fetchone()[0]
+    store.close()
+    assert after == before and last == "inconclusive"
+    result = CliRunner().invoke(cli, ["run", str(document), "--force"],
+                                env={"CITEWATCH_DB": settings.db, "CITEWATCH_CONNECT_TO": f":80:127.0.0.1:{port}",
+                                     "CITEWATCH_CANARY_URL": "http://canary.test/ok"})
+    assert result.exit_code == 3 and "network looks unreachable" in result.output
+
+
+def test_lock_held_by_a_live_process_is_exit_3(small) -> None:
+    document, settings = small
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        store = Store.open(settings.db)
+        store.db.execute("INSERT INTO lock (id, pid, host, started_at) VALUES (1, ?, ?, ?)",
+                         (holder.pid, os.uname().nodename, "2026-11-26T01:02:03Z"))
+        store.close()
+        with pytest.raises(LockHeld, match=f"PID {holder.pid}, started 2026-11-26T01:02:03Z"):
+            run_documents([str(document)], settings)
+        result = CliRunner().invoke(cli, ["run", str(document), "--db", settings.db])
+        assert result.exit_code == 3 and f"PID {holder.pid}" in result.output
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_stale_lock_of_a_dead_process_is_taken_over(small) -> None:
+    document, settings = small
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    store = Store.open(settings.db)
+    store.db.execute("INSERT INTO lock (id, pid, host, started_at) VALUES (1, ?, ?, ?)",
+                     (dead.pid, os.uname().nodename, "2026-11-26T01:02:03Z"))
+    store.close()
+    summary = run_documents([str(document)], settings)
+    assert summary.status == "done" and any("stale lock" in n for n in summary.notes)
+
+
+def test_kill_9_midway_then_rerun_completes_without_duplicates(tmp_path: Path, origin: OriginServer, ca_file: Path,
+                                                               fake_ia: FakeInternetArchive) -> None:
+    urls = [f"http://slow{n}.test/ok?delay=0.4" for n in range(12)]
+    document = tmp_path / "many.txt"
+    document.write_text("Many\n\n" + "".join(f"{u}\n{n + 1} May 2016: Claim {n}.\n\n" for n, u in enumerate(urls)))
+    db = tmp_path / "db.sqlite"
+    env = {**os.environ, "CITEWATCH_DB": str(db), "CITEWATCH_REPORTS_DIR": str(tmp_path / "reports"),
+           "CITEWATCH_CONNECT_TO": ",".join(origin.connect_to()), "CITEWATCH_CA_BUNDLE": str(ca_file),
+           "CITEWATCH_CANARY_URL": "http://canary.test/ok", "CITEWATCH_CHECK_CONCURRENCY": "2",
+           "CITEWATCH_SOFT404_PROBE": "0", "CITEWATCH_ARCHIVE_CDX_PER_MINUTE": "0",
+           "CITEWATCH_ARCHIVE_REPLAY_PER_SECOND": "0",
+           **{f"CITEWATCH_{k.upper()}": v for k, v in fake_ia.env().items()}}
+    run = subprocess.Popen([sys.executable, "-m", "pipeline", "run", str(document)], env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 20
+    checks = 0
+    while time.monotonic() < deadline and checks < 4:
+        time.sleep(0.1)
+        if db.exists():
+            try:
+                store = Store.open(db)
+                checks = store.count("checks")
+                store.close()
+            except Exception:  # the schema may be mid-creation
+                checks = 0
+    os.kill(run.pid, signal.SIGKILL)
+    run.wait()
+    assert 4 <= checks < 12, "the run was not killed midway"
+    again = subprocess.run([sys.executable, "-m", "pipeline", "run", str(document), "--json"], env=env,
+                           capture_output=True, text=True, timeout=120)
+    summary = json.loads(again.stdout)
+    assert again.returncode == 0 and summary["status"] == "done"
+    assert summary["reused"] >= 4 and summary["checked"] == 12 - summary["reused"]
+    assert any("stale lock" in note for note in summary["notes"])
+    store = Store.open(db)
+    rows = store.db.execute("SELECT canonical, COUNT(*) FROM checks GROUP BY canonical").fetchall()
+    runs = store.db.execute("SELECT status FROM runs ORDER BY id").fetchall()
+    matches = store.db.execute("SELECT citation_id, COUNT(*) FROM matches GROUP BY citation_id").fetchall()
+    store.close()
+    assert len(rows) == 12 and all(count == 1 for _, count in rows)  # each URL checked once in all
+    assert [r[0] for r in runs] == ["interrupted", "done"]
+    assert len(matches) == 12 and all(count == 1 for _, count in matches)
+
+
+# --- recheck and history ----------------------------------------------------------------
+
+
+def test_recheck_by_id_and_by_url(small, origin: OriginServer) -> None:
+    document, settings = small
+    run_documents([str(document)], settings)
+    store = Store.open(settings.db)
+    citation_id = store.find_citations(canonical="http://two.test/page")[0]["id"]
+    store.close()
+    origin.reset_counts()
+    summary, provenance = recheck(citation_id[:6], settings)
+    assert [p["id"] for p in provenance] == [citation_id] and summary.checked == 1
+    assert len(origin.requests_for(host="two.test")) >= 1  # checked now, whatever its age
+    assert provenance[0]["verdict"] == "verified"
+    assert provenance[0]["sources"][0]["snapshot"]["timestamp"] == "20160601000000"
+    _, by_url = recheck("http://one.test/ok", settings)
+    assert by_url[0]["sources"][0]["url"] == "http://one.test/ok"
+    result = CliRunner().invoke(cli, ["recheck", "nonexistent", "--db", settings.db])
+    assert result.exit_code == 2 and "no citation with citation id 'nonexistent'" in result.output
+
+
+def test_history_command(small) -> None:
+    document, settings = small
+    run_documents([str(document)], settings)
+    result = CliRunner().invoke(cli, ["history", "http://one.test/ok", "--db", settings.db, "--json"])
+    assert result.exit_code == 0
+    history = json.loads(result.output)
+    assert history["state"] == "alive" and history["checks"][0]["status"] == "ok"
+    assert history["events"][0]["new_state"] == "alive"
+    missing = CliRunner().invoke(cli, ["history", "http://one.test/ok", "--db", str(Path(settings.db).parent / "none.sqlite")])
+    assert missing.exit_code == 2 and "no such database" in missing.output
+
+
+def test_run_bad_document_is_exit_2_and_touches_no_database(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["run", str(tmp_path / "missing.txt"), "--db", str(tmp_path / "db.sqlite")])
+    assert result.exit_code == 2 and "no such file" in result.output
+    assert not (tmp_path / "db.sqlite").exists()
