@@ -23,7 +23,7 @@ install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
 run: install
-	$(BIN)/citewatch extract $(SAMPLE)
+	$(BIN)/citewatch run $(SAMPLE)
 
 test: install-test
 	$(BIN)/python -m pytest

@@ -137,10 +137,10 @@ def test_https_bad_certificates(origin: OriginServer, ca_file: Path, host: str, 
 def test_pages_registered_per_host_and_requests_recorded(origin: OriginServer) -> None:
     from tests.testweb.origin import Page
 
-    origin.add_page("one.test", "/article", Page(body=b"first host"))
-    assert ask(origin, "/article", host="one.test")[1] == b"first host"
-    assert ask(origin, "/article", host="two.test")[0].status == 404
-    assert [r.path for r in origin.requests_for(host="one.test")] == ["/article"]
+    origin.add_page("pages-one.test", "/article", Page(body=b"first host"))
+    assert ask(origin, "/article", host="pages-one.test")[1] == b"first host"
+    assert ask(origin, "/article", host="pages-two.test")[0].status == 404
+    assert [r.path for r in origin.requests_for(host="pages-one.test")] == ["/article"]
 
 
 def test_flaky_fails_then_recovers(origin: OriginServer) -> None:

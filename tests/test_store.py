@@ -1,0 +1,115 @@
+"""The store: migrations from an older schema, append-only checks, the lock; link states."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pipeline.linkstate import LinkState, link_state
+from pipeline.model import LinkStatus
+from pipeline.store import MIGRATIONS, SCHEMA_VERSION, LockHeld, Store, StoreError
+
+
+def check(n: int, status: str = "ok", at: str = "2026-01-01T00:00:00Z") -> dict:
+    return {"canonical": "http://a.test/", "url": "http://a.test/", "status": status, "http_status": 200,
+            "final_url": "http://a.test/", "redirects": [], "elapsed_ms": 1.0, "checked_at": at, "reason": str(n),
+            "tries": 1, "conclusive": True, "paywall": False}
+
+
+def test_new_database_is_at_the_latest_schema_in_wal_mode(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "db.sqlite")
+    assert store.version == SCHEMA_VERSION == 2
+    assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_database_of_the_previous_schema_migrates_and_keeps_its_rows(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    old = sqlite3.connect(path)
+    old.executescript(MIGRATIONS[0])
+    old.execute("PRAGMA user_version = 1")
+    old.execute("INSERT INTO runs (id, started_at, status) VALUES (1, '2025-01-01T00:00:00Z', 'done')")
+    old.execute("INSERT INTO urls (canonical, first_seen, state) VALUES ('http://a.test/', '2025-01-01T00:00:00Z', 'alive')")
+    old.execute("INSERT INTO checks (run_id, canonical, url, status, checked_at, reason, tries) "
+                "VALUES (1, 'http://a.test/', 'http://a.test/', 'ok', '2025-01-01T00:00:00Z', '200', 1)")
+    old.commit()
+    old.close()
+    store = Store.open(path)
+    assert store.version == 2
+    [row] = store.checks("http://a.test/")
+    assert row.status == "ok" and row.conclusive is True and row.paywall is False
+    assert store.cached_captures("x", "2000") is None  # the new table exists
+
+
+def test_a_newer_schema_or_a_non_database_is_refused(tmp_path: Path) -> None:
+    newer = tmp_path / "newer.sqlite"
+    connection = sqlite3.connect(newer)
+    connection.execute("PRAGMA user_version = 99")
+    connection.close()
+    with pytest.raises(StoreError, match="newer citewatch"):
+        Store.open(newer)
+    junk = tmp_path / "junk.sqlite"
+    junk.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreError, match="not a usable citewatch database"):
+        Store.open(junk)
+    with pytest.raises(StoreError, match="does not exist"):
+        Store.open(tmp_path / "no" / "such" / "dir.sqlite")
+
+
+def test_checks_are_appended_and_read_newest_first(tmp_path: Path) -> None:
+    store = Store.open(":memory:")
+    for n, day in enumerate(("01", "02", "03")):
+        run = store.start_run(f"2026-01-{day}T00:00:00Z", kind="run", tool_version="t", settings={})
+        store.add_check(run, check(n, at=f"2026-01-{day}T00:00:00Z"), "alive")
+    assert [c.reason for c in store.checks("http://a.test/")] == ["2", "1", "0"]
+    store.add_check(run, check(9, at="2026-01-03T00:00:00Z"), "alive")  # the same run again: replaced
+    assert [c.reason for c in store.checks("http://a.test/")] == ["9", "1", "0"]
+
+
+def test_state_changes_are_events(tmp_path: Path) -> None:
+    store = Store.open(":memory:")
+    run = store.start_run("2026-01-01T00:00:00Z", kind="run", tool_version="t", settings={})
+    store.add_check(run, check(1), "alive")
+    assert store.set_state(run, "http://a.test/", "alive", "2026-01-01T00:00:00Z") == "uncertain"
+    assert store.set_state(run, "http://a.test/", "alive", "2026-01-02T00:00:00Z") is None
+    assert [(e["old_state"], e["new_state"]) for e in store.events("http://a.test/")] == [("uncertain", "alive")]
+
+
+def test_lock_names_the_live_holder_and_takes_over_a_dead_one(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "db.sqlite")
+    store.acquire_lock("2026-01-01T00:00:00Z", alive=lambda pid: True)
+    other = Store.open(tmp_path / "db.sqlite")
+    other.db.execute("UPDATE lock SET pid = 1")  # pretend another process holds it
+    with pytest.raises(LockHeld, match="PID 1, started 2026-01-01T00:00:00Z"):
+        other.acquire_lock("2026-01-01T00:00:05Z", alive=lambda pid: True)
+    note = other.acquire_lock("2026-01-01T00:00:05Z", alive=lambda pid: False)
+    assert note == "took over a stale lock of PID 1 (started 2026-01-01T00:00:00Z)"
+
+
+@pytest.mark.parametrize(
+    ("history", "state"),
+    [
+        ([], LinkState.UNCERTAIN),
+        ([("2026-01-04T00:00:00Z", LinkStatus.OK, True)], LinkState.ALIVE),
+        ([("2026-01-04T00:00:00Z", LinkStatus.NOT_FOUND, True), ("2026-01-02T00:00:00Z", LinkStatus.NOT_FOUND, True),
+          ("2026-01-01T00:00:00Z", LinkStatus.NOT_FOUND, True)], LinkState.DEAD),
+        ([("2026-01-02T00:00:00Z", LinkStatus.NOT_FOUND, True), ("2026-01-01T12:00:00Z", LinkStatus.NOT_FOUND, True),
+          ("2026-01-01T00:00:00Z", LinkStatus.NOT_FOUND, True)], LinkState.UNCERTAIN),  # not spread over 3 days
+        ([("2026-01-05T00:00:00Z", LinkStatus.NOT_FOUND, True), ("2026-01-03T00:00:00Z", LinkStatus.OK, True),
+          ("2026-01-02T00:00:00Z", LinkStatus.NOT_FOUND, True), ("2026-01-01T00:00:00Z", LinkStatus.NOT_FOUND, True)],
+         LinkState.UNCERTAIN),  # a good check breaks the run of failures
+        ([("2026-01-05T00:00:00Z", LinkStatus.BLOCKED, True), ("2026-01-04T00:00:00Z", LinkStatus.TIMEOUT, True),
+          ("2026-01-01T00:00:00Z", LinkStatus.RATE_LIMITED, True)], LinkState.UNCERTAIN),
+        ([("2026-01-05T00:00:00Z", LinkStatus.DNS_ERROR, False), ("2026-01-03T00:00:00Z", LinkStatus.DNS_ERROR, False),
+          ("2026-01-01T00:00:00Z", LinkStatus.DNS_ERROR, False)], LinkState.UNCERTAIN),  # too fast to be evidence
+        ([("2026-01-05T00:00:00Z", LinkStatus.SERVER_ERROR, True), ("2026-01-04T00:00:00Z", LinkStatus.TIMEOUT, True),
+          ("2026-01-03T00:00:00Z", LinkStatus.DNS_ERROR, True), ("2026-01-01T00:00:00Z", LinkStatus.NOT_FOUND, True)],
+         LinkState.DEAD),  # a timeout neither counts nor breaks the run
+    ],
+)
+def test_link_state(history, state: LinkState) -> None:
+    assert link_state(history, failures=3, days=3) is state
