@@ -26,6 +26,7 @@ run: install
 	$(BIN)/citewatch run $(SAMPLE)
 
 test: install-test
+	sh scripts/ensure-chromium
 	$(BIN)/python -m pytest
 
 clean:

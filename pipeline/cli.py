@@ -21,7 +21,7 @@ from pipeline import __version__
 from pipeline.archive import ArchiveState, find_snapshots, format_lookup
 from pipeline.config import LoadedSettings, describe, load_settings
 from pipeline.errors import CitewatchError, ExitCode, UsageError
-from pipeline.jobs import FAIL_ON, RunOptions, recheck, run_documents, url_history
+from pipeline.jobs import FAIL_ON, RunOptions, build_reports, recheck, run_documents, url_history
 from pipeline.report.text import format_history, format_provenance, format_summary
 from pipeline.extract import extract, to_json
 from pipeline.extract.table import format_table
@@ -336,6 +336,30 @@ def recheck_command(options: Options, target: str, db: str | None, reports_dir: 
         click.echo(format_provenance(provenance))
     if summary.exit_code:
         raise SystemExit(summary.exit_code)
+
+
+@cli.command("report")
+@click.option("--db", "db", help="The database (default ./citewatch.sqlite, or CITEWATCH_DB).")
+@click.option("--format", "formats", default="html,json,md", show_default=True, help="Report formats to write.")
+@click.option("--out", "out", help="Where reports go: OUT/<document-name>/ (default ./reports).")
+@click.option("--document", "only", multiple=True, help="Only this document (its path as run); repeatable.")
+@click.option("--robust-links", is_flag=True,
+              help="Also write the source document with each link's archived copy (robust.html / robust.md).")
+@click.pass_obj
+def report_command(options: Options, db: str | None, formats: str, out: str | None, only: tuple[str, ...],
+                   robust_links: bool) -> None:
+    """Rebuild the provenance reports from the database, with no network: report.html
+    (one self-contained page), report.json (the contract, schema in
+    pipeline/report/report.schema.json) and report.md.
+
+    \b
+    Examples:
+      citewatch report
+      citewatch report --format json --out /srv/blog/reports --robust-links
+    """
+    settings = options.load(db=db, reports_dir=out).settings
+    for path in build_reports(settings, _formats(formats), only=list(only), robust_links=robust_links):
+        click.echo(path)
 
 
 @cli.command("history")

@@ -15,6 +15,7 @@ address between check and connect).
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import dataclasses
 import ipaddress
@@ -25,8 +26,8 @@ import time
 import urllib.parse
 import urllib.request
 import zlib
-from collections.abc import AsyncIterator, Iterable, Mapping
-from typing import Any
+from collections.abc import AsyncIterator, Coroutine, Iterable, Mapping
+from typing import Any, TypeVar
 
 import aiohttp
 import aiohttp.abc
@@ -45,6 +46,7 @@ from pipeline.config import Settings
 
 REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
 _CHUNK = 16 * 1024
+T = TypeVar("T")
 
 
 class AddressRefused(Exception):
@@ -600,6 +602,17 @@ async def _read_capped(response: aiohttp.ClientResponse, cap: int) -> tuple[byte
     return body[:cap], len(body) > cap
 
 
+def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to its end from synchronous code; in a thread of its own when this
+    thread already runs an event loop (a notebook, a test driving a browser)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 def fetch(settings: Settings, url: str, **kwargs: Any) -> Response:
     """One fetch, for callers without an event loop (a single re-check, a script)."""
 
@@ -607,7 +620,7 @@ def fetch(settings: Settings, url: str, **kwargs: Any) -> Response:
         async with Fetcher(settings, concurrency=1, per_host=1) as fetcher:
             return await fetcher.fetch(url, **kwargs)
 
-    return asyncio.run(once())
+    return run_sync(once())
 
 
 def _fetch_error(exc: aiohttp.ClientError, hops: tuple[Hop, ...]) -> FetchError:

@@ -22,7 +22,7 @@ from pipeline.config import Settings, parse_duration
 from pipeline.errors import CannotRunError, ExitCode, UsageError
 from pipeline.extract import extract
 from pipeline.extract.urls import canonicalize
-from pipeline.http import FetchError, Fetcher, Response
+from pipeline.http import FetchError, Fetcher, Response, run_sync
 from pipeline.linkstate import LinkState, link_state
 from pipeline.liveness import NetworkUnreachable, check_urls, summarize as summarize_checks
 from pipeline.model import Citation, LinkCheck, LinkStatus, Passage, UrlRef
@@ -176,6 +176,30 @@ def url_history(url: str, settings: Settings) -> dict[str, Any]:
             "checks": [dataclasses.asdict(c) for c in checks],
             "events": store.events(canonical=canonical),
         }
+    finally:
+        store.close()
+
+
+def build_reports(settings: Settings, formats: Sequence[str], *, only: Sequence[str] = (),
+                  robust_links: bool = False) -> list[str]:
+    """Rebuild reports from the database alone (no network, no lock: it only reads)."""
+    from pathlib import Path
+
+    if not Path(settings.db).is_file():
+        raise UsageError(f"{settings.db}: no such database; run `citewatch run` first or give --db")
+    store = Store.open(settings.db)
+    try:
+        documents = store.documents()
+        if only:
+            wanted = {str(Path(p)) for p in only}
+            documents = [d for d in documents if str(Path(d["path"])) in wanted]
+            if not documents:
+                raise UsageError(f"no document {', '.join(only)} in {settings.db}")
+        try:
+            return write_reports(store, [d["id"] for d in documents], settings.reports_dir, formats,
+                                 robust_links=robust_links)
+        except OSError as exc:
+            raise CannotRunError(f"cannot write reports to {settings.reports_dir}: {exc.strerror or exc}") from exc
     finally:
         store.close()
 
@@ -336,7 +360,7 @@ class Job:
 
                 await asyncio.gather(*(one(k) for k in missing))
 
-        asyncio.run(fetch_all())
+        run_sync(fetch_all())
 
     def _latest_status(self, url_key: str) -> str:
         latest = self.store.latest_check(url_key)
@@ -377,7 +401,7 @@ def canary_problem(settings: Settings) -> str | None:
             await fetcher.fetch(settings.canary_url, max_bytes=1024)
 
     try:
-        asyncio.run(probe())
+        run_sync(probe())
     except FetchError as error:
         return f"the canary {settings.canary_url}: {error.reason}"
     return None

@@ -26,7 +26,7 @@ from rapidfuzz import fuzz
 from pipeline.config import Settings
 from pipeline.errors import CannotRunError
 from pipeline.extract.urls import canonicalize
-from pipeline.http import FetchError, Fetcher, Response
+from pipeline.http import FetchError, Fetcher, Response, run_sync
 from pipeline.model import LinkCheck, LinkStatus, RedirectHop
 
 PROBE_NAME_LENGTH = 25
@@ -454,7 +454,7 @@ def check_urls(
     on_page: Callable[[LinkCheck, Response], None] | None = None,
 ) -> list[LinkCheck]:
     """`check_urls_async` for callers without an event loop."""
-    return asyncio.run(check_urls_async(urls, settings, on_result=on_result, on_page=on_page))
+    return run_sync(check_urls_async(urls, settings, on_result=on_result, on_page=on_page))
 
 
 def summarize(checks: Sequence[LinkCheck]) -> dict[str, int]:

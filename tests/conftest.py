@@ -12,6 +12,8 @@ import pytest
 import trustme
 
 from pipeline.config import Settings
+from pipeline.jobs import run_documents
+from tests.testweb import sample_web
 from tests.testweb.archive import Capture, PywbArchive
 from tests.testweb.origin import OriginServer
 
@@ -99,3 +101,23 @@ def archive_settings(archive: PywbArchive, web_settings: Settings) -> Settings:
         archive_replay_per_second=0,
         archive_save_per_minute=0,
     )
+
+
+@pytest.fixture(scope="session")
+def sample_run(origin: OriginServer, ca_file: Path, tmp_path_factory: pytest.TempPathFactory):
+    """The whole job run once on the sample document, its 46 URLs played on the test web."""
+    web = sample_web.build(str(SAMPLE), origin)
+    archive = PywbArchive(tmp_path_factory.mktemp("sample-archive"), web.captures).start()
+    work = tmp_path_factory.mktemp("sample-run")
+    settings = Settings(
+        connect_to=origin.connect_to(*web.hosts) + origin.connect_to(), ca_bundle=str(ca_file),
+        wayback_cdx_url=archive.cdx_url, wayback_replay_url=archive.replay_url, wayback_dialect="pywb",
+        archive_cdx_per_minute=0, archive_replay_per_second=0, canary_url="http://canary.test/ok",
+        check_retries=0, read_timeout=0.5, request_deadline=5, db=str(work / "db.sqlite"),
+        reports_dir=str(work / "reports"),
+    )
+    try:
+        summary = run_documents([str(SAMPLE)], settings)
+        yield web, settings, summary
+    finally:
+        archive.stop()

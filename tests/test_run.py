@@ -24,7 +24,7 @@ from pipeline.jobs import RunOptions, recheck, run_documents, url_history
 from pipeline.store import LockHeld, Store
 from tests.conftest import SAMPLE
 from tests.testweb import sample_web
-from tests.testweb.archive import Capture, PywbArchive
+from tests.testweb.archive import Capture
 from tests.testweb.fake_ia import FakeInternetArchive
 from tests.testweb.origin import OriginServer, Page
 
@@ -32,25 +32,6 @@ SCHEMA = json.loads((Path(__file__).parent.parent / "pipeline" / "report" / "rep
 
 
 # --- the sample document, end to end --------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def sample_run(origin: OriginServer, ca_file: Path, tmp_path_factory: pytest.TempPathFactory):
-    web = sample_web.build(str(SAMPLE), origin)
-    archive = PywbArchive(tmp_path_factory.mktemp("sample-archive"), web.captures).start()
-    work = tmp_path_factory.mktemp("sample-run")
-    settings = Settings(
-        connect_to=origin.connect_to(*web.hosts) + origin.connect_to(), ca_bundle=str(ca_file),
-        wayback_cdx_url=archive.cdx_url, wayback_replay_url=archive.replay_url, wayback_dialect="pywb",
-        archive_cdx_per_minute=0, archive_replay_per_second=0, canary_url="http://canary.test/ok",
-        check_retries=0, read_timeout=0.5, request_deadline=5, db=str(work / "db.sqlite"),
-        reports_dir=str(work / "reports"),
-    )
-    try:
-        summary = run_documents([str(SAMPLE)], settings)
-        yield web, settings, summary
-    finally:
-        archive.stop()
 
 
 def test_sample_run_finishes_with_every_citation_and_url(sample_run) -> None:

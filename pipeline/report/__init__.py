@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from pipeline.report import html, json, markdown
+from pipeline.report import html, json, markdown, robust
 from pipeline.report.data import report_data
 from pipeline.store import Store
 
@@ -25,9 +25,10 @@ def report_dir(base: str | Path, document_path: str) -> Path:
 
 
 def write_reports(store: Store, document_ids: Sequence[int], out: str | Path,
-                  formats: Sequence[str] = ("html", "json", "md")) -> list[str]:
+                  formats: Sequence[str] = ("html", "json", "md"), *, robust_links: bool = False) -> list[str]:
     """Write each document's reports from the store; the paths written. A file is
-    replaced whole (written aside, then renamed), so a reader never sees half a report."""
+    replaced whole (written aside, then renamed), so a reader never sees half a report.
+    With `robust_links`, also the source document with its links' archived copies."""
     written = []
     documents = {d["id"]: d for d in store.documents()}
     for document_id in document_ids:
@@ -36,9 +37,32 @@ def write_reports(store: Store, document_ids: Sequence[int], out: str | Path,
         folder.mkdir(parents=True, exist_ok=True)
         for name in formats:
             filename, render = RENDERERS[name]
-            target = folder / filename
-            partial = target.with_suffix(target.suffix + ".part")
-            partial.write_text(render(data), encoding="utf-8")
-            partial.replace(target)
-            written.append(str(target))
+            written.append(_replace(folder / filename, render(data)))
+        if robust_links:
+            written.append(_write_robust(store, documents[document_id], data, folder))
     return written
+
+
+def _replace(target: Path, text: str) -> str:
+    partial = target.with_suffix(target.suffix + ".part")
+    partial.write_text(text, encoding="utf-8")
+    partial.replace(target)
+    return str(target)
+
+
+def _write_robust(store: Store, document: dict[str, Any], data: dict[str, Any], folder: Path) -> str:
+    from pipeline.errors import InputError
+    from pipeline.extract.reading import decode, read_bytes
+    from pipeline.model import DocumentFormat
+
+    fmt = DocumentFormat(document["format"])
+    raw = read_bytes(document["path"])
+    text, _ = decode(raw, document["path"], fmt)
+    versions = robust.archived_versions(data)
+    if fmt is DocumentFormat.HTML:
+        return _replace(folder / "robust.html", robust.robust_html(text, versions))
+    written = {u["url"]: u["canonical"] for c in store.citations(document["id"]) for u in c["urls"]}
+    if not written and fmt is not DocumentFormat.MARKDOWN:
+        raise InputError(f"{document['path']}: no links to make robust")
+    name = "robust.md" if fmt is DocumentFormat.MARKDOWN else "robust.txt"
+    return _replace(folder / name, robust.robust_markdown(text, versions, written))
