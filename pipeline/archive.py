@@ -318,6 +318,7 @@ class ArchiveClient:
         self.breaker = CircuitBreaker(settings.archive_breaker_failures)
         self.requests_made = 0
         self._timegate: dict[tuple[str, str | None], Lookup] = {}
+        self._mementos: dict[tuple[str, str | None], Evidence] = {}  # read by the TimeGate, kept for evidence()
 
     # -- lookups -----------------------------------------------------------------------
     def lookup(self, url: str, date: str | None = None) -> Lookup:
@@ -454,6 +455,7 @@ class ArchiveClient:
             return None
         if evidence is None or evidence.status != 200:
             return None
+        self._mementos[(url, date)] = evidence
         return Lookup(url, ArchiveState.FOUND, captures=0, digests=0, closest=evidence.snapshot,
                       queried_url=url, via="timegate", reason="closest memento from the TimeGate")
 
@@ -461,7 +463,13 @@ class ArchiveClient:
     def evidence(self, url: str, date: str | None = None, *, tries: int = 3) -> Evidence | None:
         """The raw copy of the best capture for the claim: when the archive errors on it,
         the next in preference from the same CDX answer (no new query); 4xx/5xx captures
-        and archive errors are never evidence. None when no capture can be read."""
+        and archive errors are never evidence. None when no capture can be read. In
+        TimeGate mode the memento the TimeGate gave is the evidence (no CDX query)."""
+        if self.settings.archive_mode == "timegate":
+            if (url, date) not in self._mementos and (url, date) not in self._timegate:
+                self.lookup(url, date)
+            if (url, date) in self._mementos:
+                return self._mementos.pop((url, date))  # read once: bodies are not kept all run
         try:
             captures, _, _ = self.captures(url, date)
         except (ArchiveUnavailable, BlockedSiteError):

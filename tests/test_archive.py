@@ -184,6 +184,14 @@ def test_timegate_redirect_to_the_closest_memento(ia_settings: Settings, fake_ia
     assert fake_ia.count("/cdx") == 0 and fake_ia.count("/web/") == 2  # the TimeGate, the memento
 
 
+def test_timegate_mode_evidence_is_the_memento_it_read(ia_settings: Settings, fake_ia: FakeInternetArchive) -> None:
+    client = ArchiveClient(dataclasses.replace(ia_settings, archive_mode="timegate"))
+    evidence = client.evidence("http://news.test/story", "2017-06-01")
+    lookup = client.lookup("http://news.test/story", "2017-06-01")
+    assert evidence.body == b"<p>third</p>" and lookup.closest.timestamp == "20180101000000"
+    assert fake_ia.count("/cdx") == 0 and fake_ia.count("/web/") == 2
+
+
 def test_timegate_falls_back_to_cdx_when_the_memento_is_not_a_200(ia_settings: Settings, fake_ia: FakeInternetArchive) -> None:
     client = ArchiveClient(dataclasses.replace(ia_settings, archive_mode="timegate"))
     lookup = client.lookup("http://news.test/gone", "2015-01-01")
