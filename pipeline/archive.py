@@ -444,6 +444,27 @@ class ArchiveClient:
             return response
         raise ArchiveUnavailable(f"{what} failed")  # not reached: the loop returns or raises
 
+    def ping(self) -> str | None:
+        """Why the archive does not answer, or None when it does: one small CDX query, no
+        retries (a run asks this once before relying on the archive)."""
+        fields = IA_FIELDS if self.settings.wayback_dialect == "ia" else PYWB_FIELDS
+        url = f"{self.settings.wayback_cdx_url}?url=example.com&limit=1&fl={fields}"
+        self.cdx_limiter.acquire()
+        self.requests_made += 1
+        try:
+            response = self.session.get(url, timeout=timeouts(self.settings))
+        except AddressRefused as exc:
+            return exc.reason
+        except requests.RequestException as exc:
+            return f"CDX unreachable: {_short(exc)}"
+        response.close()
+        if response.status_code == 429:
+            self.cdx_limiter.pause(self.settings.archive_pause_on_429)
+            return "the archive is rate limiting us (429)"
+        if response.status_code >= 500:
+            return f"CDX answered {response.status_code}"
+        return None
+
     # -- TimeGate ----------------------------------------------------------------------
     def _timegate_lookup(self, url: str, date: str | None) -> Lookup | None:
         """The closest memento through the TimeGate (`<prefix><date>id_/<url>`, RFC 7089),

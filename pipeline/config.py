@@ -86,6 +86,13 @@ class Settings:
     )
     max_redirects: int = _setting(10, "redirect hops followed at most", min=0)
 
+    # Verification: when is a quote found?
+    verify_segment_score: float = _setting(90.0, "fuzzy score (0-100) at which a piece of a passage counts as found", min=0)
+    verify_verified_share: float = _setting(0.9, "share of a passage's text found for 'verified'", min=0,
+                                            check=lambda v: _fraction(v))
+    verify_partial_share: float = _setting(0.3, "share of a passage's text found for 'partial'", min=0,
+                                           check=lambda v: _fraction(v))
+
     # The scheduled job.
     db: str = _setting("citewatch.sqlite", "the database file (history, results)")
     reports_dir: str = _setting("reports", "where run and recheck write reports/<document-name>/")
@@ -355,3 +362,8 @@ def _check_now(text: str) -> None:
             datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
             raise ValueError(f"{text!r} is not an ISO 8601 time") from None
+
+
+def _fraction(value: float) -> None:
+    if value > 1:
+        raise ValueError(f"must be a share between 0 and 1, got {value}")

@@ -29,7 +29,7 @@ from pipeline.model import Citation, LinkCheck, LinkStatus, Passage, UrlRef
 from pipeline.report import write_reports
 from pipeline.sources import ArchivedCopy, LivePage, archived_copies, key, live_page, verify_citation
 from pipeline.store import Store
-from pipeline.verify import Verdict
+from pipeline.verify import Thresholds, Verdict
 
 FAIL_ON = ("dead", "new-dead", "unverified", "never")
 
@@ -289,6 +289,11 @@ class Job:
 
         archive = ArchiveClient(settings, cache=StoreCache(store, settings, self.now))
         to_verify = [item for item in items if options.force or self._needs_verification(item, set(due))]
+        if to_verify and (problem := archive.ping()):
+            # The links checked are real evidence; verdicts without the archive would not be.
+            summary.notes.append(f"the archive did not answer ({problem}): quotes were not verified again; "
+                                 "earlier results are kept")
+            to_verify = []
         self._fetch_missing_live_pages(to_verify, live, checked)
         wanted = [(key(ref.canonical), item.date) for item in to_verify for ref in item.citation.urls]
         archived = archived_copies(archive, wanted)
@@ -299,8 +304,9 @@ class Job:
                 saved = archive.save(live[url_key].final_url or url_key)
                 summary.saved.append(saved.to_json())
         statuses = {k: self._latest_status(k) for k in first_url}
+        thresholds = Thresholds.of(settings)
         for item in to_verify:
-            result = verify_citation(item.citation, item.date, archived, live, statuses)
+            result = verify_citation(item.citation, item.date, archived, live, statuses, thresholds)
             store.add_match(self.run_id, item.document_id, item.citation.id, result.verdict.value,
                             [m.to_json() for m in result.passages])
         summary.verified = len(to_verify)

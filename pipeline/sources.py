@@ -14,7 +14,17 @@ from pipeline.config import Settings
 from pipeline.http import Response
 from pipeline.liveness import check_urls
 from pipeline.model import Citation, Extraction, LinkCheck
-from pipeline.verify import Copy, NormalizedPage, QuoteMatch, Unreadable, Verdict, citation_verdict, read_page, verify_passage
+from pipeline.verify import (
+    Copy,
+    NormalizedPage,
+    QuoteMatch,
+    Thresholds,
+    Unreadable,
+    Verdict,
+    citation_verdict,
+    read_page,
+    verify_passage,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,6 +96,7 @@ def verify_citation(
     archived: Mapping[tuple[str, str | None], ArchivedCopy],
     live: Mapping[str, LivePage],
     checks: Mapping[str, LinkCheck | str],
+    thresholds: Thresholds = Thresholds(),
 ) -> CitationResult:
     """The citation's passages against the archived copy and the live page of each of its
     URLs. `checks` gives each URL key's check (or just its status) to say why a live page
@@ -103,7 +114,7 @@ def verify_citation(
             status = checks[k]
             status = status if isinstance(status, str) else status.status.value
             copies.append(Copy(ref.url, ref.canonical, "live", None, None, None, f"link is {status}"))
-    matches = tuple(verify_passage(p.text, p.line, copies) for p in citation.passages)
+    matches = tuple(verify_passage(p.text, p.line, copies, thresholds) for p in citation.passages)
     verdict = citation_verdict([m.verdict for m in matches]) if matches else Verdict.UNVERIFIABLE
     return CitationResult(citation, verdict, matches, tuple(copies))
 
@@ -131,8 +142,9 @@ def verify_document(
     archived = archived_copies(
         archive, ((key(ref.canonical), c.date or doc_date) for c in extraction.citations for ref in c.urls)
     )
+    thresholds = Thresholds.of(settings)
     results = tuple(
-        verify_citation(c, c.date or doc_date, archived, live, by_key) for c in extraction.citations
+        verify_citation(c, c.date or doc_date, archived, live, by_key, thresholds) for c in extraction.citations
     )
     return Verification(extraction, by_key, results)
 

@@ -17,6 +17,7 @@ import io
 import re
 import unicodedata
 from collections.abc import Sequence
+from typing import Any
 
 import charset_normalizer
 from bs4 import BeautifulSoup, Comment
@@ -305,6 +306,10 @@ class Thresholds:
     segment: float = 90.0  # a segment scoring this (0-100) is found
     verified: float = 0.9  # share of the passage's text found for "verified"
     partial: float = 0.3  # share for "partial"
+
+    @classmethod
+    def of(cls, settings: Any) -> Thresholds:
+        return cls(settings.verify_segment_score, settings.verify_verified_share, settings.verify_partial_share)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -120,7 +120,8 @@ def test_second_run_within_max_age_makes_no_request_and_force_does(small, origin
     forced = run_documents([str(document)], settings, RunOptions(force=True))
     assert forced.checked == 2
     assert len(origin.requests_for(host="one.test")) == 1 and fake_ia.count("/web/") >= 2
-    assert fake_ia.count("/cdx") == 0  # CDX answers stay cached for archive_cache_days
+    cdx = [path for _, path in fake_ia.requests if path.startswith("/cdx")]
+    assert len(cdx) == 1 and "url=example.com" in cdx[0]  # the availability ping; answers stay cached
 
 
 def test_a_failed_url_is_always_checked_again(small, origin: OriginServer) -> None:
@@ -313,3 +314,13 @@ def test_run_bad_document_is_exit_2_and_touches_no_database(tmp_path: Path) -> N
     result = CliRunner().invoke(cli, ["run", str(tmp_path / "missing.txt"), "--db", str(tmp_path / "db.sqlite")])
     assert result.exit_code == 2 and "no such file" in result.output
     assert not (tmp_path / "db.sqlite").exists()
+
+
+def test_archive_down_keeps_link_checks_and_earlier_verdicts(small, fake_ia: FakeInternetArchive) -> None:
+    document, settings = small
+    run_documents([str(document)], settings)
+    down = dataclasses.replace(settings, wayback_cdx_url="http://127.0.0.1:9/cdx", wayback_replay_url="http://127.0.0.1:9/web/")
+    summary = run_documents([str(document)], down, RunOptions(force=True))
+    assert summary.status == "done" and summary.checked == 2 and summary.verified == 0
+    assert summary.verdicts == {"verified": 2}  # the earlier results stand
+    assert any("the archive did not answer" in note for note in summary.notes)
