@@ -47,7 +47,7 @@ def main() -> None:
             connect_to=tuple(f"host{i}.example:80:127.0.0.1:{port}" for i, port in enumerate(ports)),
             check_concurrency=args.concurrency,
             check_per_host=args.per_host,
-            canary_url=f"http://host0.example/story/canary",
+            canary_url="http://host0.example/story/0",
         )
         urls = [f"http://host{n % args.hosts}.example/story/{n}" for n in range(args.urls)]
         walls, cpus, maxima, statuses = [], [], [], set()

@@ -20,7 +20,7 @@ import click
 from pipeline import __version__
 from pipeline.archive import ArchiveState, find_snapshots, format_lookup
 from pipeline.config import LoadedSettings, describe, load_settings
-from pipeline.errors import CitewatchError, ExitCode, UsageError
+from pipeline.errors import CitewatchError, ExitCode
 from pipeline.jobs import FAIL_ON, RunOptions, build_reports, recheck, run_documents, url_history
 from pipeline.report.text import format_history, format_provenance, format_summary
 from pipeline.extract import extract, to_json
@@ -377,8 +377,6 @@ def history_command(options: Options, url: str, db: str | None, as_json: bool) -
       citewatch history https://ara.tv/28pa5 --db /var/lib/citewatch/db.sqlite --json
     """
     settings = options.load(db=db).settings
-    if not Path(settings.db).is_file():
-        raise UsageError(f"{settings.db}: no such database; run `citewatch run` first or give --db")
     history = url_history(url, settings)
     if as_json:
         click.echo(json.dumps(history, ensure_ascii=False, indent=2))

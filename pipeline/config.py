@@ -199,7 +199,7 @@ def load_settings(
             continue
         if name not in fields:
             raise ConfigError(f"unknown setting {name!r}")
-        values[name] = _coerce(fields[name], raw, f"option for {name}")
+        values[name] = _coerce(fields[name], raw, "command line")
         sources[name] = "command line"
 
     return LoadedSettings(Settings(**values), sources, path)

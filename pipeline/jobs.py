@@ -14,6 +14,7 @@ import dataclasses
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 from pipeline import __version__
@@ -24,10 +25,10 @@ from pipeline.extract import extract
 from pipeline.extract.urls import canonicalize
 from pipeline.http import FetchError, Fetcher, Response, run_sync
 from pipeline.linkstate import LinkState, link_state
-from pipeline.liveness import NetworkUnreachable, check_urls, summarize as summarize_checks
+from pipeline.liveness import NetworkUnreachable, check_urls
 from pipeline.model import Citation, LinkCheck, LinkStatus, Passage, UrlRef
 from pipeline.report import write_reports
-from pipeline.sources import ArchivedCopy, LivePage, archived_copies, key, live_page, verify_citation
+from pipeline.sources import LivePage, archived_copies, key, live_page, verify_citation
 from pipeline.store import Store
 from pipeline.verify import Thresholds, Verdict
 
@@ -145,6 +146,7 @@ def recheck(target: str, settings: Settings, options: RunOptions = RunOptions())
     """Re-run one citation now, by its id (a prefix will do) or one of its URLs: check its
     URLs ignoring max-age, look up snapshots, verify its passages, store, write reports.
     Returns the summary and the citations' provenance."""
+    _require_database(settings)
     with Job(settings, "recheck") as job:
         looks_like_url = "://" in target or target.startswith("www.")
         found = job.store.find_citations(canonical=canonicalize(target)) if looks_like_url else \
@@ -163,6 +165,7 @@ def recheck(target: str, settings: Settings, options: RunOptions = RunOptions())
 
 def url_history(url: str, settings: Settings) -> dict[str, Any]:
     """Every past check of one URL (newest first) and its changes of state."""
+    _require_database(settings)
     store = Store.open(settings.db)
     try:
         canonical = key(canonicalize(url))
@@ -183,10 +186,7 @@ def url_history(url: str, settings: Settings) -> dict[str, Any]:
 def build_reports(settings: Settings, formats: Sequence[str], *, only: Sequence[str] = (),
                   robust_links: bool = False) -> list[str]:
     """Rebuild reports from the database alone (no network, no lock: it only reads)."""
-    from pathlib import Path
-
-    if not Path(settings.db).is_file():
-        raise UsageError(f"{settings.db}: no such database; run `citewatch run` first or give --db")
+    _require_database(settings)
     store = Store.open(settings.db)
     try:
         documents = store.documents()
@@ -398,6 +398,12 @@ class Job:
             "never": False,
         }[options.fail_on]
         summary.exit_code = int(ExitCode.PROBLEMS if problem else ExitCode.OK)
+
+
+def _require_database(settings: Settings) -> None:
+    """Commands that read history need one: a missing file is a mistake, not a new database."""
+    if settings.db != ":memory:" and not Path(settings.db).is_file():
+        raise UsageError(f"{settings.db}: no such database; run `citewatch run` first or give --db")
 
 
 def canary_problem(settings: Settings) -> str | None:

@@ -22,7 +22,6 @@ from pipeline.config import Settings
 from pipeline.errors import CannotRunError
 from pipeline.jobs import RunOptions, recheck, run_documents, url_history
 from pipeline.store import LockHeld, Store
-from tests.conftest import SAMPLE
 from tests.testweb import sample_web
 from tests.testweb.archive import Capture
 from tests.testweb.fake_ia import FakeInternetArchive

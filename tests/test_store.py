@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -23,7 +20,7 @@ def check(n: int, status: str = "ok", at: str = "2026-01-01T00:00:00Z") -> dict:
 
 def test_new_database_is_at_the_latest_schema_in_wal_mode(tmp_path: Path) -> None:
     store = Store.open(tmp_path / "db.sqlite")
-    assert store.version == SCHEMA_VERSION == 2
+    assert store.version == SCHEMA_VERSION == 3
     assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
@@ -39,7 +36,7 @@ def test_a_database_of_the_previous_schema_migrates_and_keeps_its_rows(tmp_path:
     old.commit()
     old.close()
     store = Store.open(path)
-    assert store.version == 2
+    assert store.version == SCHEMA_VERSION
     [row] = store.checks("http://a.test/")
     assert row.status == "ok" and row.conclusive is True and row.paywall is False
     assert store.cached_captures("x", "2000") is None  # the new table exists
