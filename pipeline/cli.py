@@ -401,8 +401,22 @@ def progress(total: int, options: Options, label: str = "checking") -> Iterator[
         yield lambda check: None
         return
     counts: dict[str, int] = {}
-    with click.progressbar(length=total or None, label=label, file=sys.stderr,
-                           item_show_func=lambda _: " ".join(f"{k}:{v}" for k, v in counts.items())) as bar:
+
+    def tally() -> str:
+        return " ".join(f"{k}:{v}" for k, v in counts.items())
+
+    if not total:  # how many is not known up front: a running count on one line
+        def count(check: LinkCheck) -> None:
+            counts[check.status.value] = counts.get(check.status.value, 0) + 1
+            click.echo(f"\r{label} {sum(counts.values())}  {tally()}", nl=False, err=True)
+
+        try:
+            yield count
+        finally:
+            if counts:
+                click.echo(err=True)
+        return
+    with click.progressbar(length=total, label=label, file=sys.stderr, item_show_func=lambda _: tally()) as bar:
         def on_result(check: LinkCheck) -> None:
             counts[check.status.value] = counts.get(check.status.value, 0) + 1
             bar.update(1, check)

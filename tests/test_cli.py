@@ -95,3 +95,46 @@ def test_python_dash_m_and_console_script_run() -> None:
 def test_exit_codes_are_the_documented_ones() -> None:
     assert [int(c) for c in ExitCode] == [0, 1, 2, 3]
     assert isinstance(cli, click.Group)
+
+
+class _Terminal:
+    """A stderr that says it is a terminal, to see the progress display."""
+
+    def __init__(self) -> None:
+        self.text = ""
+
+    def write(self, text: str) -> int:
+        self.text += text
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return True
+
+
+def _check(status: str):
+    from pipeline.model import LinkCheck, LinkStatus
+
+    return LinkCheck("http://a.test/", "http://a.test/", LinkStatus(status), 200, None, (), 1.0, "t", "r")
+
+
+def test_progress_shows_counts_per_class_on_a_terminal_only(monkeypatch) -> None:
+    from pipeline.cli import Options, progress
+
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    with progress(0, Options(None, 0)) as on_result:  # unknown total: a running count
+        on_result(_check("ok"))
+        on_result(_check("not_found"))
+    assert "\rchecking 2  ok:1 not_found:1" in terminal.text
+    with progress(10, Options(None, 0)) as on_result:  # known total: a bar
+        for _ in range(10):
+            on_result(_check("ok"))
+    assert "100%" in terminal.text and "ok:10" in terminal.text
+    quiet = _Terminal()
+    monkeypatch.setattr(sys, "stderr", quiet)
+    with progress(10, Options(None, -1)) as on_result:  # -q
+        on_result(_check("ok"))
+    assert quiet.text == ""
