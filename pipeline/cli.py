@@ -21,12 +21,12 @@ from pipeline import __version__
 from pipeline.archive import ArchiveState, find_snapshots, format_lookup
 from pipeline.config import LoadedSettings, describe, load_settings
 from pipeline.errors import CitewatchError, ExitCode
-from pipeline.jobs import FAIL_ON, RunOptions, build_reports, recheck, run_documents, url_history
-from pipeline.report.text import format_history, format_provenance, format_summary
 from pipeline.extract import extract, to_json
 from pipeline.extract.table import format_table
+from pipeline.jobs import FAIL_ON, RunOptions, build_reports, recheck, run_documents, url_history
 from pipeline.liveness import check_urls, format_checks
 from pipeline.model import DocumentFormat, LinkCheck
+from pipeline.report.text import format_history, format_provenance, format_summary
 from pipeline.sources import format_verification, verify_document
 from pipeline.sources import to_json as verification_json
 
