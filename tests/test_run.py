@@ -323,3 +323,37 @@ def test_archive_down_keeps_link_checks_and_earlier_verdicts(small, fake_ia: Fak
     assert summary.status == "done" and summary.checked == 2 and summary.verified == 0
     assert summary.verdicts == {"verified": 2}  # the earlier results stand
     assert any("the archive did not answer" in note for note in summary.notes)
+
+
+def test_ctrl_c_stops_cleanly_and_keeps_what_was_done(tmp_path: Path, origin: OriginServer, ca_file: Path,
+                                                        fake_ia: FakeInternetArchive) -> None:
+    urls = [f"http://patient{n}.test/ok?delay=0.5" for n in range(10)]
+    document = tmp_path / "many.txt"
+    document.write_text("Many\n\n" + "".join(f"{u}\n{n + 1} May 2016: Claim {n}.\n\n" for n, u in enumerate(urls)))
+    db = tmp_path / "db.sqlite"
+    env = {**os.environ, "CITEWATCH_DB": str(db), "CITEWATCH_CONNECT_TO": ",".join(origin.connect_to()),
+           "CITEWATCH_CA_BUNDLE": str(ca_file), "CITEWATCH_CANARY_URL": "http://canary.test/ok",
+           "CITEWATCH_CHECK_CONCURRENCY": "1", "CITEWATCH_SOFT404_PROBE": "0",
+           **{f"CITEWATCH_{k.upper()}": v for k, v in fake_ia.env().items()}}
+    run = subprocess.Popen([sys.executable, "-m", "pipeline", "run", str(document)], env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 20
+    checks = 0
+    while time.monotonic() < deadline and checks < 2:
+        time.sleep(0.1)
+        if db.exists():
+            try:
+                store = Store.open(db)
+                checks = store.count("checks")
+                store.close()
+            except Exception:  # the schema may be mid-creation
+                checks = 0
+    run.send_signal(signal.SIGINT)
+    _, stderr = run.communicate(timeout=20)
+    assert run.returncode == 130 and "interrupted" in stderr and "Traceback" not in stderr
+    store = Store.open(db)
+    status = store.db.execute("SELECT status FROM runs ORDER BY id DESC LIMIT 1").fetchone()[0]
+    kept = store.count("checks")
+    lock = store.db.execute("SELECT COUNT(*) FROM lock").fetchone()[0]
+    store.close()
+    assert status == "interrupted" and 2 <= kept < 10 and lock == 0
