@@ -367,6 +367,11 @@ def test_cli_archive_missing_saves_alive_and_never_dead(
     assert document["state"] == "none"  # the dead URL was never recorded
 
 
+def test_cli_bad_url_is_usage_error() -> None:
+    result, _ = run_cli(["snapshots", "ftp://files.test/x"], {})
+    assert result.exit_code == 2 and "not an http(s) URL" in result.output
+
+
 def test_cli_bad_date_is_usage_error() -> None:
     result, _ = run_cli(["snapshots", "http://a.test/", "--date", "2016-02-30"], {})
     assert result.exit_code == 2 and "is not a date" in result.output
