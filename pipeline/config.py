@@ -114,7 +114,7 @@ class Settings:
     check_max_bytes: int = _setting(262_144, "bytes of a page read to classify it", min=1)
     soft404_probe: bool = _setting(True, "ask each site for a random sibling URL to spot soft 404s")
     canary_url: str = _setting(
-        "https://www.wikipedia.org/", "fetched when every check fails, to tell offline from dead", url=True
+        "https://www.wikipedia.org/", "fetched before a run and when every check fails, to tell offline from dead", url=True
     )
     paywall_domains: tuple[str, ...] = _setting(
         ("wsj.com", "nytimes.com", "ft.com", "thetimes.co.uk", "economist.com", "washingtonpost.com",
