@@ -131,7 +131,7 @@ def run_documents(
         raise UsageError(f"--fail-on must be one of {', '.join(FAIL_ON)}")
     extractions = [extract(path) for path in paths]
     with Job(settings, "run") as job:
-        items = []
+        items, document_ids = [], []
         for extraction in extractions:
             document_id = job.store.save_document(
                 extraction.document.path, extraction.document.title, extraction.document.date,
@@ -139,7 +139,8 @@ def run_documents(
             )
             job.store.replace_citations(document_id, [_citation_record(c) for c in extraction.citations])
             items += [Item(document_id, extraction.document.date, c) for c in extraction.citations]
-        return job.execute(items, options, on_check=on_check)
+            document_ids.append(document_id)
+        return job.execute(items, options, on_check=on_check, document_ids=document_ids)
 
 
 def recheck(target: str, settings: Settings, options: RunOptions = RunOptions()) -> tuple[RunSummary, list[dict[str, Any]]]:
@@ -256,7 +257,10 @@ class Job:
 
     # -- the stages --------------------------------------------------------------------
     def execute(self, items: Sequence[Item], options: RunOptions, *,
-                on_check: Callable[[LinkCheck], None] | None = None) -> RunSummary:
+                on_check: Callable[[LinkCheck], None] | None = None,
+                document_ids: Sequence[int] = ()) -> RunSummary:
+        """The stages over `items`; reports for `document_ids` (default: the items' documents,
+        so a document without citations still gets its report)."""
         settings, store, summary = self.settings, self.store, self.summary
         assert summary is not None
         first_url: dict[str, str] = {}
@@ -310,10 +314,10 @@ class Job:
             store.add_match(self.run_id, item.document_id, item.citation.id, result.verdict.value,
                             [m.to_json() for m in result.passages])
         summary.verified = len(to_verify)
-        self._summarize(items, first_url, options)
+        document_ids = list(document_ids) or list(dict.fromkeys(i.document_id for i in items))
+        self._summarize(items, first_url, options, document_ids)
         if options.reports:
-            for document in summary.documents:
-                document_id = next(d["id"] for d in store.documents() if d["path"] == document["path"])
+            for document_id, document in zip(document_ids, summary.documents):
                 try:
                     document["reports"] = write_reports(store, [document_id], settings.reports_dir, options.formats)
                 except OSError as exc:
@@ -372,7 +376,8 @@ class Job:
         latest = self.store.latest_check(url_key)
         return latest.status if latest else "unchecked"
 
-    def _summarize(self, items: Sequence[Item], first_url: dict[str, str], options: RunOptions) -> None:
+    def _summarize(self, items: Sequence[Item], first_url: dict[str, str], options: RunOptions,
+                   document_ids: Sequence[int]) -> None:
         store, summary = self.store, self.summary
         assert summary is not None
         states = {k: store.url_state(k) or LinkState.UNCERTAIN.value for k in first_url}
@@ -389,7 +394,7 @@ class Job:
         summary.documents = [
             {"path": documents[d]["path"], "title": documents[d]["title"],
              "citations": sum(1 for i in items if i.document_id == d)}
-            for d in dict.fromkeys(i.document_id for i in items)
+            for d in document_ids
         ]
         problem = {
             "dead": any(v == LinkState.DEAD.value for v in states.values()),

@@ -357,3 +357,13 @@ def test_ctrl_c_stops_cleanly_and_keeps_what_was_done(tmp_path: Path, origin: Or
     lock = store.db.execute("SELECT COUNT(*) FROM lock").fetchone()[0]
     store.close()
     assert status == "interrupted" and 2 <= kept < 10 and lock == 0
+
+
+def test_a_document_without_citations_still_gets_its_reports(small) -> None:
+    document, settings = small
+    document.write_text("")
+    summary = run_documents([str(document)], settings)
+    assert summary.exit_code == 0 and summary.citations == 0 and summary.checked == 0
+    assert [Path(p).name for p in summary.documents[0]["reports"]] == ["report.html", "report.json", "report.md"]
+    data = json.loads(Path(summary.documents[0]["reports"][1]).read_text())
+    assert data["citations"] == [] and data["summary"]["links"] == 0
