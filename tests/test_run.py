@@ -232,23 +232,27 @@ def test_stale_lock_of_a_dead_process_is_taken_over(small) -> None:
     assert summary.status == "done" and any("stale lock" in n for n in summary.notes)
 
 
-def test_kill_9_midway_then_rerun_completes_without_duplicates(tmp_path: Path, origin: OriginServer, ca_file: Path,
-                                                               fake_ia: FakeInternetArchive) -> None:
-    urls = [f"http://slow{n}.test/ok?delay=0.4" for n in range(12)]
+def slow_run_setup(tmp_path: Path, origin: OriginServer, ca_file: Path, fake_ia: FakeInternetArchive, prefix: str,
+                   count: int, concurrency: int) -> tuple[Path, Path, dict[str, str]]:
+    """A document of `count` slow URLs and the environment of a `citewatch run` subprocess."""
+    urls = [f"http://{prefix}{n}.test/ok?delay=0.4" for n in range(count)]
     document = tmp_path / "many.txt"
     document.write_text("Many\n\n" + "".join(f"{u}\n{n + 1} May 2016: Claim {n}.\n\n" for n, u in enumerate(urls)))
     db = tmp_path / "db.sqlite"
     env = {**os.environ, "CITEWATCH_DB": str(db), "CITEWATCH_REPORTS_DIR": str(tmp_path / "reports"),
            "CITEWATCH_CONNECT_TO": ",".join(origin.connect_to()), "CITEWATCH_CA_BUNDLE": str(ca_file),
-           "CITEWATCH_CANARY_URL": "http://canary.test/ok", "CITEWATCH_CHECK_CONCURRENCY": "2",
+           "CITEWATCH_CANARY_URL": "http://canary.test/ok", "CITEWATCH_CHECK_CONCURRENCY": str(concurrency),
            "CITEWATCH_SOFT404_PROBE": "0", "CITEWATCH_ARCHIVE_CDX_PER_MINUTE": "0",
            "CITEWATCH_ARCHIVE_REPLAY_PER_SECOND": "0",
            **{f"CITEWATCH_{k.upper()}": v for k, v in fake_ia.env().items()}}
-    run = subprocess.Popen([sys.executable, "-m", "pipeline", "run", str(document)], env=env,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 20
+    return document, db, env
+
+
+def wait_for_checks(db: Path, wanted: int, timeout: float = 20) -> int:
+    """Poll the database of a running subprocess until it holds `wanted` checks."""
+    deadline = time.monotonic() + timeout
     checks = 0
-    while time.monotonic() < deadline and checks < 4:
+    while time.monotonic() < deadline and checks < wanted:
         time.sleep(0.1)
         if db.exists():
             try:
@@ -257,6 +261,15 @@ def test_kill_9_midway_then_rerun_completes_without_duplicates(tmp_path: Path, o
                 store.close()
             except Exception:  # the schema may be mid-creation
                 checks = 0
+    return checks
+
+
+def test_kill_9_midway_then_rerun_completes_without_duplicates(tmp_path: Path, origin: OriginServer, ca_file: Path,
+                                                               fake_ia: FakeInternetArchive) -> None:
+    document, db, env = slow_run_setup(tmp_path, origin, ca_file, fake_ia, "slow", 12, concurrency=2)
+    run = subprocess.Popen([sys.executable, "-m", "pipeline", "run", str(document)], env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    checks = wait_for_checks(db, 4)
     os.kill(run.pid, signal.SIGKILL)
     run.wait()
     assert 4 <= checks < 12, "the run was not killed midway"
@@ -327,27 +340,10 @@ def test_archive_down_keeps_link_checks_and_earlier_verdicts(small, fake_ia: Fak
 
 def test_ctrl_c_stops_cleanly_and_keeps_what_was_done(tmp_path: Path, origin: OriginServer, ca_file: Path,
                                                         fake_ia: FakeInternetArchive) -> None:
-    urls = [f"http://patient{n}.test/ok?delay=0.5" for n in range(10)]
-    document = tmp_path / "many.txt"
-    document.write_text("Many\n\n" + "".join(f"{u}\n{n + 1} May 2016: Claim {n}.\n\n" for n, u in enumerate(urls)))
-    db = tmp_path / "db.sqlite"
-    env = {**os.environ, "CITEWATCH_DB": str(db), "CITEWATCH_CONNECT_TO": ",".join(origin.connect_to()),
-           "CITEWATCH_CA_BUNDLE": str(ca_file), "CITEWATCH_CANARY_URL": "http://canary.test/ok",
-           "CITEWATCH_CHECK_CONCURRENCY": "1", "CITEWATCH_SOFT404_PROBE": "0",
-           **{f"CITEWATCH_{k.upper()}": v for k, v in fake_ia.env().items()}}
+    document, db, env = slow_run_setup(tmp_path, origin, ca_file, fake_ia, "patient", 10, concurrency=1)
     run = subprocess.Popen([sys.executable, "-m", "pipeline", "run", str(document)], env=env,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 20
-    checks = 0
-    while time.monotonic() < deadline and checks < 2:
-        time.sleep(0.1)
-        if db.exists():
-            try:
-                store = Store.open(db)
-                checks = store.count("checks")
-                store.close()
-            except Exception:  # the schema may be mid-creation
-                checks = 0
+    wait_for_checks(db, 2)
     run.send_signal(signal.SIGINT)
     _, stderr = run.communicate(timeout=20)
     assert run.returncode == 130 and "interrupted" in stderr and "Traceback" not in stderr
