@@ -47,6 +47,7 @@ class Settings:
     archive_cdx_per_minute: float = _setting(24.0, "CDX and TimeMap requests a minute at most (0: no limit)", min=0)
     archive_replay_per_second: float = _setting(8.0, "replay and TimeGate requests a second at most (0: no limit)", min=0)
     archive_save_per_minute: float = _setting(4.0, "Save Page Now requests a minute at most (0: no limit)", min=0)
+    archive_threads: int = _setting(8, "archive requests in flight at most (the limiters still pace them)", min=1)
     archive_pause_on_429: float = _setting(
         60.0, "seconds a whole endpoint class pauses after a 429 (the Internet Archive blocks clients that don't)", min=0
     )

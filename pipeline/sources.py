@@ -74,10 +74,11 @@ def live_page(response: Response) -> LivePage:
     return LivePage(response.final_url, page, reason)
 
 
-def archived_copies(archive: ArchiveClient, wanted: Iterable[tuple[str, str | None]], threads: int = 4) -> dict[tuple[str, str | None], ArchivedCopy]:
-    """The archived copy for each (URL key, date); the archive's limiters pace the threads."""
+def archived_copies(archive: ArchiveClient, wanted: Iterable[tuple[str, str | None]]) -> dict[tuple[str, str | None], ArchivedCopy]:
+    """The archived copy for each (URL key, date), `archive_threads` at a time; the
+    archive's limiters pace them."""
     wanted = list(dict.fromkeys(wanted))
-    with ThreadPoolExecutor(max_workers=threads) as pool:
+    with ThreadPoolExecutor(max_workers=archive.settings.archive_threads) as pool:
         return dict(zip(wanted, pool.map(lambda item: archived_copy(archive, *item), wanted)))
 
 
