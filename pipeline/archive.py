@@ -635,14 +635,14 @@ def find_snapshots(
     """The snapshots of one URL, and with `archive_missing`, a save when it has no usable
     capture and is alive now (a dead URL is never sent to be saved)."""
     from pipeline.errors import UsageError
-    from pipeline.extract.urls import canonicalize
+    from pipeline.extract.urls import canonicalize, url_key
     from pipeline.liveness import check_urls, invalid_reason
 
     canonical = canonicalize(url)
     if reason := invalid_reason(canonical):
         raise UsageError(f"{url!r}: {reason}")
     client = client or ArchiveClient(settings)
-    lookup = dataclasses.replace(client.lookup(canonical.split("#", 1)[0], date), url=url)
+    lookup = dataclasses.replace(client.lookup(url_key(canonical), date), url=url)
     if not archive_missing or lookup.state is not ArchiveState.NONE:
         return lookup, None
     live = check_urls([url], settings)[0]

@@ -132,9 +132,6 @@ class Settings:
     def names(cls) -> list[str]:
         return [f.name for f in dataclasses.fields(cls)]
 
-    def as_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
 
 @dataclasses.dataclass(frozen=True)
 class LoadedSettings:

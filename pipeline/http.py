@@ -43,6 +43,7 @@ from urllib3.util import connection as urllib3_connection
 
 from pipeline import USER_AGENT
 from pipeline.config import Settings
+from pipeline.model import RedirectHop as Hop
 
 REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
 _CHUNK = 16 * 1024
@@ -67,15 +68,6 @@ class FetchError(Exception):
         self.kind = kind
         self.reason = reason
         self.hops = hops
-
-
-@dataclasses.dataclass(frozen=True)
-class Hop:
-    """One redirect followed: the URL asked, its status, where it pointed."""
-
-    url: str
-    status: int
-    location: str
 
 
 @dataclasses.dataclass(frozen=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -23,12 +24,13 @@ from pipeline.config import Settings, parse_duration
 from pipeline.errors import CannotRunError, ExitCode, UsageError
 from pipeline.extract import extract
 from pipeline.extract.urls import canonicalize
+from pipeline.extract.urls import url_key as key
 from pipeline.http import FetchError, Fetcher, Response, run_sync
 from pipeline.linkstate import LinkState, link_state
 from pipeline.liveness import NetworkUnreachable, check_urls
 from pipeline.model import Citation, LinkCheck, LinkStatus, Passage, UrlRef
 from pipeline.report import write_reports
-from pipeline.sources import LivePage, archived_copies, key, live_page, verify_citation
+from pipeline.sources import LivePage, archived_copies, live_page, verify_citation
 from pipeline.store import Store
 from pipeline.verify import Thresholds, Verdict
 
@@ -315,7 +317,7 @@ class Job:
                             [m.to_json() for m in result.passages])
         summary.verified = len(to_verify)
         document_ids = list(document_ids) or list(dict.fromkeys(i.document_id for i in items))
-        self._summarize(items, first_url, options, document_ids)
+        self._summarize(items, first_url, statuses, options, document_ids)
         if options.reports:
             for document_id, document in zip(document_ids, summary.documents):
                 try:
@@ -376,20 +378,20 @@ class Job:
         latest = self.store.latest_check(url_key)
         return latest.status if latest else "unchecked"
 
-    def _summarize(self, items: Sequence[Item], first_url: dict[str, str], options: RunOptions,
-                   document_ids: Sequence[int]) -> None:
+    def _summarize(self, items: Sequence[Item], first_url: dict[str, str], statuses: dict[str, str],
+                   options: RunOptions, document_ids: Sequence[int]) -> None:
         store, summary = self.store, self.summary
         assert summary is not None
         states = {k: store.url_state(k) or LinkState.UNCERTAIN.value for k in first_url}
         summary.links = {s.value: sum(1 for v in states.values() if v == s.value) for s in LinkState}
-        summary.classes = dict(sorted(_count(self._latest_status(k) for k in first_url).items()))
+        summary.classes = dict(sorted(Counter(statuses.values()).items()))
         summary.newly_dead = [e["canonical"] for e in store.events(run_id=self.run_id) if e["new_state"] == LinkState.DEAD.value]
         verdicts = []
         for item in items:
             match = store.latest_match(item.document_id, item.citation.id)
             verdicts.append(match["verdict"] if match else Verdict.UNVERIFIABLE.value)
         summary.citations = len(items)
-        summary.verdicts = dict(sorted(_count(verdicts).items()))
+        summary.verdicts = dict(sorted(Counter(verdicts).items()))
         documents = {d["id"]: d for d in store.documents()}
         summary.documents = [
             {"path": documents[d]["path"], "title": documents[d]["title"],
@@ -422,13 +424,6 @@ def canary_problem(settings: Settings) -> str | None:
     except FetchError as error:
         return f"the canary {settings.canary_url}: {error.reason}"
     return None
-
-
-def _count(values: Iterable[str]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for value in values:
-        counts[value] = counts.get(value, 0) + 1
-    return counts
 
 
 def _result_settings(settings: Settings) -> dict[str, Any]:

@@ -18,6 +18,7 @@ import re
 import string
 import time
 import urllib.parse
+from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 
@@ -25,9 +26,9 @@ from rapidfuzz import fuzz
 
 from pipeline.config import Settings
 from pipeline.errors import CannotRunError
-from pipeline.extract.urls import canonicalize
+from pipeline.extract.urls import canonicalize, url_key
 from pipeline.http import FetchError, Fetcher, Response, run_sync
-from pipeline.model import LinkCheck, LinkStatus, RedirectHop
+from pipeline.model import LinkCheck, LinkStatus
 
 PROBE_NAME_LENGTH = 25
 SIMILAR = 0.95  # texts this alike are the same page (the probe's threshold)
@@ -283,7 +284,7 @@ class Checker:
 
     async def check(self, url: str) -> LinkCheck:
         canonical = canonicalize(url)
-        target = urllib.parse.urldefrag(canonical)[0]
+        target = url_key(canonical)
         started = now_iso()
         if reason := invalid_reason(target):
             return LinkCheck(url, canonical, LinkStatus.INVALID_URL, None, None, (), 0.0, started, reason)
@@ -300,7 +301,7 @@ class Checker:
             reason = outcome.reason + (" (answered in under a millisecond: a local resolver or proxy, not the site)" if fast else "")
             return LinkCheck(
                 url, canonical, ERROR_CLASSES.get(outcome.kind, LinkStatus.CONNECTION_ERROR), None,
-                outcome.hops[-1].location if outcome.hops else None, _hops(outcome.hops), elapsed,
+                outcome.hops[-1].location if outcome.hops else None, outcome.hops, elapsed,
                 started, reason, tries, conclusive=not fast,
             )
         verdict = classify(
@@ -311,7 +312,7 @@ class Checker:
         if verdict.status.alive and self.settings.soft404_probe and not is_site_root(target):
             verdict = await self._probe_verdict(target, outcome, verdict)
         result = LinkCheck(
-            url, canonical, verdict.status, outcome.status, outcome.final_url, _hops(outcome.hops),
+            url, canonical, verdict.status, outcome.status, outcome.final_url, outcome.hops,
             elapsed, started, verdict.reason, tries, verdict.paywall,
         )
         if self.on_page is not None and result.status.alive:
@@ -391,10 +392,6 @@ class Checker:
         return _Probe(False, True, response.final_url, len(response.hops), view.text)
 
 
-def _hops(hops: Sequence) -> tuple[RedirectHop, ...]:
-    return tuple(RedirectHop(h.url, h.status, h.location) for h in hops)
-
-
 class NetworkUnreachable(CannotRunError):
     """Every check failed to connect, and so did the canary: the machine looks offline."""
 
@@ -411,7 +408,7 @@ async def check_urls_async(
     (fragments aside: they never reach the server). Raises NetworkUnreachable instead of
     reporting every link broken when offline."""
     canonicals = [canonicalize(url) for url in urls]
-    keys = [urllib.parse.urldefrag(canonical)[0] for canonical in canonicals]
+    keys = [url_key(canonical) for canonical in canonicals]
     first: dict[str, str] = {}
     for url, key in zip(urls, keys):
         first.setdefault(key, url)
@@ -459,10 +456,8 @@ def check_urls(
 
 def summarize(checks: Sequence[LinkCheck]) -> dict[str, int]:
     """Counts per status class, in the enum's order, zeros left out."""
-    counts = {status.value: 0 for status in LinkStatus}
-    for check in checks:
-        counts[check.status.value] += 1
-    return {name: count for name, count in counts.items() if count}
+    counts = Counter(check.status for check in checks)
+    return {status.value: counts[status] for status in LinkStatus if counts[status]}
 
 
 def format_checks(checks: Sequence[LinkCheck], width: int = 100) -> str:

@@ -104,6 +104,8 @@ class LinkStatus(str, enum.Enum):
 
 @dataclasses.dataclass(frozen=True)
 class RedirectHop:
+    """One redirect followed: the URL asked, its status, where it pointed."""
+
     url: str
     status: int
     location: str

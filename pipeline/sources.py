@@ -5,12 +5,13 @@ each citation's passages against them."""
 from __future__ import annotations
 
 import dataclasses
-import urllib.parse
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 
 from pipeline.archive import ArchiveClient
 from pipeline.config import Settings
+from pipeline.extract.urls import url_key as key
 from pipeline.http import Response
 from pipeline.liveness import check_urls
 from pipeline.model import Citation, Extraction, LinkCheck
@@ -55,11 +56,6 @@ class LivePage:
     final_url: str
     page: NormalizedPage | None
     reason: str
-
-
-def key(canonical: str) -> str:
-    """The form a URL is checked and looked up under: canonical, without fragment."""
-    return urllib.parse.urldefrag(canonical)[0]
 
 
 def read_copy(body: bytes, content_type: str) -> tuple[NormalizedPage | None, str]:
@@ -185,10 +181,7 @@ def to_json(verification: Verification) -> dict[str, object]:
 
 
 def verdict_counts(results: Iterable[CitationResult]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for result in results:
-        counts[result.verdict.value] = counts.get(result.verdict.value, 0) + 1
-    return counts
+    return dict(Counter(result.verdict.value for result in results))
 
 
 def format_verification(verification: Verification, width: int = 100) -> str:

@@ -261,12 +261,6 @@ class Store:
         row = self.db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
         return _run_dict(row) if row else None
 
-    def last_run(self, kinds: Sequence[str] = ("run", "recheck")) -> dict[str, Any] | None:
-        marks = ",".join("?" * len(kinds))
-        row = self.db.execute(f"SELECT * FROM runs WHERE kind IN ({marks}) AND status != 'running' "
-                              "ORDER BY id DESC LIMIT 1", tuple(kinds)).fetchone()
-        return _run_dict(row) if row else None
-
     # -- documents and citations -------------------------------------------------------
     def save_document(self, path: str, title: str | None, date: str | None, sha256: str, fmt: str, run_id: int) -> int:
         self.db.execute(

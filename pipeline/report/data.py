@@ -7,8 +7,10 @@ their latest check, link state and snapshots. No network.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
+from pipeline.extract.urls import url_key
 from pipeline.store import Store
 
 SCHEMA_VERSION = 1
@@ -25,7 +27,7 @@ def report_data(store: Store, document_id: int) -> dict[str, Any]:
         match = store.latest_match(document_id, record["id"])
         sources = []
         for ref in record["urls"]:
-            canonical = ref["canonical"].split("#", 1)[0]
+            canonical = url_key(ref["canonical"])
             latest = store.latest_check(canonical)
             lookup = store.latest_snapshot(canonical, date) or {}
             source = {
@@ -81,10 +83,7 @@ def report_data(store: Store, document_id: int) -> dict[str, Any]:
 
 def _summary(citations: list[dict[str, Any]], urls: dict[str, dict[str, Any]]) -> dict[str, Any]:
     def count(values: list[str]) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for value in values:
-            counts[value] = counts.get(value, 0) + 1
-        return dict(sorted(counts.items()))
+        return dict(sorted(Counter(values).items()))
 
     archived = sum(1 for u in urls.values() if u["archive_state"] == "found")
     return {

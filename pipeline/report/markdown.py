@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from pipeline.report.html import safe_href
+
 _SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|<>~])")
 
 
@@ -15,8 +17,9 @@ def escape(text: str | None) -> str:
 
 def link(label: str, url: str | None) -> str:
     """A link only for http(s) URLs; anything else (javascript:, data:) stays text."""
-    if url and re.match(r"^https?://", url, re.IGNORECASE):
-        return f"[{escape(label)}](<{url.replace('>', '%3E').replace(' ', '%20')}>)"
+    href = safe_href(url.strip().replace(" ", "%20") if url else None)
+    if href:
+        return f"[{escape(label)}](<{href.replace('>', '%3E')}>)"
     return escape(label)
 
 
