@@ -18,7 +18,8 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from pipeline.extract import extract  # noqa: E402
-from pipeline.verify import NormalizedPage, read_page, score_passage  # noqa: E402
+from pipeline.text import read_page  # noqa: E402
+from pipeline.verify import NormalizedPage, score_passage  # noqa: E402
 
 WORDS = ("iran taliban tehran officials said weapons province afghan border report according government "
          "support fighters commander kabul training camps rockets ministry helmand governor insurgents "

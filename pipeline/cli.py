@@ -18,17 +18,24 @@ from typing import Any
 import click
 
 from pipeline import __version__
-from pipeline.archive import ArchiveState, find_snapshots, format_lookup
+from pipeline.archive import ArchiveState, SaveState
 from pipeline.config import LoadedSettings, describe, load_settings
 from pipeline.errors import CitewatchError, ExitCode
-from pipeline.extract import extract, to_json
+from pipeline.extract import extract, extraction_json
 from pipeline.extract.table import format_table
+from pipeline.flow import find_snapshots, verify_document
 from pipeline.jobs import FAIL_ON, RunOptions, build_reports, recheck, run_documents, url_history
-from pipeline.liveness import check_urls, format_checks
+from pipeline.liveness import check_urls
 from pipeline.model import DocumentFormat, LinkCheck
-from pipeline.report.text import format_history, format_provenance, format_summary
-from pipeline.sources import format_verification, verify_document
-from pipeline.sources import to_json as verification_json
+from pipeline.report.document import report_document
+from pipeline.report.text import (
+    format_checks,
+    format_history,
+    format_lookup,
+    format_provenance,
+    format_summary,
+    format_verification,
+)
 
 EXIT_CODES_HELP = """
 \b
@@ -152,7 +159,7 @@ def extract_command(document: str, as_json: bool, fmt: str | None, base_url: str
     """
     extraction = extract(document, fmt=DocumentFormat(fmt) if fmt else None, base_url=base_url)
     if as_json:
-        click.echo(json.dumps(to_json(extraction), ensure_ascii=False, indent=2))
+        click.echo(json.dumps(extraction_json(extraction), ensure_ascii=False, indent=2))
     else:
         click.echo(format_table(extraction, shutil.get_terminal_size((100, 24)).columns))
 
@@ -235,7 +242,7 @@ def snapshots_command(options: Options, url: str, date: str | None, as_json: boo
         click.echo(format_lookup(lookup, saved))
     if lookup.state is ArchiveState.UNAVAILABLE:
         raise SystemExit(int(ExitCode.CANNOT_RUN))
-    if lookup.state is ArchiveState.NONE and not (saved and saved.state == "saved"):
+    if lookup.state is ArchiveState.NONE and not (saved and saved.state is SaveState.SAVED):
         raise SystemExit(int(ExitCode.PROBLEMS))
 
 
@@ -261,14 +268,12 @@ def verify_command(options: Options, document: str, as_json: bool, fail_on: str)
     settings = options.load().settings
     extraction = extract(document)
     with progress(len(extraction.unique_urls()), options) as on_check:
-        verification = verify_document(extraction, settings, on_check=on_check)
+        results = verify_document(extraction, settings, on_check=on_check)
     if as_json:
-        click.echo(json.dumps(verification_json(verification), ensure_ascii=False, indent=2))
+        click.echo(json.dumps(report_document(results), ensure_ascii=False, indent=2))
     else:
-        click.echo(format_verification(verification, shutil.get_terminal_size((100, 24)).columns))
-    if fail_on == "unverified" and any(
-        r.verdict.value not in ("verified", "verified_live") for r in verification.citations
-    ):
+        click.echo(format_verification(results, shutil.get_terminal_size((100, 24)).columns))
+    if fail_on == "unverified" and not all(r.verdict.is_verified for r in results.citations):
         raise SystemExit(int(ExitCode.PROBLEMS))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
 import os
 import re
@@ -12,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import ConfigError
+from pipeline.guard import ConnectTo
+from pipeline.times import parse_duration, parse_iso
 
 CONFIG_FILE_NAME = "citewatch.toml"
 ENV_PREFIX = "CITEWATCH_"
@@ -252,8 +255,6 @@ def _line_of(lines: list[str], key: str, table: str | None = None) -> int | None
 
 
 def _did_you_mean(name: str, known: Mapping[str, Any]) -> str:
-    import difflib
-
     close = difflib.get_close_matches(name, list(known), n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
@@ -324,8 +325,6 @@ def _convert(kind: Any, raw: Any) -> Any:
 
 
 def _check_connect_to(entries: tuple[str, ...]) -> None:
-    from pipeline.http import ConnectTo  # the guard owns the format; imported late (cycle)
-
     for entry in entries:
         ConnectTo.parse(entry)
 
@@ -344,20 +343,10 @@ def _check_domain_rules(rules: dict) -> None:
                 raise ValueError(f"domains.{domain}.{key} must be a {_RULE_KEYS[key].__name__}")
 
 
-def parse_duration(text: str) -> float:
-    """Seconds in "90s", "15m", "12h", "7d", "2w" or a bare number of seconds."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*", text or "")
-    if not match:
-        raise ValueError(f"{text!r} is not a duration (use 90s, 15m, 12h, 7d or 2w)")
-    return float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[match.group(2)]
-
-
 def _check_now(text: str) -> None:
     if text:
-        from datetime import datetime
-
         try:
-            datetime.fromisoformat(text.replace("Z", "+00:00"))
+            parse_iso(text)
         except ValueError:
             raise ValueError(f"{text!r} is not an ISO 8601 time") from None
 

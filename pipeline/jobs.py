@@ -1,40 +1,49 @@
-"""The run: stages, concurrency, incremental re-checks, the lock, resuming.
+"""The run: what is due, the lock, the run's record, the history, the exit policy.
 
-`run_documents` is what a cron line runs every night: extract, check what is not fresh,
-look up snapshots (cached in the store), verify what changed, store everything as it
-arrives, write the reports. One run per database at a time; a run killed midway loses only
+`run_documents` is what a cron line runs every night. It loads what the store knows of the
+documents once, checks the links that are not fresh, hands the citations that need it to the
+verification flow (`pipeline.flow`), stores each result as it arrives, and renders the reports
+from the results it holds. One run per database at a time; a run killed midway loses only
 the requests in flight, and the next one resumes: what was checked is fresh, what failed is
 checked again.
 """
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-import threading
-from collections import Counter
+import enum
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from pipeline import __version__
-from pipeline.archive import ArchiveClient, ArchiveState, Capture
-from pipeline.config import Settings, parse_duration
+from pipeline.archive import ArchiveClient, ArchiveState
+from pipeline.config import Settings
 from pipeline.errors import CannotRunError, ExitCode, UsageError
 from pipeline.extract import extract
 from pipeline.extract.urls import canonicalize
-from pipeline.extract.urls import url_key as key
-from pipeline.http import FetchError, Fetcher, Response, run_sync
+from pipeline.flow import LivePage, Verified, check_links, verify_citations
 from pipeline.linkstate import LinkState, link_state
-from pipeline.liveness import NetworkUnreachable, check_urls
-from pipeline.model import Citation, LinkCheck, LinkStatus, Passage, UrlRef
+from pipeline.liveness import NetworkUnreachable, canary_problem
+from pipeline.model import LinkCheck, url_key
 from pipeline.report import write_reports
-from pipeline.sources import LivePage, archived_copies, live_page, verify_citation
-from pipeline.store import Store
-from pipeline.verify import Thresholds, Verdict
+from pipeline.report.document import citation_json
+from pipeline.results import CitationResult, DocumentResults, SourceResult, first_by_key, tally
+from pipeline.store import ArchiveCache, Store
+from pipeline.times import clock, iso, parse_duration, parse_iso
 
-FAIL_ON = ("dead", "new-dead", "unverified", "never")
+
+class FailOn(str, enum.Enum):
+    """What makes a run's exit code 1."""
+
+    DEAD = "dead"  # any link is dead
+    NEW_DEAD = "new-dead"  # a link died in this run
+    UNVERIFIED = "unverified"  # any citation is not verified
+    NEVER = "never"
+
+
+FAIL_ON = tuple(f.value for f in FailOn)
 
 
 class Inconclusive(CannotRunError):
@@ -45,22 +54,17 @@ class Inconclusive(CannotRunError):
 class RunOptions:
     force: bool = False
     archive_missing: bool = False
-    fail_on: str = "new-dead"
+    fail_on: str = FailOn.NEW_DEAD.value
     reports: bool = True
     formats: tuple[str, ...] = ("html", "json", "md")
 
 
 @dataclasses.dataclass(frozen=True)
-class Item:
-    """A citation to work on, with the document it belongs to."""
+class Target:
+    """A document of the run, and which of its citations to work on (None: all)."""
 
     document_id: int
-    document_date: str | None
-    citation: Citation
-
-    @property
-    def date(self) -> str | None:
-        return self.citation.date or self.document_date
+    only: frozenset[str] | None = None
 
 
 @dataclasses.dataclass
@@ -87,39 +91,6 @@ class RunSummary:
         return dataclasses.asdict(self)
 
 
-def clock(settings: Settings) -> Callable[[], datetime]:
-    """Now, or the time the `now` setting pretends it is (for tests and backfills)."""
-    if settings.now:
-        fixed = datetime.fromisoformat(settings.now.replace("Z", "+00:00"))
-        fixed = fixed if fixed.tzinfo else fixed.replace(tzinfo=timezone.utc)
-        return lambda: fixed
-    return lambda: datetime.now(timezone.utc)
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-class StoreCache:
-    """The archive client's cache of CDX answers, kept in the store for `archive_cache_days`."""
-
-    def __init__(self, store: Store, settings: Settings, now: Callable[[], datetime]) -> None:
-        self.store, self.now = store, now
-        self.max_age = timedelta(days=settings.archive_cache_days)
-        self._lock = threading.Lock()
-
-    def get(self, key_: str) -> tuple[list[Capture], str] | None:
-        with self._lock:
-            found = self.store.cached_captures(key_, iso(self.now() - self.max_age))
-        if found is None:
-            return None
-        return [Capture(**c) for c in found[0]], found[1]
-
-    def put(self, key_: str, captures: list[Capture], queried_url: str) -> None:
-        with self._lock:
-            self.store.cache_captures(key_, iso(self.now()), queried_url, [dataclasses.asdict(c) for c in captures])
-
-
 # --- entry points ---------------------------------------------------------------------
 
 
@@ -129,20 +100,15 @@ def run_documents(
 ) -> RunSummary:
     """The scheduled job over documents. Unreadable documents fail (exit 2) before the
     database is touched."""
-    if options.fail_on not in FAIL_ON:
-        raise UsageError(f"--fail-on must be one of {', '.join(FAIL_ON)}")
+    _fail_on(options)
     extractions = [extract(path) for path in paths]
     with Job(settings, "run") as job:
-        items, document_ids = [], []
+        targets = []
         for extraction in extractions:
-            document_id = job.store.save_document(
-                extraction.document.path, extraction.document.title, extraction.document.date,
-                extraction.document.sha256, extraction.document.format.value, job.run_id,
-            )
-            job.store.replace_citations(document_id, [_citation_record(c) for c in extraction.citations])
-            items += [Item(document_id, extraction.document.date, c) for c in extraction.citations]
-            document_ids.append(document_id)
-        return job.execute(items, options, on_check=on_check, document_ids=document_ids)
+            document_id = job.store.save_document(extraction.document, job.run_id)
+            job.store.replace_citations(document_id, extraction.citations)
+            targets.append(Target(document_id))
+        return job.execute(targets, options, on_check=on_check)[0]
 
 
 def recheck(target: str, settings: Settings, options: RunOptions = RunOptions()) -> tuple[RunSummary, list[dict[str, Any]]]:
@@ -157,12 +123,13 @@ def recheck(target: str, settings: Settings, options: RunOptions = RunOptions())
         if not found:
             what = "URL" if looks_like_url else "citation id"
             raise UsageError(f"no citation with {what} {target!r} in {settings.db}; run `citewatch run` on its document first")
-        if not looks_like_url and len({c["id"] for c in found}) > 1:
-            raise UsageError(f"{target!r} matches several citations ({', '.join(sorted({c['id'] for c in found}))}); give more of the id")
-        documents = {d["id"]: d for d in job.store.documents()}
-        items = [Item(c["document_id"], documents[c["document_id"]]["date"], _citation_from_record(c)) for c in found]
-        summary = job.execute(items, dataclasses.replace(options, force=True))
-        provenance = [_provenance(job.store, item) for item in items]
+        ids = {citation.id for _, citation in found}
+        if not looks_like_url and len(ids) > 1:
+            raise UsageError(f"{target!r} matches several citations ({', '.join(sorted(ids))}); give more of the id")
+        documents = list(dict.fromkeys(document_id for document_id, _ in found))
+        summary, results = job.execute([Target(d, frozenset(ids)) for d in documents],
+                                       dataclasses.replace(options, force=True))
+        provenance = [citation_json(c) for r in results for c in r.citations if c.citation.id in ids]
         return summary, provenance
 
 
@@ -171,10 +138,10 @@ def url_history(url: str, settings: Settings) -> dict[str, Any]:
     _require_database(settings)
     store = Store.open(settings.db)
     try:
-        canonical = key(canonicalize(url))
+        canonical = url_key(canonicalize(url))
         checks = store.checks(canonical)
-        if not checks and key(url) != canonical:
-            checks = store.checks(key(url))
+        if not checks and url_key(url) != canonical:
+            checks = store.checks(url_key(url))
         return {
             "url": url,
             "canonical": canonical,
@@ -198,11 +165,10 @@ def build_reports(settings: Settings, formats: Sequence[str], *, only: Sequence[
             documents = [d for d in documents if str(Path(d["path"])) in wanted]
             if not documents:
                 raise UsageError(f"no document {', '.join(only)} in {settings.db}")
-        try:
-            return write_reports(store, [d["id"] for d in documents], settings.reports_dir, formats,
-                                 robust_links=robust_links)
-        except OSError as exc:
-            raise CannotRunError(f"cannot write reports to {settings.reports_dir}: {exc.strerror or exc}") from exc
+        written = []
+        for document in documents:
+            written += _write(store.load_results(document["id"]), settings, formats, robust_links=robust_links)
+        return written
     finally:
         store.close()
 
@@ -216,7 +182,7 @@ class Job:
     def __init__(self, settings: Settings, kind: str) -> None:
         self.settings = settings
         self.kind = kind
-        self.now = clock(settings)
+        self.now = clock(settings.now)
         self.store = Store.open(settings.db)
         self.run_id = 0
         self.summary: RunSummary | None = None
@@ -257,154 +223,158 @@ class Job:
             self.store.release_lock()
             self.store.close()
 
-    # -- the stages --------------------------------------------------------------------
-    def execute(self, items: Sequence[Item], options: RunOptions, *,
-                on_check: Callable[[LinkCheck], None] | None = None,
-                document_ids: Sequence[int] = ()) -> RunSummary:
-        """The stages over `items`; reports for `document_ids` (default: the items' documents,
-        so a document without citations still gets its report)."""
+    def execute(self, targets: Sequence[Target], options: RunOptions, *,
+                on_check: Callable[[LinkCheck], None] | None = None) -> tuple[RunSummary, list[DocumentResults]]:
+        """The stages over the targets' citations: check what is due, verify what needs it,
+        store each result, then the documents' results (what was known, updated with what
+        this run found), their reports and the summary."""
         settings, store, summary = self.settings, self.store, self.summary
         assert summary is not None
-        first_url: dict[str, str] = {}
-        for item in items:
-            for ref in item.citation.urls:
-                first_url.setdefault(key(ref.canonical), ref.url)
-        max_age = timedelta(seconds=parse_duration(settings.max_age))
-        due = [k for k in first_url if options.force or not self._fresh(k, max_age)]
-        summary.reused = len(first_url) - len(due)
+        known = {target.document_id: store.load_results(target.document_id) for target in targets}
+        work = [(target.document_id, c) for target in targets for c in known[target.document_id].citations
+                if target.only is None or c.citation.id in target.only]
+        sources = _first_sources(c for _, c in work)
+        due = [k for k, s in sources.items() if options.force or not self._fresh(s.check)]
+        summary.reused = len(sources) - len(due)
 
+        checks = _Checks(self, due)
         live: dict[str, LivePage] = {}
-        checked: dict[str, LinkCheck] = {}
         if due:
-            reason = canary_problem(settings)
-            if reason:
-                raise Inconclusive(f"the network looks unreachable ({reason}); nothing was checked or marked")
-
-            def record(check: LinkCheck) -> None:
-                checked[key(check.canonical)] = check
-                self._record_check(check)
-                if on_check is not None:
-                    on_check(check)
-
-            def keep(check: LinkCheck, response: Response) -> None:
-                live[key(check.canonical)] = live_page(response)
-
-            reading = dataclasses.replace(settings, check_max_bytes=settings.max_body_bytes)
-            check_urls([first_url[k] for k in due], reading, on_result=record, on_page=keep)
+            if reason := canary_problem(settings):
+                raise Inconclusive(f"the network looks unreachable (the canary {settings.canary_url}: {reason}); "
+                                   "nothing was checked or marked")
+            _, live = check_links([s.ref.url for k, s in sources.items() if k in checks.due], settings,
+                                  on_check=checks.recorder(on_check))
         summary.checked = len(due)
 
-        archive = ArchiveClient(settings, cache=StoreCache(store, settings, self.now))
-        to_verify = [item for item in items if options.force or self._needs_verification(item, set(due))]
+        statuses = {k: checks.done[k].status.value if k in checks.done else s.status for k, s in sources.items()}
+        to_verify = [(d, c) for d, c in work
+                     if options.force or c.verification is None or any(r.key in checks.due for r in c.citation.urls)]
+        archive = ArchiveClient(settings, cache=ArchiveCache(store, settings.archive_cache_days, self.now))
         if to_verify and (problem := archive.ping()):
             # The links checked are real evidence; verdicts without the archive would not be.
             summary.notes.append(f"the archive did not answer ({problem}): quotes were not verified again; "
                                  "earlier results are kept")
             to_verify = []
-        self._fetch_missing_live_pages(to_verify, live, checked)
-        wanted = [(key(ref.canonical), item.date) for item in to_verify for ref in item.citation.urls]
-        archived = archived_copies(archive, wanted)
-        for url_key, date in dict.fromkeys(wanted):
-            lookup = archive.lookup(url_key, date)
-            store.add_snapshot(self.run_id, url_key, date, iso(self.now()), lookup.to_json())
-            if options.archive_missing and lookup.state is ArchiveState.NONE and url_key in live:
-                saved = archive.save(live[url_key].final_url or url_key)
-                summary.saved.append(saved.to_json())
-        statuses = {k: self._latest_status(k) for k in first_url}
-        thresholds = Thresholds.of(settings)
-        for item in to_verify:
-            result = verify_citation(item.citation, item.date, archived, live, statuses, thresholds)
-            store.add_match(self.run_id, item.document_id, item.citation.id, result.verdict.value,
-                            [m.to_json() for m in result.passages])
+        verified = verify_citations([(c.citation, c.date) for _, c in to_verify], settings, archive, live=live,
+                                    statuses=statuses, checked=checks.done, verified_at=summary.started_at)
+        for (key, date), lookup in verified.lookups.items():
+            store.add_snapshot(self.run_id, key, date, iso(self.now()), lookup)
+            if options.archive_missing and lookup.state is ArchiveState.NONE and key in live:
+                summary.saved.append(archive.save(live[key].final_url or key).to_json())
+        verifying = {(d, c.citation.id) for d, c in to_verify}
+        for document_id, result in to_verify:
+            store.add_match(self.run_id, document_id, result.citation.id, verified.verifications[result.citation.id])
         summary.verified = len(to_verify)
-        document_ids = list(document_ids) or list(dict.fromkeys(i.document_id for i in items))
-        self._summarize(items, first_url, statuses, options, document_ids)
-        if options.reports:
-            for document_id, document in zip(document_ids, summary.documents):
-                try:
-                    document["reports"] = write_reports(store, [document_id], settings.reports_dir, options.formats)
-                except OSError as exc:
-                    raise CannotRunError(f"cannot write reports to {settings.reports_dir}: {exc.strerror or exc}") from exc
-        return summary
 
-    def _fresh(self, url_key: str, max_age: timedelta) -> bool:
+        results = [_updated(known[t.document_id], t.document_id, checks, verified, verifying) for t in targets]
+        self._summarize(results, targets, checks, options)
+        if options.reports:
+            for document, document_results in zip(summary.documents, results):
+                document["reports"] = _write(document_results, settings, options.formats)
+        return summary, results
+
+    def _fresh(self, latest: LinkCheck | None) -> bool:
         """Checked alive within max-age. A failed check is never fresh: caching failures
         makes every later run fail."""
-        latest = self.store.latest_check(url_key)
-        if latest is None or not LinkStatus(latest.status).alive or max_age.total_seconds() <= 0:
+        max_age = timedelta(seconds=parse_duration(self.settings.max_age))
+        if latest is None or not latest.status.alive or max_age.total_seconds() <= 0:
             return False
-        return datetime.fromisoformat(latest.checked_at.replace("Z", "+00:00")) >= self.now() - max_age
+        return parse_iso(latest.checked_at) >= self.now() - max_age
 
-    def _record_check(self, check: LinkCheck) -> None:
-        row = check.to_json()
-        row["canonical"] = key(check.canonical)
-        row["checked_at"] = iso(self.now()) if self.settings.now else check.checked_at
-        history = [(row["checked_at"], check.status, check.conclusive)] + [
-            (c.checked_at, LinkStatus(c.status), c.conclusive) for c in self.store.checks(row["canonical"])
-            if c.run_id != self.run_id
-        ]
-        state = link_state(history, failures=self.settings.dead_after_failures, days=self.settings.dead_after_days)
-        self.store.add_check(self.run_id, row, state.value)
-        self.store.set_state(self.run_id, row["canonical"], state.value, row["checked_at"])
-
-    def _needs_verification(self, item: Item, due: set[str]) -> bool:
-        if any(key(ref.canonical) in due for ref in item.citation.urls):
-            return True
-        return self.store.latest_match(item.document_id, item.citation.id) is None
-
-    def _fetch_missing_live_pages(self, items: Iterable[Item], live: dict[str, LivePage],
-                                  checked: dict[str, LinkCheck]) -> None:
-        """Live pages of alive URLs not checked in this run but cited by a citation that
-        must be verified (a new citation of a fresh URL)."""
-        wanted = {key(ref.canonical): ref.url for item in items for ref in item.citation.urls}
-        missing = [k for k in wanted if k not in live and k not in checked
-                   and self._latest_status(k) in (LinkStatus.OK.value, LinkStatus.REDIRECTED.value)]
-        if not missing:
-            return
-
-        async def fetch_all() -> None:
-            async with Fetcher(self.settings, concurrency=self.settings.check_concurrency,
-                               per_host=self.settings.check_per_host) as fetcher:
-                async def one(url_key: str) -> None:
-                    try:
-                        live[url_key] = live_page(await fetcher.fetch(url_key))
-                    except FetchError as error:
-                        live[url_key] = LivePage(url_key, None, error.reason)
-
-                await asyncio.gather(*(one(k) for k in missing))
-
-        run_sync(fetch_all())
-
-    def _latest_status(self, url_key: str) -> str:
-        latest = self.store.latest_check(url_key)
-        return latest.status if latest else "unchecked"
-
-    def _summarize(self, items: Sequence[Item], first_url: dict[str, str], statuses: dict[str, str],
-                   options: RunOptions, document_ids: Sequence[int]) -> None:
-        store, summary = self.store, self.summary
+    def _summarize(self, results: Sequence[DocumentResults], targets: Sequence[Target], checks: _Checks,
+                   options: RunOptions) -> None:
+        summary = self.summary
         assert summary is not None
-        states = {k: store.url_state(k) or LinkState.UNCERTAIN.value for k in first_url}
-        summary.links = {s.value: sum(1 for v in states.values() if v == s.value) for s in LinkState}
-        summary.classes = dict(sorted(Counter(statuses.values()).items()))
-        summary.newly_dead = [e["canonical"] for e in store.events(run_id=self.run_id) if e["new_state"] == LinkState.DEAD.value]
-        verdicts = []
-        for item in items:
-            match = store.latest_match(item.document_id, item.citation.id)
-            verdicts.append(match["verdict"] if match else Verdict.UNVERIFIABLE.value)
-        summary.citations = len(items)
-        summary.verdicts = dict(sorted(Counter(verdicts).items()))
-        documents = {d["id"]: d for d in store.documents()}
-        summary.documents = [
-            {"path": documents[d]["path"], "title": documents[d]["title"],
-             "citations": sum(1 for i in items if i.document_id == d)}
-            for d in document_ids
-        ]
+        chosen = [[c for c in r.citations if t.only is None or c.citation.id in t.only] for r, t in zip(results, targets)]
+        citations = [c for group in chosen for c in group]
+        sources = _first_sources(citations)
+        states = [s.state for s in sources.values()]
+        verdicts = [c.verdict for c in citations]
+        summary.citations = len(citations)
+        summary.verdicts = tally(v.value for v in verdicts)
+        summary.links = {state.value: states.count(state) for state in LinkState}
+        summary.classes = tally(s.status for s in sources.values())
+        summary.newly_dead = list(reversed(checks.newly_dead))  # newest first, as events are listed
+        summary.documents = [{"path": r.document.path, "title": r.document.title, "citations": len(group)}
+                             for r, group in zip(results, chosen)]
         problem = {
-            "dead": any(v == LinkState.DEAD.value for v in states.values()),
-            "new-dead": bool(summary.newly_dead),
-            "unverified": any(v not in (Verdict.VERIFIED.value, Verdict.VERIFIED_LIVE.value) for v in verdicts),
-            "never": False,
-        }[options.fail_on]
+            FailOn.DEAD: LinkState.DEAD in states,
+            FailOn.NEW_DEAD: bool(summary.newly_dead),
+            FailOn.UNVERIFIED: not all(v.is_verified for v in verdicts),
+            FailOn.NEVER: False,
+        }[FailOn(options.fail_on)]
         summary.exit_code = int(ExitCode.PROBLEMS if problem else ExitCode.OK)
+
+
+class _Checks:
+    """This run's checks of the URLs due, recorded as they arrive: each is stored at once
+    with the state it leaves its URL in (computed from the history read once up front)."""
+
+    def __init__(self, job: Job, due: Sequence[str]) -> None:
+        self.job = job
+        self.due = set(due)
+        self.history = job.store.histories(due) if due else {}
+        self.done: dict[str, LinkCheck] = {}
+        self.states: dict[str, LinkState] = {}
+        self.newly_dead: list[str] = []
+
+    def recorder(self, then: Callable[[LinkCheck], None] | None) -> Callable[[LinkCheck], None]:
+        def record(check: LinkCheck) -> None:
+            self.record(check)
+            if then is not None:
+                then(check)
+
+        return record
+
+    def record(self, check: LinkCheck) -> None:
+        job, settings = self.job, self.job.settings
+        key = url_key(check.canonical)
+        check = dataclasses.replace(check, canonical=key,
+                                    checked_at=iso(job.now()) if settings.now else check.checked_at)
+        history = [(check.checked_at, check.status, check.conclusive)] + self.history.get(key, [])
+        state = link_state(history, failures=settings.dead_after_failures, days=settings.dead_after_days)
+        job.store.add_check(job.run_id, check, state)
+        old = job.store.set_state(job.run_id, key, state, check.checked_at)
+        if old and state is LinkState.DEAD:
+            self.newly_dead.append(key)
+        self.done[key] = check
+        self.states[key] = state
+
+
+def _first_sources(citations: Iterable[CitationResult]) -> dict[str, SourceResult]:
+    return first_by_key(s for c in citations for s in c.sources)
+
+
+def _updated(known: DocumentResults, document_id: int, checks: _Checks, verified: Verified,
+             verifying: set[tuple[int, str]]) -> DocumentResults:
+    """What was known of a document, with this run's checks, states, lookups and verdicts."""
+    citations = []
+    for result in known.citations:
+        sources = tuple(
+            dataclasses.replace(
+                s, check=checks.done.get(s.ref.key, s.check), state=checks.states.get(s.ref.key, s.state),
+                lookup=verified.lookups.get((s.ref.key, result.date), s.lookup),
+            )
+            for s in result.sources
+        )
+        verification = verified.verifications[result.citation.id] \
+            if (document_id, result.citation.id) in verifying else result.verification
+        citations.append(CitationResult(result.citation, result.date, sources, verification))
+    return dataclasses.replace(known, citations=tuple(citations))
+
+
+def _write(results: DocumentResults, settings: Settings, formats: Sequence[str], *,
+           robust_links: bool = False) -> list[str]:
+    try:
+        return write_reports(results, settings.reports_dir, formats, robust_links=robust_links)
+    except OSError as exc:
+        raise CannotRunError(f"cannot write reports to {settings.reports_dir}: {exc.strerror or exc}") from exc
+
+
+def _fail_on(options: RunOptions) -> None:
+    if options.fail_on not in FAIL_ON:
+        raise UsageError(f"--fail-on must be one of {', '.join(FAIL_ON)}")
 
 
 def _require_database(settings: Settings) -> None:
@@ -413,51 +383,8 @@ def _require_database(settings: Settings) -> None:
         raise UsageError(f"{settings.db}: no such database; run `citewatch run` first or give --db")
 
 
-def canary_problem(settings: Settings) -> str | None:
-    """Why the canary URL cannot be fetched, or None when the network answers."""
-    async def probe() -> None:
-        async with Fetcher(settings, trusted_urls=[settings.canary_url], concurrency=1, per_host=1) as fetcher:
-            await fetcher.fetch(settings.canary_url, max_bytes=1024)
-
-    try:
-        run_sync(probe())
-    except FetchError as error:
-        return f"the canary {settings.canary_url}: {error.reason}"
-    return None
-
-
 def _result_settings(settings: Settings) -> dict[str, Any]:
     """The settings that change results, for the record (no secrets)."""
     names = ("wayback_cdx_url", "wayback_replay_url", "wayback_dialect", "archive_mode", "archive_after_window_days",
              "dead_after_failures", "dead_after_days", "max_age", "check_method", "soft404_probe", "max_body_bytes")
     return {name: getattr(settings, name) for name in names}
-
-
-def _citation_record(citation: Citation) -> dict[str, Any]:
-    return {
-        "id": citation.id, "index": citation.index, "line_start": citation.line_start, "date": citation.date,
-        "urls": [dataclasses.asdict(u) for u in citation.urls],
-        "passages": [dataclasses.asdict(p) for p in citation.passages],
-    }
-
-
-def _citation_from_record(record: dict[str, Any]) -> Citation:
-    return Citation(
-        record["id"], record["index"], record["line_start"], record["date"],
-        tuple(UrlRef(**u) for u in record["urls"]), tuple(Passage(**p) for p in record["passages"]),
-    )
-
-
-def _provenance(store: Store, item: Item) -> dict[str, Any]:
-    match = store.latest_match(item.document_id, item.citation.id) or {}
-    sources = []
-    for ref in item.citation.urls:
-        url_key = key(ref.canonical)
-        latest = store.latest_check(url_key)
-        sources.append({
-            "url": ref.url, "canonical": ref.canonical, "state": store.url_state(url_key),
-            "status": latest.status if latest else None, "reason": latest.reason if latest else None,
-            "snapshot": (store.latest_snapshot(url_key, item.date) or {}).get("closest"),
-        })
-    return {"id": item.citation.id, "index": item.citation.index, "date": item.citation.date,
-            "verdict": match.get("verdict"), "passages": match.get("passages", []), "sources": sources}

@@ -11,24 +11,24 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import email.utils
-import html
 import random
 import re
 import string
 import time
 import urllib.parse
 from collections import Counter
-from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
+from collections.abc import Callable, Mapping, Sequence
 
 from rapidfuzz import fuzz
 
+from pipeline import text
 from pipeline.config import Settings
 from pipeline.errors import CannotRunError
-from pipeline.extract.urls import canonicalize, url_key
-from pipeline.http import FetchError, Fetcher, Response, run_sync
-from pipeline.model import LinkCheck, LinkStatus
+from pipeline.extract.urls import canonicalize
+from pipeline.http import FetchError, FetchErrorKind, Fetcher, Response, run_sync
+from pipeline.model import LinkCheck, LinkStatus, url_key
+from pipeline.text import PageText
+from pipeline.times import now_iso, parse_retry_after
 
 PROBE_NAME_LENGTH = 25
 SIMILAR = 0.95  # texts this alike are the same page (the probe's threshold)
@@ -62,50 +62,15 @@ _SOFT_404_WORDS = ("found", "exist", "find", "404")  # SOFT_404_TEXT cannot matc
 GENERIC_PATHS = {"", "/", "/index.html", "/index.htm", "/index.php", "/home", "/404", "/404.html",
                  "/error", "/error.html", "/not-found", "/notfound", "/page-not-found", "/search",
                  "/default.aspx", "/en", "/en/"}
-_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
-_HEADINGS = re.compile(r"<h[12][^>]*>(.*?)</h[12]>", re.IGNORECASE | re.DOTALL)
-_DROP = re.compile(r"<(script|style|noscript)[^>]*>.*?</\1>|<!--.*?-->", re.IGNORECASE | re.DOTALL)
-_TAGS = re.compile(r"<[^>]+>")
-_SPACE = re.compile(r"\s+")
-_CHARSET = re.compile(rb"""charset\s*=\s*["']?([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
 
 
 # --- pure parts -----------------------------------------------------------------------
 
 
 @dataclasses.dataclass(frozen=True)
-class PageView:
-    """What classification looks at: title, top headings, visible text (all lowercase-free)."""
+class Classification:
+    """What a response says of a link."""
 
-    title: str
-    headings: str
-    text: str
-
-    @classmethod
-    def of(cls, body: bytes, content_type: str = "") -> PageView:
-        text = _decode(body, content_type)
-        title = _clean(m.group(1)) if (m := _TITLE.search(text)) else ""
-        headings = " | ".join(_clean(h) for h in _HEADINGS.findall(text)[:4])
-        visible = _clean(_DROP.sub(" ", text))
-        return cls(title, headings, visible[:20_000])
-
-
-def _decode(body: bytes, content_type: str) -> str:
-    match = _CHARSET.search(content_type.encode("latin-1", "replace")) or _CHARSET.search(body[:4096])
-    for encoding in ((match.group(1).decode("ascii"),) if match else ()) + ("utf-8",):
-        try:
-            return body.decode(encoding)
-        except (LookupError, UnicodeDecodeError):
-            continue
-    return body.decode("utf-8", errors="replace")
-
-
-def _clean(fragment: str) -> str:
-    return _SPACE.sub(" ", html.unescape(_TAGS.sub(" ", fragment))).strip()
-
-
-@dataclasses.dataclass(frozen=True)
-class Verdict:
     status: LinkStatus
     reason: str
     paywall: bool = False
@@ -126,14 +91,16 @@ def is_site_root(url: str) -> bool:
     return parts.path in ("", "/") and not parts.query
 
 
-def classify(url: str, response: Response, *, paywall_site: bool = False, alive_statuses: Sequence[int] = ()) -> Verdict:
-    """The class of a final response (soft-404 probe aside)."""
+def classify(url: str, response: Response, view: PageText | None = None, *, paywall_site: bool = False,
+             alive_statuses: Sequence[int] = ()) -> Classification:
+    """The class of a final response (soft-404 probe aside); `view` is the page as read
+    (read here when not given)."""
     status = response.status
     where = "" if not response.hops else " at final URL"
-    content_type = response.headers.get("Content-Type", "")
-    view = PageView.of(response.body, content_type) if response.body else PageView("", "", "")
+    if view is None:
+        view = text.view_of(response.body, response.headers.get("Content-Type", ""))
     if status in alive_statuses:
-        return Verdict(LinkStatus.OK, f"{status} treated as alive for this domain")
+        return Classification(LinkStatus.OK, f"{status} treated as alive for this domain")
     if 200 <= status < 300:
         head = response.body[:200_000]
         paywall = (b"ccessibleForFree" in head or b"content_tier" in head or b"ubscribe" in head or
@@ -142,56 +109,56 @@ def classify(url: str, response: Response, *, paywall_site: bool = False, alive_
             final_path = urllib.parse.urlsplit(response.final_url).path
             if final_path.rstrip("/").lower() in {p.rstrip("/") for p in GENERIC_PATHS}:
                 kind = "the site root" if final_path in ("", "/") else f"a generic page ({final_path})"
-                return Verdict(LinkStatus.SOFT_404, f"redirects to {kind}")
+                return Classification(LinkStatus.SOFT_404, f"redirects to {kind}")
         if not is_site_root(url):
             if SOFT_404_TITLE.search(view.title) or SOFT_404_TITLE.search(view.headings):
-                return Verdict(LinkStatus.SOFT_404, f"{status}, but the page says not found: {view.title or view.headings!r}"[:200])
-            start = view.text[:3000]
+                return Classification(LinkStatus.SOFT_404, f"{status}, but the page says not found: {view.title or view.headings!r}"[:200])
+            start = view.visible[:3000]
             lowered = start.lower()
             if any(word in lowered for word in _SOFT_404_WORDS) and SOFT_404_TEXT.search(start):
-                return Verdict(LinkStatus.SOFT_404, f"{status}, but the page says it cannot be found")
+                return Classification(LinkStatus.SOFT_404, f"{status}, but the page says it cannot be found")
         if response.hops:
-            return Verdict(LinkStatus.REDIRECTED, f"redirects to {response.final_url}", paywall)
-        return Verdict(LinkStatus.OK, f"{status}" + (", paywalled" if paywall else ""), paywall)
+            return Classification(LinkStatus.REDIRECTED, f"redirects to {response.final_url}", paywall)
+        return Classification(LinkStatus.OK, f"{status}" + (", paywalled" if paywall else ""), paywall)
     if status in (401, 402, 403) and paywall_site:
-        return Verdict(LinkStatus.OK, f"{status} from a subscription site: paywalled, alive", True)
+        return Classification(LinkStatus.OK, f"{status} from a subscription site: paywalled, alive", True)
     if _bot_wall(response, view):
-        return Verdict(LinkStatus.BLOCKED, f"{status}: bot wall or challenge page")
+        return Classification(LinkStatus.BLOCKED, f"{status}: bot wall or challenge page")
     if status in (404, 410):
-        return Verdict(LinkStatus.NOT_FOUND, f"{status}{where}")
+        return Classification(LinkStatus.NOT_FOUND, f"{status}{where}")
     if status in (401, 403, 407, 451, 999):
-        return Verdict(LinkStatus.BLOCKED, f"{status}{where}: access refused")
+        return Classification(LinkStatus.BLOCKED, f"{status}{where}: access refused")
     if status == 402:
-        return Verdict(LinkStatus.BLOCKED, "402: payment required", True)
+        return Classification(LinkStatus.BLOCKED, "402: payment required", True)
     if status == 429:
-        return Verdict(LinkStatus.RATE_LIMITED, f"429{where}: rate limited")
+        return Classification(LinkStatus.RATE_LIMITED, f"429{where}: rate limited")
     if status == 408:
-        return Verdict(LinkStatus.TIMEOUT, "408: the server timed out")
+        return Classification(LinkStatus.TIMEOUT, "408: the server timed out")
     if 500 <= status < 600:
-        return Verdict(LinkStatus.SERVER_ERROR, f"{status}{where}")
+        return Classification(LinkStatus.SERVER_ERROR, f"{status}{where}")
     if 300 <= status < 400:
-        return Verdict(LinkStatus.SERVER_ERROR, f"{status} without a Location to follow")
+        return Classification(LinkStatus.SERVER_ERROR, f"{status} without a Location to follow")
     if 400 <= status < 500:
-        return Verdict(LinkStatus.NOT_FOUND, f"{status}{where}")
-    return Verdict(LinkStatus.SERVER_ERROR, f"unexpected status {status}")
+        return Classification(LinkStatus.NOT_FOUND, f"{status}{where}")
+    return Classification(LinkStatus.SERVER_ERROR, f"unexpected status {status}")
 
 
-def _bot_wall(response: Response, view: PageView) -> bool:
+def _bot_wall(response: Response, view: PageText) -> bool:
     headers = {k.lower(): v.lower() for k, v in response.headers.items()}
     if headers.get("cf-mitigated") == "challenge" or "x-datadome" in headers:
         return True
-    return response.status in (403, 429, 503) and bool(BOT_WALL.search(view.title or view.text[:500]))
+    return response.status in (403, 429, 503) and bool(BOT_WALL.search(view.title or view.visible[:500]))
 
 
 ERROR_CLASSES = {
-    "dns_error": LinkStatus.DNS_ERROR,
-    "connection_error": LinkStatus.CONNECTION_ERROR,
-    "tls_error": LinkStatus.TLS_ERROR,
-    "timeout": LinkStatus.TIMEOUT,
-    "redirect_loop": LinkStatus.REDIRECT_LOOP,
-    "too_many_redirects": LinkStatus.REDIRECT_LOOP,
-    "refused": LinkStatus.REFUSED,
-    "invalid_url": LinkStatus.INVALID_URL,
+    FetchErrorKind.DNS_ERROR: LinkStatus.DNS_ERROR,
+    FetchErrorKind.CONNECTION_ERROR: LinkStatus.CONNECTION_ERROR,
+    FetchErrorKind.TLS_ERROR: LinkStatus.TLS_ERROR,
+    FetchErrorKind.TIMEOUT: LinkStatus.TIMEOUT,
+    FetchErrorKind.REDIRECT_LOOP: LinkStatus.REDIRECT_LOOP,
+    FetchErrorKind.TOO_MANY_REDIRECTS: LinkStatus.REDIRECT_LOOP,
+    FetchErrorKind.REFUSED: LinkStatus.REFUSED,
+    FetchErrorKind.INVALID_URL: LinkStatus.INVALID_URL,
 }
 
 
@@ -218,26 +185,10 @@ def invalid_reason(url: str) -> str | None:
     return None
 
 
-def is_evidence(kind: str, elapsed_ms: float) -> bool:
+def is_evidence(kind: FetchErrorKind, elapsed_ms: float) -> bool:
     """False for a DNS or connection failure back in under a millisecond: a local
     resolver or proxy answered, so it says nothing about the site."""
-    return not (kind in ("dns_error", "connection_error") and elapsed_ms < FAST_FAILURE_MS)
-
-
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (RFC 9110: seconds or an HTTP date)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, when.timestamp() - (now if now is not None else time.time()))
+    return not (kind in (FetchErrorKind.DNS_ERROR, FetchErrorKind.CONNECTION_ERROR) and elapsed_ms < FAST_FAILURE_MS)
 
 
 def probe_url(url: str, rng: random.Random) -> str:
@@ -255,10 +206,6 @@ def similarity(a: str, b: str) -> float:
     return fuzz.ratio(a[:5000], b[:5000]) / 100
 
 
-def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
 # --- checking -------------------------------------------------------------------------
 
 
@@ -271,16 +218,39 @@ class _Probe:
     text: str = ""
 
 
+@dataclasses.dataclass(frozen=True)
+class PageRead:
+    """A live page fetched and read: where it ended, its text, or why it has none."""
+
+    final_url: str
+    page: PageText | None
+    reason: str = ""
+
+
+def read_response(response: Response) -> PageRead:
+    try:
+        return PageRead(response.final_url, text.read_page(response.body, response.headers.get("Content-Type", "")))
+    except text.Unreadable as exc:
+        return PageRead(response.final_url, None, str(exc))
+
+
 class Checker:
-    """Checks URLs through one Fetcher; caches soft-404 probes per host and parent path."""
+    """Checks URLs through one Fetcher; caches soft-404 probes per host and parent path.
+    With `on_page`, each page found alive is read in full once, classified from that
+    reading, and handed on (for whoever verifies quotes)."""
 
     def __init__(self, fetcher: Fetcher, settings: Settings, *, rng: random.Random | None = None,
-                 on_page: Callable[[LinkCheck, Response], None] | None = None) -> None:
+                 on_page: Callable[[LinkCheck, PageRead], None] | None = None) -> None:
         self.fetcher = fetcher
         self.settings = settings
         self.rng = rng or random.Random()
         self.on_page = on_page
         self._probes: dict[str, asyncio.Task[_Probe]] = {}
+
+    def _rule(self, host: str) -> tuple[str | None, Mapping]:
+        """The per-domain rule for a host: (domain, rule)."""
+        domain = domain_matches(host, list(self.settings.domains))
+        return domain, (self.settings.domains.get(domain, {}) if domain else {})
 
     async def check(self, url: str) -> LinkCheck:
         canonical = canonicalize(url)
@@ -289,8 +259,7 @@ class Checker:
         if reason := invalid_reason(target):
             return LinkCheck(url, canonical, LinkStatus.INVALID_URL, None, None, (), 0.0, started, reason)
         host = urllib.parse.urlsplit(target).hostname or ""
-        rule_domain = domain_matches(host, list(self.settings.domains))
-        rule = self.settings.domains.get(rule_domain, {}) if rule_domain else {}
+        rule_domain, rule = self._rule(host)
         if rule.get("skip"):
             return LinkCheck(url, canonical, LinkStatus.SKIPPED, None, None, (), 0.0, started,
                              f"skipped by the rule for {rule_domain}")
@@ -304,20 +273,35 @@ class Checker:
                 outcome.hops[-1].location if outcome.hops else None, outcome.hops, elapsed,
                 started, reason, tries, conclusive=not fast,
             )
+        read = read_response(outcome) if self.on_page is not None and 200 <= outcome.status < 300 else None
+        content_type = outcome.headers.get("Content-Type", "")
+        view = read.page if read is not None and read.page is not None else text.view_of(outcome.body, content_type)
         verdict = classify(
-            target, outcome,
+            target, outcome, view,
             paywall_site=domain_matches(host, self.settings.paywall_domains) is not None,
             alive_statuses=rule.get("alive_statuses", ()),
         )
         if verdict.status.alive and self.settings.soft404_probe and not is_site_root(target):
-            verdict = await self._probe_verdict(target, outcome, verdict)
+            verdict = await self._probe_verdict(target, outcome, view, verdict)
         result = LinkCheck(
             url, canonical, verdict.status, outcome.status, outcome.final_url, outcome.hops,
             elapsed, started, verdict.reason, tries, verdict.paywall,
         )
         if self.on_page is not None and result.status.alive:
-            self.on_page(result, outcome)  # the page read for the check, for whoever verifies quotes
+            self.on_page(result, read or read_response(outcome))
         return result
+
+    async def read(self, url: str) -> PageRead:
+        """One page fetched in full and read, with the domain's rule (headers, skip) and
+        the host's pacing, as a check would: for a page wanted without a check."""
+        host = urllib.parse.urlsplit(url).hostname or ""
+        rule_domain, rule = self._rule(host)
+        if rule.get("skip"):
+            return PageRead(url, None, f"skipped by the rule for {rule_domain}")
+        try:
+            return read_response(await self.fetcher.fetch(url, headers=rule.get("headers")))
+        except FetchError as error:
+            return PageRead(url, None, error.reason)
 
     async def _fetch(self, url: str, headers: dict | None) -> tuple[Response | FetchError, int, float]:
         """The last outcome of up to 1 + retries tries, their number, the last one's time."""
@@ -330,7 +314,7 @@ class Checker:
                 response = await self._get(url, headers)
             except FetchError as error:
                 elapsed = (time.monotonic() - began) * 1000
-                if error.kind in ("timeout", "connection_error") and tries <= settings.check_retries and elapsed >= FAST_FAILURE_MS:
+                if error.kind in (FetchErrorKind.TIMEOUT, FetchErrorKind.CONNECTION_ERROR) and tries <= settings.check_retries and elapsed >= FAST_FAILURE_MS:
                     await asyncio.sleep(self._backoff(tries))
                     continue
                 return error, tries, elapsed
@@ -358,17 +342,17 @@ class Checker:
     def _backoff(self, tries: int) -> float:
         return self.settings.check_backoff * (2 ** (tries - 1)) * self.rng.uniform(0.5, 1.5)
 
-    async def _probe_verdict(self, url: str, response: Response, verdict: Verdict) -> Verdict:
+    async def _probe_verdict(self, url: str, response: Response, view: PageText,
+                             verdict: Classification) -> Classification:
         probe = await self._probe(url)
         if probe.honest or not probe.usable:
             return verdict
         if response.hops and probe.hops == len(response.hops) and probe.final_url == response.final_url:
-            return Verdict(LinkStatus.SOFT_404, f"redirects where a made-up URL does ({response.final_url})")
+            return Classification(LinkStatus.SOFT_404, f"redirects where a made-up URL does ({response.final_url})")
         if response.body:
-            ours = PageView.of(response.body, response.headers.get("Content-Type", "")).text
-            score = similarity(ours, probe.text)
+            score = similarity(view.visible, probe.text)
             if score >= SIMILAR:
-                return Verdict(LinkStatus.SOFT_404, f"same page as a made-up URL on the site ({score:.0%} alike)")
+                return Classification(LinkStatus.SOFT_404, f"same page as a made-up URL on the site ({score:.0%} alike)")
         return verdict
 
     async def _probe(self, url: str) -> _Probe:
@@ -383,13 +367,13 @@ class Checker:
         try:
             response = await self.fetcher.fetch(probe_url(url, self.rng), max_bytes=self.settings.check_max_bytes)
         except FetchError as error:
-            return _Probe(honest=False, usable=error.kind in ("redirect_loop", "too_many_redirects"))
+            return _Probe(honest=False, usable=error.kind in (FetchErrorKind.REDIRECT_LOOP, FetchErrorKind.TOO_MANY_REDIRECTS))
         if 400 <= response.status < 500 and response.status not in (401, 403, 429):
             return _Probe(honest=True, usable=True)
         if not 200 <= response.status < 300:
             return _Probe(honest=False, usable=False)
-        view = PageView.of(response.body, response.headers.get("Content-Type", ""))
-        return _Probe(False, True, response.final_url, len(response.hops), view.text)
+        view = text.view_of(response.body, response.headers.get("Content-Type", ""))
+        return _Probe(False, True, response.final_url, len(response.hops), view.visible)
 
 
 class NetworkUnreachable(CannotRunError):
@@ -401,7 +385,7 @@ async def check_urls_async(
     settings: Settings,
     *,
     on_result: Callable[[LinkCheck], None] | None = None,
-    on_page: Callable[[LinkCheck, Response], None] | None = None,
+    on_page: Callable[[LinkCheck, PageRead], None] | None = None,
     rng: random.Random | None = None,
 ) -> list[LinkCheck]:
     """One LinkCheck per input URL, in input order; each canonical URL is checked once
@@ -412,13 +396,7 @@ async def check_urls_async(
     first: dict[str, str] = {}
     for url, key in zip(urls, keys):
         first.setdefault(key, url)
-    async with Fetcher(
-        settings,
-        trusted_urls=[settings.canary_url],
-        concurrency=settings.check_concurrency,
-        per_host=settings.check_per_host,
-        min_interval=settings.check_min_interval,
-    ) as fetcher:
+    async with checking_fetcher(settings) as fetcher:
         checker = Checker(fetcher, settings, rng=rng, on_page=on_page)
 
         async def one(url: str) -> LinkCheck:
@@ -429,45 +407,61 @@ async def check_urls_async(
 
         done = dict(zip(first, await asyncio.gather(*(one(url) for url in first.values()))))
         if done and all(r.status in (LinkStatus.DNS_ERROR, LinkStatus.CONNECTION_ERROR) for r in done.values()):
-            await _require_network(fetcher, settings, len(done))
+            if reason := await canary_reason(fetcher, settings):
+                raise NetworkUnreachable(
+                    f"the network looks unreachable: all {len(done)} checks failed to connect, and so did the "
+                    f"canary {settings.canary_url} ({reason}); nothing is reported broken"
+                )
     return [
         dataclasses.replace(done[key], url=url, canonical=canonical)
         for url, canonical, key in zip(urls, canonicals, keys)
     ]
 
 
-async def _require_network(fetcher: Fetcher, settings: Settings, failed: int) -> None:
+def checking_fetcher(settings: Settings) -> Fetcher:
+    """The fetcher of checks and page reads: the check limits and pacing, the canary trusted."""
+    return Fetcher(settings, trusted_urls=[settings.canary_url], concurrency=settings.check_concurrency,
+                   per_host=settings.check_per_host, min_interval=settings.check_min_interval)
+
+
+async def canary_reason(fetcher: Fetcher, settings: Settings) -> str | None:
+    """Why the canary URL cannot be fetched, or None when the network answers."""
     try:
         await fetcher.fetch(settings.canary_url, max_bytes=1024)
     except FetchError as error:
-        raise NetworkUnreachable(
-            f"the network looks unreachable: all {failed} checks failed to connect, and so did the "
-            f"canary {settings.canary_url} ({error.reason}); nothing is reported broken"
-        ) from None
+        return error.reason
+    return None
+
+
+def canary_problem(settings: Settings) -> str | None:
+    """`canary_reason` for callers without an event loop (a run, before it checks anything)."""
+    async def probe() -> str | None:
+        async with checking_fetcher(settings) as fetcher:
+            return await canary_reason(fetcher, settings)
+
+    return run_sync(probe())
+
+
+def read_pages(urls: Sequence[str], settings: Settings) -> dict[str, PageRead]:
+    """Live pages read in full, concurrently, with the same limits, pacing and per-domain
+    rules as checks: URL → PageRead."""
+    async def read_all() -> dict[str, PageRead]:
+        async with checking_fetcher(settings) as fetcher:
+            checker = Checker(fetcher, settings)
+            return dict(zip(urls, await asyncio.gather(*(checker.read(url) for url in urls))))
+
+    return run_sync(read_all()) if urls else {}
 
 
 def check_urls(
     urls: Sequence[str], settings: Settings, *, on_result: Callable[[LinkCheck], None] | None = None,
-    on_page: Callable[[LinkCheck, Response], None] | None = None,
+    on_page: Callable[[LinkCheck, PageRead], None] | None = None,
 ) -> list[LinkCheck]:
     """`check_urls_async` for callers without an event loop."""
     return run_sync(check_urls_async(urls, settings, on_result=on_result, on_page=on_page))
 
 
-def summarize(checks: Sequence[LinkCheck]) -> dict[str, int]:
+def count_by_status(checks: Sequence[LinkCheck]) -> dict[str, int]:
     """Counts per status class, in the enum's order, zeros left out."""
     counts = Counter(check.status for check in checks)
     return {status.value: counts[status] for status in LinkStatus if counts[status]}
-
-
-def format_checks(checks: Sequence[LinkCheck], width: int = 100) -> str:
-    """The human view: status, HTTP status, time and URL a line, the reason under it, and
-    the counts per class."""
-    lines = []
-    for check in checks:
-        http_status = str(check.http_status) if check.http_status is not None else "-"
-        head = f"{check.status.value:<16} {http_status:>3} {check.elapsed_ms:>7.0f} ms  {check.url}"
-        lines.append(head if len(head) <= width else head[: width - 1] + "…")
-        lines.append(f"{'':<16} {check.reason}"[:width])
-    lines.append(", ".join(f"{count} {name}" for name, count in summarize(checks).items()))
-    return "\n".join(lines)

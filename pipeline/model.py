@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import urllib.parse
 
 
 class DocumentFormat(str, enum.Enum):
@@ -12,14 +13,25 @@ class DocumentFormat(str, enum.Enum):
     HTML = "html"
 
 
+def url_key(canonical: str) -> str:
+    """The form a URL is checked, looked up and stored under: its canonical form without
+    the fragment, which never reaches a server."""
+    return urllib.parse.urldefrag(canonical)[0]
+
+
 @dataclasses.dataclass(frozen=True)
 class UrlRef:
-    """A cited URL: `url` exactly as written, `canonical` the lookup key, where it stands."""
+    """A cited URL: `url` exactly as written, `canonical` its normal form (fragment kept, as
+    the document meant it), `key` what it is checked and stored under; where it stands."""
 
     url: str
     canonical: str
     line: int
     column: int = 1
+
+    @property
+    def key(self) -> str:
+        return url_key(self.canonical)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,9 +80,13 @@ class Extraction:
         """Canonical URLs in order of first appearance, each once."""
         return list(dict.fromkeys(ref.canonical for c in self.citations for ref in c.urls))
 
+    def dated(self) -> list[tuple[Citation, str | None]]:
+        """Each citation with the date its sources are judged at: its own, else the document's."""
+        return [(c, c.date or self.document.date) for c in self.citations]
+
 
 class LinkStatus(str, enum.Enum):
-    """The class of one check (DESIGN.md, "Link status classes"), plus `refused` (the
+    """The class of one check (docs/architecture.md, "Closed sets"), plus `refused` (the
     private-address guard said no) and `skipped` (a per-domain rule said not to check)."""
 
     OK = "ok"
@@ -144,3 +160,24 @@ class LinkCheck:
             "paywall": self.paywall,
             "conclusive": self.conclusive,
         }
+
+
+class Verdict(str, enum.Enum):
+    """A passage's or a citation's verdict (docs/architecture.md, "Closed sets")."""
+
+    VERIFIED = "verified"
+    VERIFIED_LIVE = "verified_live"
+    PARTIAL = "partial"
+    NOT_FOUND = "not_found"
+    UNVERIFIABLE = "unverifiable"
+
+    @property
+    def is_verified(self) -> bool:
+        """Every passage found, in an archived copy or at least in the live page: what
+        `--fail-on unverified` and the "not verified" filter leave alone."""
+        return self in (Verdict.VERIFIED, Verdict.VERIFIED_LIVE)
+
+    @property
+    def found_any(self) -> bool:
+        """Some of the text was found somewhere."""
+        return self.is_verified or self is Verdict.PARTIAL

@@ -14,12 +14,24 @@ import json
 import os
 import socket
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from pipeline.archive import Capture, Lookup
 from pipeline.errors import CannotRunError
+from pipeline.linkstate import LinkState
+from pipeline.model import (
+    Citation, Document, DocumentFormat, LinkCheck, LinkStatus, Passage, RedirectHop, UrlRef, Verdict,
+)
+from pipeline.results import CitationResult, DocumentResults, RunInfo, SourceResult, Verification
+from pipeline.times import Clock, iso
+from pipeline.verify import QuoteMatch
+
+_CHUNK = 500  # keys per IN (...) query, well under SQLite's limit on bound parameters
 
 MIGRATIONS: list[str] = [
     # 1: the first schema
@@ -159,6 +171,13 @@ class CheckRow:
     conclusive: bool
     paywall: bool
 
+    def to_check(self) -> LinkCheck:
+        return LinkCheck(
+            self.url, self.canonical, LinkStatus(self.status), self.http_status, self.final_url,
+            tuple(RedirectHop(**hop) for hop in self.redirects), self.elapsed_ms or 0.0, self.checked_at, self.reason,
+            self.tries, self.paywall, self.conclusive,
+        )
+
 
 class Store:
     """A citewatch database. Open with `Store.open(path)`; each write commits at once,
@@ -262,56 +281,62 @@ class Store:
         return _run_dict(row) if row else None
 
     # -- documents and citations -------------------------------------------------------
-    def save_document(self, path: str, title: str | None, date: str | None, sha256: str, fmt: str, run_id: int) -> int:
+    def save_document(self, document: Document, run_id: int) -> int:
         self.db.execute(
             "INSERT INTO documents (path, title, date, sha256, format, last_run_id) VALUES (?, ?, ?, ?, ?, ?) "
             "ON CONFLICT(path) DO UPDATE SET title = excluded.title, date = excluded.date, sha256 = excluded.sha256, "
             "format = excluded.format, last_run_id = excluded.last_run_id",
-            (path, title, date, sha256, fmt, run_id),
+            (document.path, document.title, document.date, document.sha256, document.format.value, run_id),
         )
-        return int(self.db.execute("SELECT id FROM documents WHERE path = ?", (path,)).fetchone()[0])
+        return int(self.db.execute("SELECT id FROM documents WHERE path = ?", (document.path,)).fetchone()[0])
 
-    def replace_citations(self, document_id: int, citations: Sequence[dict[str, Any]]) -> None:
+    def replace_citations(self, document_id: int, citations: Sequence[Citation]) -> None:
         """The document's citations as extracted now (an edited document drops old ones)."""
         with self.transaction():
             self.db.execute("DELETE FROM citations WHERE document_id = ?", (document_id,))
             self.db.executemany(
                 "INSERT INTO citations (document_id, id, idx, line_start, date, urls, passages) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(document_id, c["id"], c["index"], c["line_start"], c["date"], json.dumps(c["urls"]),
-                  json.dumps(c["passages"])) for c in citations],
+                [(document_id, c.id, c.index, c.line_start, c.date, json.dumps([dataclasses.asdict(u) for u in c.urls]),
+                  json.dumps([dataclasses.asdict(p) for p in c.passages])) for c in citations],
             )
+
+    def document(self, document_id: int) -> Document:
+        row = self.db.execute("SELECT * FROM documents WHERE id = ?", (document_id,)).fetchone()
+        return Document(row["path"], row["title"], row["date"], row["sha256"] or "", DocumentFormat(row["format"]), "")
 
     def documents(self) -> list[dict[str, Any]]:
         return [dict(row) for row in self.db.execute("SELECT * FROM documents ORDER BY id")]
 
-    def citations(self, document_id: int) -> list[dict[str, Any]]:
+    def citations(self, document_id: int) -> list[Citation]:
         rows = self.db.execute("SELECT * FROM citations WHERE document_id = ? ORDER BY idx", (document_id,))
-        return [_citation_dict(row) for row in rows]
+        return [_citation(row) for row in rows]
 
-    def find_citations(self, citation_id: str | None = None, canonical: str | None = None) -> list[dict[str, Any]]:
-        """Citations by id (a prefix is enough) or by one of their canonical URLs."""
+    def find_citations(self, citation_id: str | None = None, canonical: str | None = None) -> list[tuple[int, Citation]]:
+        """(document id, citation) by citation id (a prefix is enough) or by one of its
+        canonical URLs."""
         rows = self.db.execute("SELECT * FROM citations ORDER BY document_id, idx").fetchall()
         found = []
         for row in rows:
-            citation = _citation_dict(row)
-            if citation_id is not None and citation["id"].startswith(citation_id):
-                found.append(citation)
-            elif canonical is not None and any(u["canonical"] == canonical for u in citation["urls"]):
-                found.append(citation)
+            citation = _citation(row)
+            if citation_id is not None and citation.id.startswith(citation_id):
+                found.append((row["document_id"], citation))
+            elif canonical is not None and any(u.canonical == canonical for u in citation.urls):
+                found.append((row["document_id"], citation))
         return found
 
     # -- URLs, checks, state -----------------------------------------------------------
-    def add_check(self, run_id: int, check: dict[str, Any], state_after: str | None) -> None:
-        """Append a check (committed at once); a second check of a URL in one run replaces
-        the first (so a resumed or re-checked run has no duplicates)."""
+    def add_check(self, run_id: int, check: LinkCheck, state_after: LinkState) -> None:
+        """Append a check, stored under its `canonical` (the URL key), committed at once; a
+        second check of a URL in one run replaces the first (so a resumed or re-checked run
+        has no duplicates)."""
         self.db.execute("INSERT OR IGNORE INTO urls (canonical, first_seen) VALUES (?, ?)",
-                        (check["canonical"], check["checked_at"]))
+                        (check.canonical, check.checked_at))
         self.db.execute(
             "INSERT OR REPLACE INTO checks (run_id, canonical, url, status, http_status, final_url, redirects, elapsed_ms, "
             "checked_at, reason, tries, state_after, conclusive, paywall) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (run_id, check["canonical"], check["url"], check["status"], check["http_status"], check["final_url"],
-             json.dumps(check["redirects"]), check["elapsed_ms"], check["checked_at"], check["reason"], check["tries"],
-             state_after, int(check["conclusive"]), int(check["paywall"])),
+            (run_id, check.canonical, check.url, check.status.value, check.http_status, check.final_url,
+             json.dumps([dataclasses.asdict(hop) for hop in check.redirects]), check.elapsed_ms, check.checked_at,
+             check.reason, check.tries, state_after.value, int(check.conclusive), int(check.paywall)),
         )
 
     def checks(self, canonical: str, limit: int | None = None) -> list[CheckRow]:
@@ -320,19 +345,45 @@ class Store:
         rows = self.db.execute(sql + (f" LIMIT {int(limit)}" if limit else ""), (canonical,))
         return [_check_row(row) for row in rows]
 
-    def latest_check(self, canonical: str) -> CheckRow | None:
-        rows = self.checks(canonical, limit=1)
-        return rows[0] if rows else None
+    def latest_checks(self, keys: Sequence[str]) -> dict[str, CheckRow]:
+        """The newest check of each URL key that has one."""
+        found: dict[str, CheckRow] = {}
+        for chunk in _chunks(keys):
+            rows = self.db.execute(
+                f"SELECT * FROM checks c WHERE c.canonical IN ({_marks(chunk)}) AND c.id = (SELECT c2.id FROM checks c2 "
+                "WHERE c2.canonical = c.canonical ORDER BY c2.checked_at DESC, c2.id DESC LIMIT 1)", chunk)
+            found.update((row["canonical"], _check_row(row)) for row in rows)
+        return found
+
+    def histories(self, keys: Sequence[str]) -> dict[str, list[tuple[str, LinkStatus, bool]]]:
+        """Each URL key's checks, newest first, as link state reads them: (checked_at,
+        status, conclusive)."""
+        found: dict[str, list[tuple[str, LinkStatus, bool]]] = {key: [] for key in keys}
+        for chunk in _chunks(keys):
+            rows = self.db.execute(
+                f"SELECT canonical, checked_at, status, conclusive FROM checks WHERE canonical IN ({_marks(chunk)}) "
+                "ORDER BY checked_at DESC, id DESC", chunk)
+            for row in rows:
+                found[row["canonical"]].append((row["checked_at"], LinkStatus(row["status"]), bool(row["conclusive"])))
+        return found
 
     def url_state(self, canonical: str) -> str | None:
         row = self.db.execute("SELECT state FROM urls WHERE canonical = ?", (canonical,)).fetchone()
         return row["state"] if row else None
 
-    def set_state(self, run_id: int, canonical: str, new_state: str, at: str) -> str | None:
+    def url_states(self, keys: Sequence[str]) -> dict[str, LinkState]:
+        found: dict[str, LinkState] = {}
+        for chunk in _chunks(keys):
+            rows = self.db.execute(f"SELECT canonical, state FROM urls WHERE canonical IN ({_marks(chunk)})", chunk)
+            found.update((row["canonical"], LinkState(row["state"])) for row in rows)
+        return found
+
+    def set_state(self, run_id: int, canonical: str, new_state: LinkState, at: str) -> str | None:
         """Record the URL's state; a change is an event of this run. Returns the old state
         when it changed, else None."""
         row = self.db.execute("SELECT state FROM urls WHERE canonical = ?", (canonical,)).fetchone()
         old = row["state"] if row else None
+        new_state = new_state.value
         if old == new_state:
             return None
         with self.transaction():
@@ -353,16 +404,22 @@ class Store:
         return [dict(row) for row in self.db.execute(f"SELECT * FROM events {where} ORDER BY at DESC, id DESC", args)]
 
     # -- snapshots and the archive cache -------------------------------------------------
-    def add_snapshot(self, run_id: int, canonical: str, date: str | None, looked_up_at: str, lookup: dict[str, Any]) -> None:
+    def add_snapshot(self, run_id: int, canonical: str, date: str | None, looked_up_at: str, lookup: Lookup) -> None:
         self.db.execute(
             "INSERT OR REPLACE INTO snapshots (run_id, canonical, date, looked_up_at, state, data) VALUES (?, ?, ?, ?, ?, ?)",
-            (run_id, canonical, date or "", looked_up_at, lookup["state"], json.dumps(lookup)),
+            (run_id, canonical, date or "", looked_up_at, lookup.state.value, json.dumps(lookup.to_json())),
         )
 
-    def latest_snapshot(self, canonical: str, date: str | None) -> dict[str, Any] | None:
-        row = self.db.execute("SELECT data FROM snapshots WHERE canonical = ? AND date = ? ORDER BY id DESC LIMIT 1",
-                              (canonical, date or "")).fetchone()
-        return json.loads(row["data"]) if row else None
+    def latest_snapshots(self, keys: Sequence[str]) -> dict[tuple[str, str | None], Lookup]:
+        """The newest lookup of each (URL key, date) for these keys."""
+        found: dict[tuple[str, str | None], Lookup] = {}
+        for chunk in _chunks(keys):
+            rows = self.db.execute(
+                f"SELECT canonical, date, data FROM snapshots s WHERE s.canonical IN ({_marks(chunk)}) AND s.id = "
+                "(SELECT MAX(s2.id) FROM snapshots s2 WHERE s2.canonical = s.canonical AND s2.date = s.date)", chunk)
+            found.update(((row["canonical"], row["date"] or None), Lookup.from_json(json.loads(row["data"])))
+                         for row in rows)
+        return found
 
     def cached_captures(self, key: str, newer_than: str) -> tuple[list[dict[str, Any]], str] | None:
         row = self.db.execute("SELECT captures, queried_url FROM archive_cache WHERE key = ? AND fetched_at >= ?",
@@ -374,22 +431,49 @@ class Store:
                         (key, fetched_at, queried_url, json.dumps(captures)))
 
     # -- verification results ------------------------------------------------------------
-    def add_match(self, run_id: int, document_id: int, citation_id: str, verdict: str, passages: list[dict[str, Any]]) -> None:
+    def add_match(self, run_id: int, document_id: int, citation_id: str, verification: Verification) -> None:
         self.db.execute(
             "INSERT OR REPLACE INTO matches (run_id, document_id, citation_id, verdict, passages) VALUES (?, ?, ?, ?, ?)",
-            (run_id, document_id, citation_id, verdict, json.dumps(passages)),
+            (run_id, document_id, citation_id, verification.verdict.value,
+             json.dumps([m.to_json() for m in verification.passages])),
         )
 
-    def latest_match(self, document_id: int, citation_id: str) -> dict[str, Any] | None:
-        row = self.db.execute(
-            "SELECT m.*, r.started_at FROM matches m JOIN runs r ON r.id = m.run_id "
-            "WHERE m.document_id = ? AND m.citation_id = ? ORDER BY m.run_id DESC LIMIT 1",
-            (document_id, citation_id),
-        ).fetchone()
-        if row is None:
-            return None
-        return {"run_id": row["run_id"], "verdict": row["verdict"], "passages": json.loads(row["passages"]),
-                "verified_at": row["started_at"]}
+    def latest_matches(self, document_id: int) -> dict[str, Verification]:
+        """Each citation's newest verification, with the start of the run that made it."""
+        rows = self.db.execute(
+            "SELECT m.citation_id, m.verdict, m.passages, r.started_at FROM matches m JOIN runs r ON r.id = m.run_id "
+            "WHERE m.document_id = ? AND m.run_id = (SELECT MAX(m2.run_id) FROM matches m2 "
+            "WHERE m2.document_id = m.document_id AND m2.citation_id = m.citation_id)", (document_id,))
+        return {
+            row["citation_id"]: Verification(Verdict(row["verdict"]),
+                                             tuple(QuoteMatch.from_json(p) for p in json.loads(row["passages"])),
+                                             row["started_at"])
+            for row in rows
+        }
+
+    # -- a document's results ------------------------------------------------------------
+    def load_results(self, document_id: int) -> DocumentResults:
+        """Everything known of a document, as the last runs left it: a few queries in all,
+        whatever its size."""
+        document = self.document(document_id)
+        last_run = self.db.execute("SELECT last_run_id FROM documents WHERE id = ?", (document_id,)).fetchone()[0]
+        run = self.run(last_run) if last_run else None
+        citations = self.citations(document_id)
+        keys = list(dict.fromkeys(ref.key for c in citations for ref in c.urls))
+        checks, states, lookups = self.latest_checks(keys), self.url_states(keys), self.latest_snapshots(keys)
+        matches = self.latest_matches(document_id)
+        results = []
+        for citation in citations:
+            date = citation.date or document.date
+            sources = tuple(
+                SourceResult(ref, checks[ref.key].to_check() if ref.key in checks else None,
+                             states.get(ref.key, LinkState.UNCERTAIN), lookups.get((ref.key, date)))
+                for ref in citation.urls
+            )
+            results.append(CitationResult(citation, date, sources, matches.get(citation.id)))
+        info = RunInfo(run["id"], run["tool_version"], run["started_at"], run["finished_at"], run["settings"] or {}) \
+            if run else None
+        return DocumentResults(document, tuple(results), info)
 
     def count(self, table: str) -> int:
         if table not in {"runs", "documents", "citations", "urls", "checks", "snapshots", "matches", "events"}:
@@ -418,12 +502,41 @@ def _run_dict(row: sqlite3.Row) -> dict[str, Any]:
     return data
 
 
-def _citation_dict(row: sqlite3.Row) -> dict[str, Any]:
-    data = dict(row)
-    data["index"] = data.pop("idx")
-    data["urls"] = json.loads(data["urls"])
-    data["passages"] = json.loads(data["passages"])
-    return data
+def _citation(row: sqlite3.Row) -> Citation:
+    return Citation(
+        row["id"], row["idx"], row["line_start"], row["date"],
+        tuple(UrlRef(**u) for u in json.loads(row["urls"])), tuple(Passage(**p) for p in json.loads(row["passages"])),
+    )
+
+
+def _chunks(keys: Sequence[str]) -> list[list[str]]:
+    keys = list(keys)
+    return [keys[i:i + _CHUNK] for i in range(0, len(keys), _CHUNK)]
+
+
+def _marks(chunk: Sequence[str]) -> str:
+    return ", ".join("?" * len(chunk))
+
+
+class ArchiveCache:
+    """The archive client's cache of CDX answers, kept in the store for `max_age_days`, so
+    later runs within that age ask the archive nothing."""
+
+    def __init__(self, store: Store, max_age_days: float, now: Clock) -> None:
+        self.store, self.now = store, now
+        self.max_age = timedelta(days=max_age_days)
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> tuple[list[Capture], str] | None:
+        with self._lock:
+            found = self.store.cached_captures(key, iso(self.now() - self.max_age))
+        if found is None:
+            return None
+        return [Capture(**c) for c in found[0]], found[1]
+
+    def put(self, key: str, captures: list[Capture], queried_url: str) -> None:
+        with self._lock:
+            self.store.cache_captures(key, iso(self.now()), queried_url, [dataclasses.asdict(c) for c in captures])
 
 
 def _check_row(row: sqlite3.Row) -> CheckRow:

@@ -1,6 +1,6 @@
-"""The readable text of a page, and where each quoted passage is found in it.
+"""Where each quoted passage is found in a page's text, and the verdicts that follow.
 
-Both sides are normalised the same way (Unicode NFKC, quotes, dashes, ellipses, Arabic and
+Pages are read by `pipeline.text`; both sides are normalised the same way (Unicode NFKC, quotes, dashes, ellipses, Arabic and
 Persian letter forms, invisible joiners, whitespace, case). A passage is cut into segments at
 elisions, bracketed editorial insertions and sentence ends; each segment is looked up exactly,
 else aligned fuzzily (rapidfuzz) in windows around its rarest words, so long pages stay fast.
@@ -10,141 +10,18 @@ The passage's verdict comes from the share of its text found. Nothing here does 
 from __future__ import annotations
 
 import bisect
-import codecs
 import dataclasses
 import enum
-import io
 import re
-import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-import charset_normalizer
-from bs4 import BeautifulSoup, Comment
 from rapidfuzz import fuzz
 
-# --- reading --------------------------------------------------------------------------
+from pipeline.model import Verdict
+from pipeline.text import ELISION, PageText, normalize
 
-_DROP_TAGS = ["script", "style", "noscript", "template", "nav", "form", "button", "svg", "iframe",
-              "object", "embed", "canvas", "select", "menu"]
-_CHROME = ["header", "footer", "aside"]  # dropped unless inside the article itself
-_BLOCKS = {"p", "div", "section", "article", "main", "h1", "h2", "h3", "h4", "h5", "h6", "li", "ul", "ol",
-           "blockquote", "pre", "table", "tr", "td", "th", "dd", "dt", "dl", "figure", "figcaption",
-           "header", "footer", "address", "hr", "caption", "details", "summary"}
-_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
-_HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9_.:-]+)", re.IGNORECASE)
-
-
-@dataclasses.dataclass(frozen=True)
-class PageText:
-    """A page's readable text as paragraphs, and how it was read."""
-
-    paragraphs: tuple[str, ...]
-    encoding: str
-    kind: str  # html, text, pdf
-
-
-class Unreadable(Exception):
-    """No text could be read from a copy: an image, a PDF without text, an unknown type."""
-
-
-def decode_page(body: bytes, content_type: str = "") -> tuple[str, str]:
-    """Text and encoding: the header's charset, then `<meta>`, then detection; UTF-8 and
-    windows-1256 Persian come out as the right letters."""
-    candidates: list[str] = []
-    if match := _HEADER_CHARSET.search(content_type):
-        candidates.append(match.group(1))
-    if match := _META_CHARSET.search(body[:8192]):
-        candidates.append(match.group(1).decode("ascii"))
-    if body.startswith(codecs.BOM_UTF8):
-        candidates.insert(0, "utf-8-sig")
-    for name in candidates:
-        try:
-            return body.decode(name), codecs.lookup(name).name
-        except (LookupError, UnicodeDecodeError):
-            continue  # a wrong label: look further
-    try:
-        return body.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        pass
-    best = charset_normalizer.from_bytes(body[:1_000_000]).best()
-    if best is None:
-        raise Unreadable("the page's encoding could not be told")
-    return body.decode(best.encoding, errors="replace"), best.encoding
-
-
-def read_page(body: bytes, content_type: str = "") -> PageText:
-    """The readable text of a page: HTML without scripts, styles, navigation and
-    comments, blocks kept apart and inline tags joined; plain text as is; PDF through pypdf."""
-    kind = content_type.split(";")[0].strip().lower()
-    if kind == "application/pdf" or body[:5] == b"%PDF-":
-        return _read_pdf(body)
-    if kind and not (kind.startswith("text/") or "html" in kind or "xml" in kind):
-        raise Unreadable(f"not a text page ({kind})")
-    text, encoding = decode_page(body, content_type)
-    if kind == "text/plain":
-        return PageText(_paragraphs(text.split("\n")), encoding, "text")
-    return PageText(_paragraphs(_html_text(text).split("\n")), encoding, "html")
-
-
-def _html_text(markup: str) -> str:
-    soup = BeautifulSoup(markup, "lxml")
-    for tag in soup(_DROP_TAGS):
-        tag.decompose()
-    for tag in soup(_CHROME):
-        if tag.find_parent(["article", "main"]) is None:
-            tag.decompose()
-    for comment in soup.find_all(string=lambda s: isinstance(s, Comment)):
-        comment.extract()
-    for br in soup("br"):
-        br.replace_with("\n")
-    for tag in soup.find_all(_BLOCKS):
-        tag.insert_before("\n")
-        tag.append("\n")
-    body = soup.body or soup
-    return body.get_text("")
-
-
-def _paragraphs(lines: Sequence[str]) -> tuple[str, ...]:
-    return tuple(p for p in (_WS.sub(" ", line).strip() for line in lines) if p)
-
-
-def _read_pdf(body: bytes) -> PageText:
-    from pypdf import PdfReader  # imported here: only PDF sources need it
-    from pypdf.errors import PdfReadError
-
-    try:
-        reader = PdfReader(io.BytesIO(body))
-        text = "\n".join(page.extract_text() or "" for page in reader.pages)
-    except (PdfReadError, ValueError, KeyError, TypeError) as exc:
-        raise Unreadable(f"PDF could not be read: {exc}") from exc
-    paragraphs = _paragraphs(text.split("\n"))
-    if not paragraphs:
-        raise Unreadable("PDF without extractable text (a scan?)")
-    return PageText(paragraphs, "pdf", "pdf")
-
-
-# --- normalising ----------------------------------------------------------------------
-
-_WS = re.compile(r"[^\S\n]+")
-_SPACES = re.compile(r"\s+")
-_TABLE = str.maketrans({
-    **{ch: "'" for ch in "‘’‚‛′`´"},
-    **{ch: '"' for ch in "“”„‟″«»‹›"},
-    **{ch: "-" for ch in "‐‑‒–—―−"},
-    "\u064a": "\u06cc", "\u0649": "\u06cc",  # Arabic yeh, alef maksura → Persian yeh
-    "\u0643": "\u06a9",  # Arabic kaf → keheh
-    "\u0629": "\u0647",  # teh marbuta → heh
-    **{chr(c): None for c in range(0x064B, 0x0660)},  # harakat
-    "\u0640": None,  # tatweel
-    "\u200c": None, "\u200d": None, "\u200b": None, "\u200e": None, "\u200f": None, "\ufeff": None, "\u00ad": None,
-})
-
-
-def normalize(text: str) -> str:
-    """The form both passages and pages are compared in."""
-    text = unicodedata.normalize("NFKC", text).translate(_TABLE).lower()
-    return _SPACES.sub(" ", text).strip()
+# --- the page as compared ------------------------------------------------------------
 
 
 @dataclasses.dataclass(frozen=True)
@@ -203,7 +80,6 @@ def _map_span(original: str, start: int, end: int) -> tuple[int, int]:
 
 # --- segments and matching ------------------------------------------------------------
 
-_ELISION = re.compile(r"\s*(?:\.{3,}|…)\s*")
 _BRACKETS = re.compile(r"\s*\[[^\]]{0,200}\]\s*")
 _SENTENCE = re.compile(
     r"(?<=[.!?])\s+(?=[\"“‘'(]?[A-Z\u0600-\u06FF\d])|(?<=[.!?][\"”’'])\s+(?=[\"“‘'(]?[A-Z\u0600-\u06FF])"
@@ -218,7 +94,7 @@ def segments(passage: str) -> list[str]:
     """The pieces of a passage that must each be found: split at elisions, at bracketed
     editorial insertions ("[meaning Taliban fighters]", dropped), and at sentence ends."""
     pieces: list[str] = []
-    for part in _ELISION.split(passage):
+    for part in ELISION.split(passage):
         for piece in _BRACKETS.split(part):
             sentences: list[str] = []
             for sentence in _SENTENCE.split(piece):
@@ -291,16 +167,6 @@ def _windows(needle: str, hay: str, anchors: int = 4, per_anchor: int = 40) -> l
     return merged
 
 
-class Verdict(str, enum.Enum):
-    """A passage's or citation's verdict (DESIGN.md, "Quote verdicts")."""
-
-    VERIFIED = "verified"
-    VERIFIED_LIVE = "verified_live"
-    PARTIAL = "partial"
-    NOT_FOUND = "not_found"
-    UNVERIFIABLE = "unverifiable"
-
-
 @dataclasses.dataclass(frozen=True)
 class Thresholds:
     segment: float = 90.0  # a segment scoring this (0-100) is found
@@ -360,19 +226,24 @@ def passage_verdict(archived: float | None, live: float | None, thresholds: Thre
 
 
 def citation_verdict(verdicts: Sequence[Verdict]) -> Verdict:
-    """A citation's verdict from its passages' (DESIGN.md, report.json)."""
+    """A citation's verdict from its passages' (docs/architecture.md, "Closed sets")."""
     if not verdicts or all(v is Verdict.UNVERIFIABLE for v in verdicts):
         return Verdict.UNVERIFIABLE
     if all(v is Verdict.VERIFIED for v in verdicts):
         return Verdict.VERIFIED
-    if all(v in (Verdict.VERIFIED, Verdict.VERIFIED_LIVE) for v in verdicts):
+    if all(v.is_verified for v in verdicts):
         return Verdict.VERIFIED_LIVE
-    if any(v in (Verdict.VERIFIED, Verdict.VERIFIED_LIVE, Verdict.PARTIAL) for v in verdicts):
+    if any(v.found_any for v in verdicts):
         return Verdict.PARTIAL
     return Verdict.NOT_FOUND
 
 
 # --- a citation against its copies ----------------------------------------------------
+
+
+class CopyKind(str, enum.Enum):
+    ARCHIVE = "archive"
+    LIVE = "live"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -381,7 +252,7 @@ class Copy:
 
     url: str  # the citation's URL as written
     canonical: str
-    kind: str  # "archive" or "live"
+    kind: CopyKind
     location: str | None  # the raw capture URL, or the live page's final URL
     timestamp: str | None  # the capture's, for an archived copy
     page: NormalizedPage | None
@@ -398,7 +269,7 @@ class QuoteMatch:
     verdict: Verdict
     score: float  # share of the passage found in the copy given as evidence
     source: str | None  # the citation URL whose copy holds it
-    copy: str | None  # "archive" or "live"
+    copy: CopyKind | None
     location: str | None
     timestamp: str | None
     matched: str = ""
@@ -407,11 +278,21 @@ class QuoteMatch:
     changed_since_cited: bool = False
     note: str = ""
 
-    def to_json(self) -> dict[str, object]:
+    def to_json(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["verdict"] = self.verdict.value
+        data["copy"] = self.copy.value if self.copy else None
         data["missing"] = list(self.missing)
         return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> QuoteMatch:
+        fields = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in data.items() if k in fields}
+        values["verdict"] = Verdict(data["verdict"])
+        values["copy"] = CopyKind(data["copy"]) if data.get("copy") else None
+        values["missing"] = tuple(data.get("missing", ()))
+        return cls(**values)
 
 
 NOTES = {
@@ -426,14 +307,14 @@ def verify_passage(text: str, line: int, copies: Sequence[Copy], thresholds: Thr
     """The passage against every readable copy of every source of its citation: any
     source may verify it; an archived copy is preferred as evidence."""
     scored = [(copy, score_passage(text, copy.page, thresholds)) for copy in copies if copy.page is not None]
-    archived = [pair for pair in scored if pair[0].kind == "archive"]
-    live = [pair for pair in scored if pair[0].kind == "live"]
+    archived = [pair for pair in scored if pair[0].kind is CopyKind.ARCHIVE]
+    live = [pair for pair in scored if pair[0].kind is CopyKind.LIVE]
     best_archived = max(archived, key=lambda pair: pair[1].share, default=None)
     best_live = max(live, key=lambda pair: pair[1].share, default=None)
     verdict = passage_verdict(best_archived[1].share if best_archived else None,
                               best_live[1].share if best_live else None, thresholds)
     if verdict is Verdict.UNVERIFIABLE:
-        reasons = "; ".join(sorted({f"{c.kind} copy of {c.url}: {c.reason}" for c in copies if c.reason})) or "no source URL"
+        reasons = "; ".join(sorted({f"{c.kind.value} copy of {c.url}: {c.reason}" for c in copies if c.reason})) or "no source URL"
         return QuoteMatch(text, line, verdict, 0.0, None, None, None, None, note=f"no readable copy ({reasons})")
     if verdict is Verdict.VERIFIED:
         evidence = best_archived

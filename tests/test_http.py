@@ -11,7 +11,8 @@ import requests
 
 from pipeline import USER_AGENT
 from pipeline.config import Settings
-from pipeline.http import AddressRefused, ConnectTo, FetchError, Fetcher, Guard, Response, fetch, forbidden_reason, make_session
+from pipeline.guard import AddressRefused, ConnectTo, Guard, forbidden_reason
+from pipeline.http import FetchError, Fetcher, Response, fetch, make_session
 from tests.testweb.origin import GZIP_BOMB_SIZE, OriginServer, Page
 
 # --- pure parts -----------------------------------------------------------------------

@@ -14,16 +14,16 @@ from pipeline.config import Settings
 from pipeline.http import Response
 from pipeline.liveness import (
     NetworkUnreachable,
-    PageView,
     check_urls,
     check_urls_async,
     classify,
     invalid_reason,
     is_evidence,
-    parse_retry_after,
     probe_url,
 )
 from pipeline.model import LinkStatus
+from pipeline.text import view_of
+from pipeline.times import parse_retry_after
 from tests.testweb.origin import OriginServer
 
 
@@ -282,8 +282,8 @@ def test_a_page_that_mentions_404_in_its_text_is_not_soft_404() -> None:
 
 def test_page_view_decodes_charset_and_drops_scripts() -> None:
     body = "<html><head><meta charset='windows-1256'><title>ايران</title><script>var x='hidden';</script></head><body>متن</body></html>".encode("windows-1256")
-    view = PageView.of(body)
-    assert view.title == "ايران" and "hidden" not in view.text and "متن" in view.text
+    view = view_of(body)
+    assert view.title == "ايران" and "hidden" not in view.visible and "متن" in view.visible
 
 
 def test_parse_retry_after() -> None:

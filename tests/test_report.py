@@ -18,7 +18,9 @@ from playwright.sync_api import Browser, sync_playwright
 
 from pipeline.cli import cli
 from pipeline.jobs import RunOptions, run_documents
-from pipeline.report import RENDERERS, html, markdown
+from pipeline.report import RENDERERS
+from pipeline.report import html_format as html
+from pipeline.report import markdown_format as markdown
 from tests.testweb.fake_ia import FakeInternetArchive
 from tests.testweb.archive import Capture
 from tests.testweb.origin import OriginServer, Page

@@ -296,7 +296,7 @@ def test_recheck_by_id_and_by_url(small, origin: OriginServer) -> None:
     document, settings = small
     run_documents([str(document)], settings)
     store = Store.open(settings.db)
-    citation_id = store.find_citations(canonical="http://two.test/page")[0]["id"]
+    citation_id = store.find_citations(canonical="http://two.test/page")[0][1].id
     store.close()
     origin.reset_counts()
     summary, provenance = recheck(citation_id[:6], settings)

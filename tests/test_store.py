@@ -8,14 +8,12 @@ from pathlib import Path
 import pytest
 
 from pipeline.linkstate import LinkState, link_state
-from pipeline.model import LinkStatus
+from pipeline.model import LinkCheck, LinkStatus
 from pipeline.store import MIGRATIONS, SCHEMA_VERSION, LockHeld, Store, StoreError
 
 
-def check(n: int, status: str = "ok", at: str = "2026-01-01T00:00:00Z") -> dict:
-    return {"canonical": "http://a.test/", "url": "http://a.test/", "status": status, "http_status": 200,
-            "final_url": "http://a.test/", "redirects": [], "elapsed_ms": 1.0, "checked_at": at, "reason": str(n),
-            "tries": 1, "conclusive": True, "paywall": False}
+def check(n: int, status: str = "ok", at: str = "2026-01-01T00:00:00Z") -> LinkCheck:
+    return LinkCheck("http://a.test/", "http://a.test/", LinkStatus(status), 200, "http://a.test/", (), 1.0, at, str(n))
 
 
 def test_new_database_is_at_the_latest_schema_in_wal_mode(tmp_path: Path) -> None:
@@ -61,19 +59,19 @@ def test_checks_are_appended_and_read_newest_first(tmp_path: Path) -> None:
     store = Store.open(":memory:")
     for n, day in enumerate(("01", "02", "03")):
         run = store.start_run(f"2026-01-{day}T00:00:00Z", kind="run", tool_version="t", settings={})
-        store.add_check(run, check(n, at=f"2026-01-{day}T00:00:00Z"), "alive")
+        store.add_check(run, check(n, at=f"2026-01-{day}T00:00:00Z"), LinkState.ALIVE)
     assert [c.reason for c in store.checks("http://a.test/")] == ["2", "1", "0"]
-    store.add_check(run, check(9, at="2026-01-03T00:00:00Z"), "alive")  # the same run again: replaced
+    store.add_check(run, check(9, at="2026-01-03T00:00:00Z"), LinkState.ALIVE)  # the same run again: replaced
     assert [c.reason for c in store.checks("http://a.test/")] == ["9", "1", "0"]
 
 
 def test_state_changes_are_events(tmp_path: Path) -> None:
     store = Store.open(":memory:")
     run = store.start_run("2026-01-01T00:00:00Z", kind="run", tool_version="t", settings={})
-    store.add_check(run, check(1), "alive")
-    assert store.set_state(run, "http://a.test/", "alive", "2026-01-01T00:00:00Z") == "uncertain"
-    assert store.set_state(run, "http://a.test/", "alive", "2026-01-02T00:00:00Z") is None
-    assert [(e["old_state"], e["new_state"]) for e in store.events("http://a.test/")] == [("uncertain", "alive")]
+    store.add_check(run, check(1), LinkState.ALIVE)
+    assert store.set_state(run, "http://a.test/", LinkState.ALIVE, "2026-01-01T00:00:00Z") == "uncertain"
+    assert store.set_state(run, "http://a.test/", LinkState.ALIVE, "2026-01-02T00:00:00Z") is None
+    assert [(e["old_state"], e["new_state"]) for e in store.events("http://a.test/")] == [("uncertain", LinkState.ALIVE)]
 
 
 def test_lock_names_the_live_holder_and_takes_over_a_dead_one(tmp_path: Path) -> None:

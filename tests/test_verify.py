@@ -10,17 +10,16 @@ import pytest
 
 from pipeline.config import Settings
 from pipeline.extract import extract_bytes
-from pipeline.sources import Verification, to_json, verify_document
+from pipeline.flow import verify_document
+from pipeline.model import Verdict
+from pipeline.report.document import report_document
+from pipeline.results import DocumentResults as Verification
+from pipeline.text import PageText, Unreadable, normalize, read_page
 from pipeline.verify import (
     NormalizedPage,
-    PageText,
     Thresholds,
-    Unreadable,
-    Verdict,
     citation_verdict,
-    normalize,
     passage_verdict,
-    read_page,
     score_passage,
     segments,
 )
@@ -203,7 +202,7 @@ def test_persian_context_is_in_the_pages_own_letters(verification: Verification)
 
 
 def test_json_document(verification: Verification) -> None:
-    document = to_json(verification)
+    document = report_document(verification)
     assert document["summary"]["citations"] == 14
     first = document["citations"][0]
     assert set(first) >= {"id", "index", "date", "verdict", "passages", "sources"}

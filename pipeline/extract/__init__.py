@@ -14,7 +14,7 @@ from pipeline.model import Document, DocumentFormat, Extraction
 
 SCHEMA_VERSION = 1
 
-__all__ = ["SCHEMA_VERSION", "extract", "extract_bytes", "to_json"]
+__all__ = ["SCHEMA_VERSION", "extract", "extract_bytes", "extraction_json"]
 
 
 def extract(path: str, *, fmt: DocumentFormat | None = None, base_url: str | None = None) -> Extraction:
@@ -46,8 +46,8 @@ def extract_bytes(
     return Extraction(document, number(drafts))
 
 
-def to_json(extraction: Extraction) -> dict[str, Any]:
-    """The extract contract of DESIGN.md (plus format, encoding and columns)."""
+def extraction_json(extraction: Extraction) -> dict[str, Any]:
+    """The extract JSON contract (README, `extract`): document, citations, URLs, passages."""
     doc = extraction.document
     return {
         "schema_version": SCHEMA_VERSION,

@@ -10,9 +10,9 @@ from collections.abc import Iterable
 
 from pipeline.extract.dates import date_prefix, find_date
 from pipeline.model import Citation, Passage, UrlRef
+from pipeline.text import ELISION
 
 # "...", "....", "....." and the ellipsis character mark elided text.
-ELISION = re.compile(r"\s*(?:\.{3,}|…)\s*")
 # Quoted text long enough to be a quote rather than a scare-quoted word.
 QUOTED = re.compile(r"[“\"«]([^“”\"«»]{12,}?)[”\"»]")
 _MIN_QUOTE_WORDS = 4

@@ -107,12 +107,6 @@ def canonicalize(url: str) -> str:
     return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path or "/", query, fragment))
 
 
-def url_key(canonical: str) -> str:
-    """The form a URL is checked, looked up and stored under: its canonical form without
-    the fragment, which never reaches a server."""
-    return urllib.parse.urldefrag(canonical)[0]
-
-
 def _is_tracking(name: str) -> bool:
     name = name.lower()
     return name in TRACKING_PARAMS or name.startswith(TRACKING_PREFIXES)

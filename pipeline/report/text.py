@@ -1,8 +1,15 @@
-"""What the terminal shows after run, recheck and history: short, plain text."""
+"""What the terminal shows: short, plain text for each command's results."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
+
+from pipeline.archive import ArchiveState, Lookup, SaveResult
+from pipeline.liveness import count_by_status
+from pipeline.model import LinkCheck
+from pipeline.results import DocumentResults, tally
+from pipeline.times import timestamp_to_datetime
 
 
 def format_summary(summary: Any) -> str:
@@ -58,4 +65,51 @@ def format_history(history: dict[str, Any]) -> str:
         lines.append("changes of state:")
         for event in history["events"]:
             lines.append(f"  {event['at']}  {event['old_state'] or 'new'} -> {event['new_state']} (run {event['run_id']})")
+    return "\n".join(lines)
+
+
+def format_checks(checks: Sequence[LinkCheck], width: int = 100) -> str:
+    """Status, HTTP status, time and URL a line, the reason under it, and the counts per class."""
+    lines = []
+    for check in checks:
+        http_status = str(check.http_status) if check.http_status is not None else "-"
+        head = f"{check.status.value:<16} {http_status:>3} {check.elapsed_ms:>7.0f} ms  {check.url}"
+        lines.append(head if len(head) <= width else head[: width - 1] + "…")
+        lines.append(f"{'':<16} {check.reason}"[:width])
+    lines.append(", ".join(f"{count} {name}" for name, count in count_by_status(checks).items()))
+    return "\n".join(lines)
+
+
+def format_lookup(lookup: Lookup, saved: SaveResult | None = None) -> str:
+    """A lookup (and a save, when one was asked for)."""
+    head = {ArchiveState.FOUND: "found", ArchiveState.NONE: "no usable capture",
+            ArchiveState.UNAVAILABLE: "archive unavailable"}[lookup.state]
+    lines = [f"{lookup.url}: {head}" + (f", {lookup.captures} captures, {lookup.digests} versions" if lookup.captures else "")]
+    if lookup.reason:
+        lines.append(f"  {lookup.reason}")
+    if lookup.queried_url and lookup.queried_url != lookup.url:
+        lines.append(f"  archived as {lookup.queried_url}")
+    for name, snap in (("closest", lookup.closest), ("first", lookup.first), ("last", lookup.last)):
+        if snap is not None:
+            when = timestamp_to_datetime(snap.timestamp).strftime("%Y-%m-%d %H:%M:%S")
+            lines.append(f"  {name:<8}{when}  {snap.status if snap.status is not None else '-':>3}  {snap.replay_url}")
+    if saved is not None:
+        lines.append(f"  save: {saved.state.value}" + (f" at {saved.timestamp}" if saved.timestamp else "")
+                     + f" ({saved.reason})")
+    return "\n".join(lines)
+
+
+def format_verification(results: DocumentResults, width: int = 100) -> str:
+    """A line per citation, a line per passage, the counts at the end."""
+    lines = []
+    for result in results.citations:
+        citation = result.citation
+        lines.append(f"{citation.index:>3} {result.verdict.value:<13} {citation.date or '-':<10} "
+                     f"{citation.urls[0].url if citation.urls else '(no URL)'}"[:width])
+        for match in result.passages:
+            where = f"{match.copy.value} {match.timestamp or ''}".strip() if match.copy else ""
+            words = " ".join(match.text.split()[:8])
+            lines.append(f"      line {match.line:<4} {match.verdict.value:<13} {match.score:>4.0%} {where:<22} {words}"[:width])
+    counts = tally(result.verdict.value for result in results.citations)
+    lines.append(", ".join(f"{n} {verdict}" for verdict, n in counts.items()) or "no citations")
     return "\n".join(lines)

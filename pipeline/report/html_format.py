@@ -14,6 +14,8 @@ from typing import Any
 
 import jinja2
 
+from pipeline.model import Verdict
+
 TEMPLATES = Path(__file__).parent / "templates"
 SCRIPT = (TEMPLATES / "filters.js").read_text(encoding="utf-8")
 VERDICT_COLOURS = {"verified": "#1a7f37", "verified_live": "#0969da", "partial": "#9a6700",
@@ -84,7 +86,7 @@ def render(data: dict[str, Any]) -> str:
     for c in data["citations"]:
         passages = []
         for p in c["passages"]:
-            found_any = p["verdict"] in ("verified", "verified_live", "partial")
+            found_any = Verdict(p["verdict"]).found_any
             passages.append({**p, "runs": runs(p["text"], p.get("missing", []), found_any),
                              "evidence_href": text_fragment(p.get("location"), p.get("matched", "")) if found_any else None})
         sources = []
@@ -97,7 +99,7 @@ def render(data: dict[str, Any]) -> str:
         citations.append({
             **c, "passages": passages, "sources": sources,
             "dead": any(s["state"] == "dead" for s in c["sources"]),
-            "unverified": c["verdict"] not in ("verified", "verified_live"),
+            "unverified": not Verdict(c["verdict"]).is_verified,
             "changed": any(p.get("changed_since_cited") for p in c["passages"]),
         })
     summary = data["summary"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pipeline.report.html import safe_href
+from pipeline.report.html_format import safe_href
 
 _SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|<>~])")
 

@@ -1,4 +1,4 @@
-"""The report as JSON (report.json), the contract machines rely on."""
+"""The report as JSON (report.json), the contract machines rely on: the report document as it is."""
 
 from __future__ import annotations
 

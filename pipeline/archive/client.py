@@ -1,0 +1,130 @@
+"""One archive, as the rest of citewatch sees it: which captures a URL has, the snapshot
+closest to a claim's date, the memento to read as evidence, and saving. It composes the
+parts (index, reader, TimeGate, saver, request policy); the dialect and the mode are chosen
+here once."""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping
+from typing import Protocol
+
+import requests
+from waybackpy.exceptions import BlockedSiteError
+
+from pipeline.archive.choose import lookup_from_captures, preference, query_window, snapshot_of, url_variants
+from pipeline.archive.index import DIALECTS, CdxIndex
+from pipeline.archive.mementos import MementoReader
+from pipeline.archive.model import ArchiveState, ArchiveUnavailable, Capture, Evidence, Lookup, SaveResult, Via
+from pipeline.archive.policy import RequestPolicy
+from pipeline.archive.save import SAVERS
+from pipeline.archive.timegate import TimeGate
+from pipeline.config import Settings
+from pipeline.http import FetchError
+
+
+class Cache(Protocol):
+    """Where CDX answers are kept: for one invocation (`MemoryCache`) or across runs (the store)."""
+
+    def get(self, key: str) -> tuple[list[Capture], str] | None: ...
+    def put(self, key: str, captures: list[Capture], queried_url: str) -> None: ...
+
+
+class MemoryCache:
+    def __init__(self) -> None:
+        self._data: MutableMapping[str, tuple[list[Capture], str]] = {}
+
+    def get(self, key: str) -> tuple[list[Capture], str] | None:
+        return self._data.get(key)
+
+    def put(self, key: str, captures: list[Capture], queried_url: str) -> None:
+        self._data[key] = (captures, queried_url)
+
+
+class ArchiveClient:
+    """A Wayback-compatible archive (the Internet Archive by default, pywb-based archives
+    with the `pywb` dialect)."""
+
+    def __init__(self, settings: Settings, *, cache: Cache | None = None,
+                 session: requests.Session | None = None) -> None:
+        self.settings = settings
+        self.policy = RequestPolicy(settings, session=session)
+        self.cache = cache if cache is not None else MemoryCache()
+        self.index = CdxIndex(settings.wayback_cdx_url, DIALECTS[settings.wayback_dialect], self.policy,
+                              max_captures=settings.archive_max_captures)
+        self.reader = MementoReader(settings.wayback_replay_url, self.policy)
+        self.saver = SAVERS[settings.wayback_dialect](self.policy)
+        self.timegate = TimeGate(self.reader) if settings.archive_mode == "timegate" else None
+
+    @property
+    def requests_made(self) -> int:
+        return self.policy.requests_made
+
+    def lookup(self, url: str, date: str | None = None) -> Lookup:
+        """The snapshots of `url` for a claim dated `date` (YYYY[-MM[-DD]]); with a TimeGate,
+        the closest memento is asked for first and CDX used only when it is unusable."""
+        if self.timegate is not None and self.cache.get(url) is None and not self.policy.breaker.open:
+            fast = self.timegate.lookup(url, date)
+            if fast is not None:
+                return fast
+        try:
+            captures, queried, via = self.captures(url, date)
+        except BlockedSiteError:
+            return Lookup(url, ArchiveState.NONE, reason="the archive excludes this site", queried_url=url)
+        except ArchiveUnavailable as exc:
+            return Lookup(url, ArchiveState.UNAVAILABLE, reason=str(exc), queried_url=url)
+        return lookup_from_captures(url, captures, date, replay_prefix=self.settings.wayback_replay_url,
+                                    after_window_days=self.settings.archive_after_window_days,
+                                    queried_url=queried, via=via)
+
+    def captures(self, url: str, date: str | None = None) -> tuple[list[Capture], str, Via]:
+        """Every capture of `url` (or, when it has none, of the first variant that has):
+        (captures, URL queried, how). One CDX query a URL per cache age."""
+        start, end = query_window(date, self.settings.archive_window_days)
+        key = url if start is None else f"{url} {start}-{end}"
+        cached = self.cache.get(key)
+        if cached is not None:
+            return cached[0], cached[1], Via.CACHE
+        captures, queried = self.index.captures(url, start, end), url
+        if not captures:
+            for variant in url_variants(url):
+                captures = self.index.captures(variant, start, end)
+                if captures:
+                    queried = variant
+                    break
+        self.cache.put(key, captures, queried)
+        return captures, queried, Via.CDX
+
+    def evidence(self, url: str, date: str | None = None, *, tries: int = 3) -> Evidence | None:
+        """The raw copy of the best capture for the claim: when the archive errors on it,
+        the next in preference from the same CDX answer (no new query); 4xx/5xx captures
+        and archive errors are never evidence. None when no capture can be read. With a
+        TimeGate, the memento it gave is the evidence (no CDX query)."""
+        if self.timegate is not None:
+            if not self.timegate.asked(url, date):
+                self.lookup(url, date)
+            memento = self.timegate.take_memento(url, date)
+            if memento is not None:
+                return memento
+        try:
+            captures, _, _ = self.captures(url, date)
+        except (ArchiveUnavailable, BlockedSiteError):
+            return None
+        for capture in preference(captures, date, self.settings.archive_after_window_days)[:tries]:
+            snapshot = snapshot_of(capture, self.settings.wayback_replay_url)
+            try:
+                found = self.reader.read(snapshot.raw_url)
+            except (ArchiveUnavailable, FetchError):
+                continue
+            if found is not None and found.status == 200:
+                return found
+        return None
+
+    def save(self, url: str) -> SaveResult:
+        """Ask the archive to capture `url` now. The caller makes sure the URL is alive."""
+        return self.saver.save(url)
+
+    def ping(self) -> str | None:
+        """Why the archive does not answer, or None when it does (asked once before a run
+        relies on it)."""
+        return self.index.ping()
+

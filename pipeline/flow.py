@@ -1,0 +1,185 @@
+"""The forward flow of a verification: link checks → copies of each source (the archived
+capture closest to the claim's date, the live page) → verdicts. `verify_document` runs it
+all for one document with no history; the scheduled run (`pipeline.jobs`) runs the same
+stages on what is due and keeps the history. No storage and no rendering here."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+from pipeline.archive import ArchiveClient, ArchiveState, Lookup, SaveResult, SaveState
+from pipeline.config import Settings
+from pipeline.errors import UsageError
+from pipeline.extract.urls import canonicalize
+from pipeline.linkstate import LinkState, link_state
+from pipeline.liveness import PageRead, check_urls, invalid_reason, read_pages
+from pipeline.model import Citation, Extraction, LinkCheck, LinkStatus, url_key
+from pipeline.results import CitationResult, DocumentResults, SourceResult, Verification
+from pipeline.text import Unreadable, read_page
+from pipeline.verify import Copy, CopyKind, NormalizedPage, Thresholds, citation_verdict, verify_passage
+
+UNCHECKED = "unchecked"
+
+
+@dataclasses.dataclass(frozen=True)
+class LivePage:
+    """A live page as a copy to look for quotes in."""
+
+    final_url: str
+    page: NormalizedPage | None
+    reason: str
+
+    @classmethod
+    def of(cls, read: PageRead) -> LivePage:
+        return cls(read.final_url, NormalizedPage.of(read.page) if read.page else None, read.reason)
+
+
+@dataclasses.dataclass(frozen=True)
+class ArchivedCopy:
+    """What the archive holds for a (URL, date), and the capture read as evidence."""
+
+    lookup: Lookup
+    location: str | None
+    timestamp: str | None
+    page: NormalizedPage | None
+    reason: str
+
+
+# --- the stages -----------------------------------------------------------------------
+
+
+def check_links(urls: Sequence[str], settings: Settings, *,
+                on_check: Callable[[LinkCheck], None] | None = None) -> tuple[list[LinkCheck], dict[str, LivePage]]:
+    """Check each URL (as written); the live page of each one alive is read in full, once,
+    and kept for verification (by URL key)."""
+    live: dict[str, LivePage] = {}
+
+    def keep(check: LinkCheck, read: PageRead) -> None:
+        live[url_key(check.canonical)] = LivePage.of(read)
+
+    reading = dataclasses.replace(settings, check_max_bytes=settings.max_body_bytes)
+    checks = check_urls(urls, reading, on_result=on_check, on_page=keep) if urls else []
+    return checks, live
+
+
+def archived_copy(archive: ArchiveClient, key: str, date: str | None) -> ArchivedCopy:
+    lookup = archive.lookup(key, date)
+    evidence = archive.evidence(key, date) if lookup.state is ArchiveState.FOUND else None
+    if evidence is None:
+        return ArchivedCopy(lookup, None, None, None, lookup.reason or f"archive: {lookup.state.value}")
+    try:
+        page, reason = NormalizedPage.of(read_page(evidence.body, evidence.headers.get("Content-Type", ""))), ""
+    except Unreadable as exc:
+        page, reason = None, str(exc)
+    return ArchivedCopy(lookup, evidence.snapshot.raw_url, evidence.snapshot.timestamp, page, reason)
+
+
+def archived_copies(archive: ArchiveClient, wanted: Iterable[tuple[str, str | None]]) -> dict[tuple[str, str | None], ArchivedCopy]:
+    """The archived copy for each (URL key, date), `archive_threads` at a time; the
+    archive's limiters pace them."""
+    wanted = list(dict.fromkeys(wanted))
+    with ThreadPoolExecutor(max_workers=archive.settings.archive_threads) as pool:
+        return dict(zip(wanted, pool.map(lambda item: archived_copy(archive, *item), wanted)))
+
+
+def verify_citation(
+    citation: Citation, date: str | None, archived: Mapping[tuple[str, str | None], ArchivedCopy],
+    live: Mapping[str, LivePage], statuses: Mapping[str, str], thresholds: Thresholds = Thresholds(),
+    verified_at: str | None = None,
+) -> Verification:
+    """The citation's passages against the archived copy and the live page of each of its
+    URLs. `statuses` (URL key → link status) says why a live page is missing."""
+    copies: list[Copy] = []
+    for ref in citation.urls:
+        found = archived.get((ref.key, date))
+        if found is not None:
+            copies.append(Copy(ref.url, ref.canonical, CopyKind.ARCHIVE, found.location, found.timestamp, found.page,
+                               found.reason))
+        if ref.key in live:
+            page = live[ref.key]
+            copies.append(Copy(ref.url, ref.canonical, CopyKind.LIVE, page.final_url, None, page.page, page.reason))
+        elif ref.key in statuses:
+            copies.append(Copy(ref.url, ref.canonical, CopyKind.LIVE, None, None, None, f"link is {statuses[ref.key]}"))
+    matches = tuple(verify_passage(p.text, p.line, copies, thresholds) for p in citation.passages)
+    return Verification(citation_verdict([m.verdict for m in matches]), matches, verified_at)
+
+
+@dataclasses.dataclass(frozen=True)
+class Verified:
+    """What the verification stages produced: each (URL key, date)'s lookup, each
+    citation's verification (by id)."""
+
+    lookups: dict[tuple[str, str | None], Lookup]
+    verifications: dict[str, Verification]
+
+
+def verify_citations(
+    items: Sequence[tuple[Citation, str | None]], settings: Settings, archive: ArchiveClient, *,
+    live: dict[str, LivePage], statuses: Mapping[str, str], checked: Iterable[str] = (),
+    verified_at: str | None = None,
+) -> Verified:
+    """Copies, then verdicts, for citations whose links were checked (`statuses`, with the
+    live pages read then in `live`). An alive URL not checked now (`checked` lists those
+    that were) has its live page read here, with the same rules as a check."""
+    wanted_live = {ref.key: ref.url for citation, _ in items for ref in citation.urls}
+    done = set(checked)
+    missing = [k for k in wanted_live if k not in live and k not in done
+               and statuses.get(k) in (LinkStatus.OK.value, LinkStatus.REDIRECTED.value)]
+    live.update((k, LivePage.of(read)) for k, read in read_pages(missing, settings).items())
+    archived = archived_copies(archive, ((ref.key, date) for citation, date in items for ref in citation.urls))
+    thresholds = Thresholds.of(settings)
+    verifications = {
+        citation.id: verify_citation(citation, date, archived, live, statuses, thresholds, verified_at)
+        for citation, date in items
+    }
+    return Verified({pair: copy.lookup for pair, copy in archived.items()}, verifications)
+
+
+# --- whole documents ------------------------------------------------------------------
+
+
+def verify_document(extraction: Extraction, settings: Settings, *, archive: ArchiveClient | None = None,
+                    on_check: Callable[[LinkCheck], None] | None = None) -> DocumentResults:
+    """Check every cited URL, read the archived capture closest to each citation's date and
+    the live pages, and verify every passage: the whole flow, with no history (a link's
+    state is what this one check says)."""
+    archive = archive or ArchiveClient(settings)
+    checks, live = check_links(extraction.unique_urls(), settings, on_check=on_check)
+    by_key = {url_key(c.canonical): c for c in checks}
+    statuses = {k: c.status.value for k, c in by_key.items()}
+    items = extraction.dated()
+    verified = verify_citations(items, settings, archive, live=live, statuses=statuses, checked=by_key)
+    citations = tuple(
+        CitationResult(
+            citation, date,
+            tuple(SourceResult(ref, by_key.get(ref.key), state_of_one(by_key.get(ref.key)),
+                               verified.lookups.get((ref.key, date))) for ref in citation.urls),
+            verified.verifications[citation.id],
+        )
+        for citation, date in items
+    )
+    return DocumentResults(extraction.document, citations)
+
+
+def state_of_one(check: LinkCheck | None) -> LinkState:
+    """A link's state when one check is all there is: alive, else uncertain (dead takes a history)."""
+    return link_state([(check.checked_at, check.status, check.conclusive)] if check else [])
+
+
+def find_snapshots(url: str, settings: Settings, *, date: str | None = None, archive_missing: bool = False,
+                   client: ArchiveClient | None = None) -> tuple[Lookup, SaveResult | None]:
+    """The snapshots of one URL, and with `archive_missing`, a save when it has no usable
+    capture and is alive now (a dead URL is never sent to be saved)."""
+    canonical = canonicalize(url)
+    if reason := invalid_reason(canonical):
+        raise UsageError(f"{url!r}: {reason}")
+    client = client or ArchiveClient(settings)
+    lookup = dataclasses.replace(client.lookup(url_key(canonical), date), url=url)
+    if not archive_missing or lookup.state is not ArchiveState.NONE:
+        return lookup, None
+    live = check_urls([url], settings)[0]
+    if not live.status.alive:
+        return lookup, SaveResult(url, SaveState.NOT_SAVED, None, f"not saved: the URL is {live.status.value} ({live.reason})")
+    return lookup, client.save(live.final_url or url)

@@ -1,0 +1,102 @@
+"""The report document: `report.json` (schema in report.schema.json), made from a
+document's results. Every renderer draws from it, and it is also what `verify --json` and
+`recheck --json` print for each citation (`citation_json`, the one provenance serializer).
+Pure: no store, no network."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pipeline.archive import ArchiveState
+from pipeline.model import Verdict
+from pipeline.results import CitationResult, DocumentResults, SourceResult, tally
+
+SCHEMA_VERSION = 1
+
+
+def source_json(source: SourceResult) -> dict[str, Any]:
+    check, lookup = source.check, source.lookup
+    return {
+        "url": source.ref.url,
+        "canonical": source.ref.canonical,
+        "line": source.ref.line,
+        "status": check.status.value if check else None,
+        "state": source.state.value,
+        "http_status": check.http_status if check else None,
+        "final_url": check.final_url if check else None,
+        "checked_at": check.checked_at if check else None,
+        "reason": check.reason if check else None,
+        "paywall": check.paywall if check else False,
+        "archive_state": lookup.state.value if lookup else None,
+        "snapshot": lookup.closest.to_json() if lookup and lookup.closest else None,
+        "first": lookup.first.to_json() if lookup and lookup.first else None,
+        "last": lookup.last.to_json() if lookup and lookup.last else None,
+        "captures": lookup.captures if lookup else 0,
+        "versions": lookup.digests if lookup else 0,
+    }
+
+
+def _not_verified_yet(result: CitationResult) -> list[dict[str, Any]]:
+    return [
+        {"text": p.text, "line": p.line, "verdict": Verdict.UNVERIFIABLE.value, "score": 0.0, "source": None,
+         "copy": None, "location": None, "timestamp": None, "matched": "", "context": "", "missing": [],
+         "changed_since_cited": False, "note": "not verified yet"}
+        for p in result.citation.passages
+    ]
+
+
+def citation_json(result: CitationResult) -> dict[str, Any]:
+    """A citation's provenance: its verdict, each passage with its evidence, each source
+    with its check, state and archived copy."""
+    verification = result.verification
+    citation = result.citation
+    return {
+        "id": citation.id,
+        "index": citation.index,
+        "line_start": citation.line_start,
+        "date": citation.date,
+        "verdict": result.verdict.value,
+        "verified_at": verification.verified_at if verification else None,
+        "passages": [m.to_json() for m in verification.passages] if verification else _not_verified_yet(result),
+        "sources": [source_json(source) for source in result.sources],
+    }
+
+
+def report_document(results: DocumentResults) -> dict[str, Any]:
+    document, run = results.document, results.run
+    citations = [citation_json(result) for result in results.citations]
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "document": {"path": document.path, "title": document.title, "date": document.date,
+                     "sha256": document.sha256, "format": document.format.value},
+        "run": {
+            "id": run.id if run else None,
+            "tool_version": run.tool_version if run else None,
+            "started_at": run.started_at if run else None,
+            "finished_at": run.finished_at if run else None,
+            "settings": dict(run.settings) if run else {},
+        },
+        "summary": _summary(results, citations),
+        "citations": citations,
+    }
+
+
+def _summary(results: DocumentResults, citations: list[dict[str, Any]]) -> dict[str, Any]:
+    urls = list(results.sources_by_key().values())
+    states = [u.lookup.state if u.lookup else None for u in urls]
+    archived = states.count(ArchiveState.FOUND)
+    return {
+        "citations": len(citations),
+        "verdicts": tally(c["verdict"] for c in citations),
+        "passages": sum(len(c["passages"]) for c in citations),
+        "changed_since_cited": sum(1 for c in citations for p in c["passages"] if p.get("changed_since_cited")),
+        "links": len(urls),
+        "link_states": tally(u.state.value for u in urls),
+        "link_classes": tally(u.status for u in urls),
+        "archive": {
+            "archived": archived,
+            "not_archived": states.count(ArchiveState.NONE),
+            "unavailable": states.count(ArchiveState.UNAVAILABLE),
+            "coverage": round(archived / len(urls), 3) if urls else 0.0,
+        },
+    }

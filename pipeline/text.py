@@ -1,0 +1,318 @@
+"""Text, once: bytes to characters, a page to its readable text, text to its comparable form.
+
+Documents (extraction), pages read to classify a link (liveness) and copies read to verify
+a quote (verification) all go through `decode`; every HTML page is parsed once, by
+`read_page`, into what both the classifier and the matcher need. The HTML walk is linear in
+the size of the tree and not recursive, so a deep or huge page costs its size and no more.
+"""
+
+from __future__ import annotations
+
+import codecs
+import dataclasses
+import html
+import io
+import re
+import unicodedata
+
+import charset_normalizer
+from lxml import etree
+
+# --- decoding -------------------------------------------------------------------------
+
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+_META_CHARSET = re.compile(rb"""<meta[^>]{0,500}?charset\s*=\s*["']?([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
+_HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9_.:-]+)", re.IGNORECASE)
+_DETECT_BYTES = 1_000_000
+
+
+class Undecodable(ValueError):
+    """Bytes that are not text in any encoding we can tell: binary data, or a BOM that lies."""
+
+
+def header_charset(content_type: str) -> str | None:
+    """The charset parameter of a Content-Type header, if any."""
+    match = _HEADER_CHARSET.search(content_type or "")
+    return match.group(1) if match else None
+
+
+def decode(data: bytes, *, declared: str | None = None, markup: bool = False) -> tuple[str, str]:
+    """(text, encoding name). In order: a byte order mark; the `declared` charset (an HTTP
+    header's); for markup, a `<meta charset>`; UTF-8; then charset-normalizer's detection
+    (windows-1256 Persian, Latin-1, …). A wrong label is passed over, not trusted.
+    Undecodable for binary data (NUL bytes, control characters)."""
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            try:
+                return data.decode(encoding), encoding
+            except UnicodeDecodeError:
+                raise Undecodable(f"not valid {encoding} text despite its byte order mark") from None
+    if b"\x00" in data[:65536]:
+        raise Undecodable("binary data, not text")
+    labels = [declared] if declared else []
+    if markup and (match := _META_CHARSET.search(data[:8192])):
+        labels.append(match.group(1).decode("ascii"))
+    for label in labels:
+        try:
+            return data.decode(label), codecs.lookup(label).name
+        except (LookupError, UnicodeDecodeError):
+            continue
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    best = charset_normalizer.from_bytes(data[:_DETECT_BYTES]).best()
+    if best is None:
+        raise Undecodable("binary data or an unknown encoding")
+    text = data.decode(best.encoding, errors="replace")
+    if _looks_binary(text):
+        raise Undecodable("binary data or an unknown encoding")
+    return text, best.encoding
+
+
+def decode_lenient(data: bytes, content_type: str = "") -> str:
+    """Text for a quick look (classifying a response): never fails, replaces what it cannot read."""
+    try:
+        return decode(data, declared=header_charset(content_type), markup=True)[0]
+    except Undecodable:
+        return data.decode("utf-8", errors="replace")
+
+
+def _looks_binary(text: str) -> bool:
+    sample = text[:65536]
+    controls = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\t\n\r\f\v")
+    return bool(sample) and controls / len(sample) > 0.05
+
+
+# --- reading a page -------------------------------------------------------------------
+
+
+class Unreadable(Exception):
+    """No text could be read from a copy: an image, a PDF without text, an unknown type."""
+
+
+@dataclasses.dataclass(frozen=True)
+class PageText:
+    """A page read once. `paragraphs` is its readable text (what a quote is looked for in);
+    `title`, `headings` (the first four h1/h2, " | " between) and `visible` (every word but
+    scripts and styles, on one line, at most 20,000 characters) are what a link's
+    classification looks at."""
+
+    paragraphs: tuple[str, ...]
+    encoding: str
+    kind: str  # html, text, pdf
+    title: str = ""
+    headings: str = ""
+    visible: str = ""
+
+
+EMPTY = PageText((), "", "none")
+
+# Dropped from the readable text with all they hold.
+_DROP = frozenset({"script", "style", "noscript", "template", "nav", "form", "button", "svg", "iframe",
+                   "object", "embed", "canvas", "select", "menu"})
+_CHROME = frozenset({"header", "footer", "aside"})  # dropped unless inside the article itself
+_ARTICLE = frozenset({"article", "main"})
+_INVISIBLE = frozenset({"script", "style", "noscript"})  # what a reader never sees at all
+_BLOCKS = frozenset({"p", "div", "section", "article", "main", "h1", "h2", "h3", "h4", "h5", "h6", "li", "ul",
+                     "ol", "blockquote", "pre", "table", "tr", "td", "th", "dd", "dt", "dl", "figure",
+                     "figcaption", "header", "footer", "address", "hr", "caption", "details", "summary"})
+_VISIBLE_CHARS = 20_000
+_WS = re.compile(r"[^\S\n]+")
+_SPACES = re.compile(r"\s+")
+
+
+def read_page(body: bytes, content_type: str = "") -> PageText:
+    """The text of a page: HTML without scripts, styles, navigation and comments, blocks
+    kept apart and inline tags joined (a quote across a link or an `<em>` is one string);
+    plain text as is; PDF through pypdf. Unreadable when no text can be had."""
+    kind = content_type.split(";")[0].strip().lower()
+    if kind == "application/pdf" or body[:5] == b"%PDF-":
+        return _read_pdf(body)
+    if kind and not (kind.startswith("text/") or "html" in kind or "xml" in kind):
+        raise Unreadable(f"not a text page ({kind})")
+    try:
+        text, encoding = decode(body, declared=header_charset(content_type), markup=kind != "text/plain")
+    except Undecodable as exc:
+        raise Unreadable(f"the page's encoding could not be told ({exc})") from None
+    if kind == "text/plain":
+        paragraphs = paragraphs_of(text.split("\n"))
+        return PageText(paragraphs, encoding, "text", visible=" ".join(paragraphs)[:_VISIBLE_CHARS])
+    return read_html(text, encoding)
+
+
+def view_of(body: bytes, content_type: str = "") -> PageText:
+    """What classification looks at, for any response: an empty reading when there is no
+    text (an image, an empty body, a PDF)."""
+    if not body:
+        return EMPTY
+    kind = content_type.split(";")[0].strip().lower()
+    if kind == "application/pdf" or body[:5] == b"%PDF-" or (kind and not (kind.startswith("text/") or "html" in kind
+                                                                             or "xml" in kind)):
+        return EMPTY
+    return read_html(decode_lenient(body, content_type), "")
+
+
+def read_html(markup: str, encoding: str = "utf-8") -> PageText:
+    """One pass over the parsed page (lxml), collecting the readable paragraphs of the body,
+    the title, the first headings and the visible text."""
+    root = _parse(markup)
+    if root is None:
+        return _read_flat(markup, encoding)
+    pieces: list[str] = []  # the body's readable text, "\n" between blocks
+    visible: list[str] = []
+    visible_size = 0
+    title: str | None = None
+    headings: list[str] = []
+    heading: list[str] | None = None
+    dropped = invisible = 0  # depth inside a dropped / an invisible element
+    article = 0  # depth inside article or main
+    in_body = root.find("body") is None  # a fragment without <body> is all body
+    walker = etree.iterwalk(root, events=("start", "end"))
+    for event, element in walker:
+        tag = element.tag if isinstance(element.tag, str) else None
+        if event == "start":
+            if tag is None:  # a comment or processing instruction: its tail still counts
+                continue
+            tag = tag.lower()
+            if tag == "body":
+                in_body = True
+            if tag == "title" and title is None:
+                title = _SPACES.sub(" ", "".join(element.itertext())).strip()
+            if tag in _INVISIBLE:
+                invisible += 1
+            if dropped or tag in _DROP or (tag in _CHROME and not article):
+                dropped += 1
+            elif tag in _ARTICLE:
+                article += 1
+            if tag in ("h1", "h2") and len(headings) < 4 and heading is None:
+                heading = []
+            if not dropped and in_body:
+                if tag == "br":
+                    pieces.append("\n")
+                elif tag in _BLOCKS:
+                    pieces.append("\n")
+            text = element.text
+        else:
+            if tag is not None:
+                tag = tag.lower()
+                if tag in ("h1", "h2") and heading is not None:
+                    headings.append(_SPACES.sub(" ", "".join(heading)).strip())
+                    heading = None
+                if not dropped and in_body and tag in _BLOCKS:
+                    pieces.append("\n")
+                if dropped:
+                    dropped -= 1
+                elif tag in _ARTICLE:
+                    article -= 1
+                if tag in _INVISIBLE:
+                    invisible -= 1
+                if tag == "body":
+                    in_body = False
+            text = element.tail
+        if text:
+            if not invisible and visible_size < _VISIBLE_CHARS:
+                visible.append(text)
+                visible_size += len(text) + 1
+            if heading is not None and not invisible:
+                heading.append(text)
+            if not dropped and in_body:
+                pieces.append(text)
+    paragraphs = paragraphs_of("".join(pieces).split("\n"))
+    if not paragraphs and not visible and "<" in markup:
+        return _read_flat(markup, encoding)  # the parser gave up (nesting past its limit)
+    return PageText(
+        paragraphs, encoding, "html", title or "", " | ".join(h for h in headings),
+        _SPACES.sub(" ", " ".join(visible)).strip()[:_VISIBLE_CHARS],
+    )
+
+
+def _read_flat(markup: str, encoding: str) -> PageText:
+    """A plainer reading for markup the parser gives up on (libxml2 stops at 2,048 nested
+    elements): tags dropped, scripts and styles with their content, blocks kept apart. One
+    scan with str.find, so linear whatever the markup."""
+    lower = markup.lower()
+    pieces: list[str] = []
+    position, size = 0, len(markup)
+    while position < size:
+        start = markup.find("<", position)
+        if start < 0:
+            pieces.append(markup[position:])
+            break
+        pieces.append(markup[position:start])
+        end = markup.find(">", start + 1)
+        if end < 0:
+            break
+        name = _TAG_NAME.match(lower, start + 1)
+        tag = name.group(1) if name else ""
+        position = end + 1
+        if tag in _INVISIBLE:
+            close = lower.find(f"</{tag}", position)
+            position = size if close < 0 else close
+        elif tag in _BLOCKS or tag == "br":
+            pieces.append("\n")
+    paragraphs = paragraphs_of(html.unescape("".join(pieces)).split("\n"))
+    return PageText(paragraphs, encoding, "html", visible=" ".join(paragraphs)[:_VISIBLE_CHARS])
+
+
+_TAG_NAME = re.compile(r"/?([a-z][a-z0-9]*)")
+
+
+def _parse(markup: str) -> etree._Element | None:
+    if not markup.strip():
+        return None
+    parser = etree.HTMLParser(encoding="utf-8", remove_comments=False, no_network=True, huge_tree=True)
+    try:
+        root = etree.fromstring(markup.encode("utf-8", errors="replace"), parser)
+    except etree.LxmlError:
+        return None
+    return root
+
+
+def paragraphs_of(lines: list[str]) -> tuple[str, ...]:
+    """Lines with their white space folded, empty ones dropped."""
+    return tuple(p for p in (_WS.sub(" ", line).strip() for line in lines) if p)
+
+
+def _read_pdf(body: bytes) -> PageText:
+    from pypdf import PdfReader  # only PDF sources need it: keeps every other command's start-up quick
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(io.BytesIO(body))
+        text = "\n".join(page.extract_text() or "" for page in reader.pages)
+    except (PdfReadError, ValueError, KeyError, TypeError) as exc:
+        raise Unreadable(f"PDF could not be read: {exc}") from exc
+    paragraphs = paragraphs_of(text.split("\n"))
+    if not paragraphs:
+        raise Unreadable("PDF without extractable text (a scan?)")
+    return PageText(paragraphs, "pdf", "pdf")
+
+
+# --- the comparable form --------------------------------------------------------------
+
+ELISION = re.compile(r"\s*(?:\.{3,}|…)\s*")  # an author's marked cut: "...", "....", "…"
+_TABLE = str.maketrans({
+    **{ch: "'" for ch in "‘’‚‛′`´"},
+    **{ch: '"' for ch in "“”„‟″«»‹›"},
+    **{ch: "-" for ch in "‐‑‒–—―−"},
+    "\u064a": "\u06cc", "\u0649": "\u06cc",  # Arabic yeh, alef maksura → Persian yeh
+    "\u0643": "\u06a9",  # Arabic kaf → keheh
+    "\u0629": "\u0647",  # teh marbuta → heh
+    **{chr(c): None for c in range(0x064B, 0x0660)},  # harakat
+    "\u0640": None,  # tatweel
+    "\u200c": None, "\u200d": None, "\u200b": None, "\u200e": None, "\u200f": None, "\ufeff": None, "\u00ad": None,
+})
+
+
+def normalize(text: str) -> str:
+    """The form both passages and pages are compared in: NFKC, one kind of quote and dash,
+    Persian letter forms, no invisible joiners, folded white space, lower case."""
+    text = unicodedata.normalize("NFKC", text).translate(_TABLE).lower()
+    return _SPACES.sub(" ", text).strip()
