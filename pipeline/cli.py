@@ -11,7 +11,6 @@ import shutil
 import sys
 import traceback
 from collections.abc import Callable, Iterator
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ from pipeline.flow import find_snapshots, verify_document
 from pipeline.jobs import FAIL_ON, RunOptions, build_reports, recheck, run_documents, url_history
 from pipeline.liveness import check_urls
 from pipeline.model import DocumentFormat, LinkCheck
+from pipeline.report import RENDERERS
 from pipeline.report.document import report_document
 from pipeline.report.text import (
     format_checks,
@@ -36,7 +36,9 @@ from pipeline.report.text import (
     format_summary,
     format_verification,
 )
+from pipeline.times import is_claim_date
 
+FORMATS = tuple(RENDERERS)  # report formats, one renderer each
 EXIT_CODES_HELP = """
 \b
 Exit codes:
@@ -229,7 +231,7 @@ def snapshots_command(options: Options, url: str, date: str | None, as_json: boo
       CITEWATCH_WAYBACK_DIALECT=pywb CITEWATCH_WAYBACK_CDX_URL=https://arquivo.pt/wayback/cdx \\
         CITEWATCH_WAYBACK_REPLAY_URL=https://arquivo.pt/wayback/ citewatch snapshots https://www.publico.pt/ --json
     """
-    if date is not None and not _valid_date(date):
+    if date is not None and not is_claim_date(date):
         raise click.BadParameter(f"{date!r} is not a date: use YYYY, YYYY-MM or YYYY-MM-DD", param_hint="--date")
     settings = options.load(archive_mode=mode).settings
     lookup, saved = find_snapshots(url, settings, date=date, archive_missing=archive_missing)
@@ -391,9 +393,10 @@ def history_command(options: Options, url: str, db: str | None, as_json: bool) -
 
 def _formats(text: str) -> tuple[str, ...]:
     chosen = tuple(f.strip().lower() for f in text.split(",") if f.strip())
-    unknown = [f for f in chosen if f not in ("html", "json", "md")]
+    unknown = [f for f in chosen if f not in FORMATS]
     if unknown or not chosen:
-        raise click.BadParameter(f"unknown format {', '.join(unknown) or '(none)'}: use html, json, md", param_hint="--format")
+        raise click.BadParameter(f"unknown format {', '.join(unknown) or '(none)'}: use {', '.join(FORMATS)}",
+                                 param_hint="--format")
     return chosen
 
 
@@ -427,16 +430,6 @@ def progress(total: int, options: Options, label: str = "checking") -> Iterator[
             bar.update(1, check)
 
         yield on_result
-
-
-def _valid_date(text: str) -> bool:
-    for form in ("%Y", "%Y-%m", "%Y-%m-%d"):
-        try:
-            datetime.strptime(text, form)
-            return len(text) == {"%Y": 4, "%Y-%m": 7, "%Y-%m-%d": 10}[form]
-        except ValueError:
-            continue
-    return False
 
 
 def _show(value: Any) -> str:

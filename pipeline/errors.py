@@ -6,7 +6,7 @@ import enum
 
 
 class ExitCode(enum.IntEnum):
-    """The process exit codes of every command (DESIGN.md, "Commands")."""
+    """The process exit codes of every command (README, "Exit codes"; docs/architecture.md)."""
 
     OK = 0  # done, nothing to flag
     PROBLEMS = 1  # done, problems found (policy set by --fail-on)

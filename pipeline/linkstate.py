@@ -14,16 +14,13 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from pipeline.model import LinkStatus
+from pipeline.times import parse_iso
 
 
 class LinkState(str, enum.Enum):
     ALIVE = "alive"
     DEAD = "dead"
     UNCERTAIN = "uncertain"
-
-
-def parse_time(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def link_state(history: Sequence[tuple[str, LinkStatus, bool]], *, failures: int = 3, days: float = 3.0) -> LinkState:
@@ -37,7 +34,7 @@ def link_state(history: Sequence[tuple[str, LinkStatus, bool]], *, failures: int
         if status.alive:
             break
         if status.broken and conclusive:
-            streak.append(parse_time(checked_at))
+            streak.append(parse_iso(checked_at))
     if len(streak) >= failures and (streak[0] - streak[-1]).total_seconds() >= days * 86400:
         return LinkState.DEAD
     return LinkState.UNCERTAIN

@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from pipeline.archive import ArchiveState, Lookup
+from pipeline.archive.model import ArchiveState, Lookup
 from pipeline.linkstate import LinkState
 from pipeline.model import Citation, Document, LinkCheck, UrlRef, Verdict
 from pipeline.verify import QuoteMatch

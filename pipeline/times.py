@@ -55,6 +55,21 @@ def parse_duration(text: str) -> float:
     return float(match.group(1)) * _UNITS[match.group(2)]
 
 
+_CLAIM_DATE_FORMS = {4: "%Y", 7: "%Y-%m", 10: "%Y-%m-%d"}
+
+
+def is_claim_date(text: str) -> bool:
+    """A real date written YYYY, YYYY-MM or YYYY-MM-DD (the precision a claim keeps)."""
+    form = _CLAIM_DATE_FORMS.get(len(text))
+    if form is None:
+        return False
+    try:
+        datetime.strptime(text, form)
+    except ValueError:
+        return False
+    return True
+
+
 # --- the archive's 14-digit timestamps ------------------------------------------------
 
 

@@ -7,7 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import click
+import re
+
 import pytest
 from click.testing import CliRunner
 
@@ -92,9 +93,36 @@ def test_python_dash_m_and_console_script_run() -> None:
     assert console.returncode == 0 and __version__ in console.stdout
 
 
-def test_exit_codes_are_the_documented_ones() -> None:
-    assert [int(c) for c in ExitCode] == [0, 1, 2, 3]
-    assert isinstance(cli, click.Group)
+README = Path(__file__).parent.parent / "README.md"
+
+
+def test_exit_codes_are_documented_where_users_read_them(runner: CliRunner) -> None:
+    help_text = runner.invoke(cli, ["--help"]).output
+    readme = README.read_text(encoding="utf-8")
+    documented = {int(n) for n in re.findall(r"^\s+(\d)\s{2}", help_text, re.MULTILINE)}
+    assert documented == {int(code) for code in ExitCode}
+    for code in ExitCode:
+        assert f"`{int(code)}`" in readme.split("Exit codes:", 1)[1][:600], code
+
+
+def exit_code_of(args: list[str], **env: str) -> int:
+    return CliRunner().invoke(cli, args, env=env).exit_code
+
+
+def test_each_exit_code_is_what_its_situation_gives(tmp_path: Path, web_settings) -> None:
+    """One real invocation a code, so that every member of ExitCode has a situation that
+    produces it (a new code without one fails here)."""
+    document = tmp_path / "note.txt"
+    document.write_text("A note\n\nhttp://gone.test/status/404\n1 May 2016: A claim.\n")
+    env = {"CITEWATCH_CONNECT_TO": ",".join(web_settings.connect_to), "CITEWATCH_SOFT404_PROBE": "0",
+           "CITEWATCH_CHECK_RETRIES": "0"}
+    seen = {
+        ExitCode.OK: exit_code_of(["extract", str(document)]),
+        ExitCode.PROBLEMS: exit_code_of(["check", "--from", str(document)], **env),
+        ExitCode.USAGE: exit_code_of(["extract", str(tmp_path / "missing.txt")]),
+        ExitCode.CANNOT_RUN: exit_code_of(["run", str(document), "--db", str(tmp_path / "no" / "db.sqlite")]),
+    }
+    assert seen == {code: int(code) for code in ExitCode}
 
 
 class _Terminal:

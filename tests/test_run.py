@@ -20,7 +20,7 @@ from click.testing import CliRunner
 from pipeline.cli import cli
 from pipeline.config import Settings
 from pipeline.errors import CannotRunError
-from pipeline.jobs import RunOptions, recheck, run_documents, url_history
+from pipeline.jobs import RunOptions, build_reports, recheck, run_documents, url_history
 from pipeline.store import LockHeld, Store
 from tests.testweb import sample_web
 from tests.testweb.archive import Capture
@@ -73,6 +73,17 @@ def test_sample_reports_are_written_and_valid(sample_run) -> None:
     assert data["summary"]["archive"]["archived"] == 41  # 46 less 3 tweets, the short link, mehrnews
 
 
+def test_the_run_renders_what_the_store_then_gives_back(sample_run, tmp_path: Path) -> None:
+    """The run renders its reports from the results it holds; `report` renders them from the
+    store. The two must agree, field for field (only the run's end time is known later)."""
+    web, settings, summary = sample_run
+    ran = json.loads(Path(summary.documents[0]["reports"][1]).read_text())
+    [path] = build_reports(dataclasses.replace(settings, reports_dir=str(tmp_path)), ["json"])
+    rebuilt = json.loads(Path(path).read_text())
+    assert ran["run"].pop("finished_at") is None and rebuilt["run"].pop("finished_at")
+    assert rebuilt == ran
+
+
 # --- incremental runs, counted at the servers -----------------------------------------
 
 SMALL = """A small research note
@@ -110,10 +121,15 @@ def test_second_run_within_max_age_makes_no_request_and_force_does(small, origin
     document, settings = small
     first = run_documents([str(document)], settings)
     assert first.checked == 2 and first.verdicts == {"verified": 2}
+    report = Path(settings.reports_dir) / "note" / "report.json"
+    first_report = json.loads(report.read_text())
     origin.reset_counts()
     fake_ia.reset()
     second = run_documents([str(document)], settings)
     assert second.checked == 0 and second.reused == 2 and second.verdicts == {"verified": 2}
+    second_report = json.loads(report.read_text())  # from what the store knew: nothing was asked
+    assert second_report["run"]["id"] == first_report["run"]["id"] + 1
+    assert second_report["citations"] == first_report["citations"] and second_report["summary"] == first_report["summary"]
     assert origin.requests_for(host="one.test") == [] and origin.requests_for(host="two.test") == []
     assert origin.requests_for(host="canary.test") == [] and fake_ia.requests == []
     forced = run_documents([str(document)], settings, RunOptions(force=True))
@@ -156,22 +172,36 @@ def test_dead_after_k_failures_over_d_days(small, origin: OriginServer) -> None:
 
 def test_a_flapping_link_never_becomes_dead(small, origin: OriginServer) -> None:
     document, settings = small
-    document.write_text("Notes\n\nhttp://flap.test/story\n1 May 2016: A claim.\n")
+    # The flapping link fails 6 times in 8 days (never 3 in a row); the control fails every day.
+    document.write_text("Notes\n\nhttp://flap.test/story\n1 May 2016: A claim.\n\n"
+                        "http://control.test/story\n2 May 2016: Another claim.\n")
+    origin.add_page("control.test", "/story", Page(404, b"<p>gone</p>"))
     states = []
     for day in range(8):
         origin.add_page("flap.test", "/story", Page(200 if day % 3 == 2 else 404, b"<p>story</p>"))
         summary = run_documents([str(document)], dataclasses.replace(at(settings, day), max_age="0"),
                                 RunOptions(reports=False))
-        states.append(summary.links)
-    assert all(s["dead"] == 0 for s in states)
+        states.append((summary.checked, summary.links["dead"]))
+    flap = url_history("http://flap.test/story", settings)
+    control = url_history("http://control.test/story", settings)
+    assert [c["status"] for c in reversed(flap["checks"])] == \
+        ["ok" if day % 3 == 2 else "not_found" for day in range(8)]  # every day's check ran
+    assert all(c["state_after"] != "dead" for c in flap["checks"]) and flap["state"] == "uncertain"
+    assert control["state"] == "dead" and states[3] == (2, 1)  # the same rule kills a link that never recovers
+    assert all(checked == 2 for checked, _ in states)
 
 
 def test_blocked_and_timeouts_never_count_towards_dead(small, origin: OriginServer) -> None:
     document, settings = small
-    document.write_text("Notes\n\nhttp://walled.test/bot-wall\n1 May 2016: A claim.\n")
+    document.write_text("Notes\n\nhttp://walled.test/bot-wall\n1 May 2016: A claim.\n\n"
+                        "http://sleepy.test/ok?delay=2\n2 May 2016: Another claim.\n")
+    quick = dataclasses.replace(settings, read_timeout=0.3, check_retries=0)
     for day in range(6):
-        summary = run_documents([str(document)], at(settings, day), RunOptions(reports=False))
-    assert summary.links["dead"] == 0 and summary.links["uncertain"] == 1
+        summary = run_documents([str(document)], at(quick, day), RunOptions(reports=False))
+    assert summary.links["dead"] == 0 and summary.links["uncertain"] == 2
+    walled = url_history("http://walled.test/bot-wall", settings)["checks"]
+    sleepy = url_history("http://sleepy.test/ok?delay=2", settings)["checks"]
+    assert [c["status"] for c in walled] == ["blocked"] * 6 and [c["status"] for c in sleepy] == ["timeout"] * 6
 
 
 # --- offline, lock, kill -9 -----------------------------------------------------------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from pipeline.verify import (
     citation_verdict,
     passage_verdict,
     score_passage,
+    _windows,
     segments,
 )
 from tests.testweb.archive import Capture, PywbArchive
@@ -242,15 +242,17 @@ def test_fuzzy_match_tolerates_small_differences_only() -> None:
     assert near.share == 1.0 and far.share == 0.0
 
 
-def test_long_page_uses_anchors_and_stays_fast() -> None:
+def test_long_page_aligns_only_around_the_passages_rare_words() -> None:
     paragraphs = ("Filler words about the weather and the markets today. " * 20,) * 3000 + (
         "The rare quotation about Zahedan smugglers appears exactly once here.",)
     big = page(*paragraphs)
-    started = time.process_time()
-    score = score_passage("The rare quotation about Zahedan smugglers appears exactly once", big)
+    near = "The rare quotation about Zahedan smuggler appears exactly once"  # not verbatim: aligned fuzzily
+    score = score_passage(near, big)
     miss = score_passage("A wholly different sentence about Kandahar convoys that is nowhere", big)
     assert score.share == 1.0 and miss.share == 0.0
-    assert time.process_time() - started < 2.0  # generous: the benchmark measures speed
+    windows = _windows(normalize(near), big.text)
+    assert windows and sum(hi - lo for lo, hi in windows) < len(big.text) / 100  # not the 3.3 MB page
+    assert any(lo <= big.text.find("zahedan") < hi for lo, hi in windows)
 
 
 def test_passage_and_citation_verdicts() -> None:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import re
 import urllib.parse
+import warnings
 
-from bs4 import BeautifulSoup, Comment, NavigableString, Tag
+from bs4 import BeautifulSoup, Comment, MarkupResemblesLocatorWarning, NavigableString, Tag
 
 from pipeline.extract.common import Block, citations_from_blocks
 from pipeline.extract.dates import find_date, whole_date
@@ -31,7 +32,9 @@ _DATE_META = ("article:published_time", "datepublished", "date", "dc.date", "dct
 
 def extract_html(text: str, base_url: str | None = None) -> tuple[str | None, str | None, list[tuple[int, str | None, list[UrlRef], list[Passage]]]]:
     """(title, date, citation drafts)."""
-    soup = BeautifulSoup(text, "html.parser")
+    with warnings.catch_warnings():  # a document that is only a URL is a document, not a mistake
+        warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
+        soup = BeautifulSoup(text, "html.parser")
     title = _title(soup)
     date = _date(soup)
     base = _base(soup, base_url)

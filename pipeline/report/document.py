@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline.archive import ArchiveState
+from pipeline.archive.model import ArchiveState
 from pipeline.model import Verdict
 from pipeline.results import CitationResult, DocumentResults, SourceResult, tally
 
