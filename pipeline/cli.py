@@ -57,7 +57,10 @@ class Options:
     verbosity: int  # -1 quiet, 0 normal, 1+ verbose
 
     def load(self, **overrides: Any) -> LoadedSettings:
-        return load_settings(self.config_path, overrides=overrides)
+        loaded = load_settings(self.config_path, overrides=overrides)
+        for warning in loaded.warnings:
+            click.echo(f"citewatch: warning: {warning}", err=True)
+        return loaded
 
 
 class _Group(click.Group):

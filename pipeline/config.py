@@ -91,11 +91,13 @@ class Settings:
     max_redirects: int = _setting(10, "redirect hops followed at most", min=0)
 
     # Verification: when is a quote found?
-    verify_segment_score: float = _setting(90.0, "fuzzy score (0-100) at which a piece of a passage counts as found", min=0)
-    verify_verified_share: float = _setting(0.9, "share of a passage's text found for 'verified'", min=0,
-                                            check=lambda v: _fraction(v))
+    verify_segment_score: float = _setting(
+        90.0, "alignment score (0-100) at which a piece of a passage is compared word for word", min=0,
+        check=lambda v: _at_most(v, 100))
     verify_partial_share: float = _setting(0.3, "share of a passage's text found for 'partial'", min=0,
                                            check=lambda v: _fraction(v))
+    verify_more_captures: int = _setting(
+        2, "further captures near the date read (distinct versions) when the closest lacks a passage", min=0)
 
     # The scheduled job.
     db: str = _setting("citewatch.sqlite", "the database file (history, results)")
@@ -138,11 +140,19 @@ class Settings:
 
 @dataclasses.dataclass(frozen=True)
 class LoadedSettings:
-    """The settings and, for each one that is not a default, where its value came from."""
+    """The settings and, for each one that is not a default, where its value came from;
+    `warnings` for settings given that no longer do anything."""
 
     settings: Settings
     sources: Mapping[str, str]
     config_file: Path | None
+    warnings: tuple[str, ...] = ()
+
+
+# Settings that existed once: saying so beats "unknown setting" for a file that worked before.
+REMOVED = {
+    "verify_verified_share": "no longer used: a passage is verified only when every word of every piece is found",
+}
 
 
 def env_name(setting: str) -> str:
@@ -180,10 +190,14 @@ def load_settings(
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
 
+    warnings: list[str] = []
     path = _find_config(config_path, cwd or Path.cwd())
     if path is not None:
         for name, (raw, line) in _read_config_file(path).items():
             where = f"{path}: line {line}" if line else str(path)
+            if name in REMOVED:
+                warnings.append(f"{where}: {name} is {REMOVED[name]}")
+                continue
             if name not in fields:
                 raise ConfigError(f"{where}: unknown setting {name!r}{_did_you_mean(name, fields)}")
             values[name] = _coerce(fields[name], raw, where)
@@ -194,6 +208,7 @@ def load_settings(
         if var in env:
             values[name] = _coerce(field, env[var], var)
             sources[name] = var
+    warnings += [f"{env_name(name)} is {why}" for name, why in REMOVED.items() if env_name(name) in env]
 
     for name, raw in (overrides or {}).items():
         if raw is None:
@@ -203,7 +218,7 @@ def load_settings(
         values[name] = _coerce(fields[name], raw, "command line")
         sources[name] = "command line"
 
-    return LoadedSettings(Settings(**values), sources, path)
+    return LoadedSettings(Settings(**values), sources, path, tuple(warnings))
 
 
 def _find_config(config_path: Path | str | None, cwd: Path) -> Path | None:
@@ -349,6 +364,11 @@ def _check_now(text: str) -> None:
             parse_iso(text)
         except ValueError:
             raise ValueError(f"{text!r} is not an ISO 8601 time") from None
+
+
+def _at_most(value: float, top: float) -> None:
+    if value > top:
+        raise ValueError(f"must be at most {top:g}, got {value}")
 
 
 def _fraction(value: float) -> None:

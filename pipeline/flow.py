@@ -8,19 +8,22 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
-from pipeline.archive import ArchiveClient, ArchiveState, Lookup, SaveResult, SaveState
+from pipeline.archive import ArchiveClient, ArchiveState, Evidence, Lookup, SaveResult, SaveState
 from pipeline.config import Settings
 from pipeline.errors import UsageError
 from pipeline.extract.urls import canonicalize
 from pipeline.linkstate import LinkState, link_state
 from pipeline.liveness import PageRead, check_urls, invalid_reason, read_pages
-from pipeline.model import Citation, Extraction, LinkCheck, LinkStatus, url_key
+from pipeline.model import Citation, Extraction, LinkCheck, LinkStatus, Verdict, url_key
 from pipeline.results import CitationResult, DocumentResults, SourceResult, Verification
+from pipeline.signals import unusable_copy
 from pipeline.text import Unreadable, read_page
 from pipeline.verify import Copy, CopyKind, NormalizedPage, Thresholds, citation_verdict, verify_passage
 
-UNCHECKED = "unchecked"
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,7 +36,7 @@ class LivePage:
 
     @classmethod
     def of(cls, read: PageRead) -> LivePage:
-        return cls(read.final_url, NormalizedPage.of(read.page) if read.page else None, read.reason)
+        return cls(read.final_url, NormalizedPage.of(read.page, read.unusable) if read.page else None, read.reason)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,37 +67,53 @@ def check_links(urls: Sequence[str], settings: Settings, *,
     return checks, live
 
 
-def archived_copy(archive: ArchiveClient, key: str, date: str | None) -> ArchivedCopy:
-    lookup = archive.lookup(key, date)
-    evidence = archive.evidence(key, date) if lookup.state is ArchiveState.FOUND else None
-    if evidence is None:
-        return ArchivedCopy(lookup, None, None, None, lookup.reason or f"archive: {lookup.state.value}")
+def _copy_of(lookup: Lookup, evidence: Evidence) -> ArchivedCopy:
     try:
-        page, reason = NormalizedPage.of(read_page(evidence.body, evidence.headers.get("Content-Type", ""))), ""
+        read = read_page(evidence.body, evidence.headers.get("Content-Type", ""))
+        page, reason = NormalizedPage.of(read, unusable_copy(read, evidence.body)), ""
     except Unreadable as exc:
         page, reason = None, str(exc)
     return ArchivedCopy(lookup, evidence.snapshot.raw_url, evidence.snapshot.timestamp, page, reason)
 
 
-def archived_copies(archive: ArchiveClient, wanted: Iterable[tuple[str, str | None]]) -> dict[tuple[str, str | None], ArchivedCopy]:
-    """The archived copy for each (URL key, date), `archive_threads` at a time; the
-    archive's limiters pace them."""
-    wanted = list(dict.fromkeys(wanted))
+def archived_copy(archive: ArchiveClient, key: str, date: str | None) -> ArchivedCopy:
+    """The capture closest to the claim's date, read."""
+    lookup = archive.lookup(key, date)
+    evidence = archive.evidence(key, date) if lookup.state is ArchiveState.FOUND else None
+    if evidence is None:
+        return ArchivedCopy(lookup, None, None, None, lookup.reason or f"archive: {lookup.state.value}")
+    return _copy_of(lookup, evidence)
+
+
+def _parallel(archive: ArchiveClient, work: Callable[[T], R], items: Sequence[T]) -> list[R]:
+    """`work` over items, `archive_threads` at a time; the archive's limiters pace them."""
     with ThreadPoolExecutor(max_workers=archive.settings.archive_threads) as pool:
-        return dict(zip(wanted, pool.map(lambda item: archived_copy(archive, *item), wanted)))
+        return list(pool.map(work, items))
+
+
+def archived_copies(archive: ArchiveClient, wanted: Iterable[tuple[str, str | None]]) -> dict[tuple[str, str | None], ArchivedCopy]:
+    """The archived copy for each (URL key, date)."""
+    wanted = list(dict.fromkeys(wanted))
+    return dict(zip(wanted, _parallel(archive, lambda item: archived_copy(archive, *item), wanted)))
+
+
+def further_copies(archive: ArchiveClient, first: ArchivedCopy, key: str, date: str | None,
+                   count: int) -> list[ArchivedCopy]:
+    """Further versions near the date, when the first copy did not hold a passage."""
+    seen = {first.timestamp} if first.timestamp else set()
+    return [_copy_of(first.lookup, evidence) for evidence in archive.more_evidence(key, date, seen, count)]
 
 
 def verify_citation(
-    citation: Citation, date: str | None, archived: Mapping[tuple[str, str | None], ArchivedCopy],
+    citation: Citation, date: str | None, archived: Mapping[tuple[str, str | None], Sequence[ArchivedCopy]],
     live: Mapping[str, LivePage], statuses: Mapping[str, str], thresholds: Thresholds = Thresholds(),
     verified_at: str | None = None,
 ) -> Verification:
-    """The citation's passages against the archived copy and the live page of each of its
-    URLs. `statuses` (URL key → link status) says why a live page is missing."""
+    """The citation's passages against the archived copies and the live page of each of
+    its URLs. `statuses` (URL key → link status) says why a live page is missing."""
     copies: list[Copy] = []
     for ref in citation.urls:
-        found = archived.get((ref.key, date))
-        if found is not None:
+        for found in archived.get((ref.key, date), ()):
             copies.append(Copy(ref.url, ref.canonical, CopyKind.ARCHIVE, found.location, found.timestamp, found.page,
                                found.reason))
         if ref.key in live:
@@ -128,13 +147,27 @@ def verify_citations(
     missing = [k for k in wanted_live if k not in live and k not in done
                and statuses.get(k) in (LinkStatus.OK.value, LinkStatus.REDIRECTED.value)]
     live.update((k, LivePage.of(read)) for k, read in read_pages(missing, settings).items())
-    archived = archived_copies(archive, ((ref.key, date) for citation, date in items for ref in citation.urls))
+    closest = archived_copies(archive, ((ref.key, date) for citation, date in items for ref in citation.urls))
+    archived = {pair: [copy] for pair, copy in closest.items()}
     thresholds = Thresholds.of(settings)
-    verifications = {
-        citation.id: verify_citation(citation, date, archived, live, statuses, thresholds, verified_at)
-        for citation, date in items
-    }
-    return Verified({pair: copy.lookup for pair, copy in archived.items()}, verifications)
+
+    def verify_all(chosen: Sequence[tuple[Citation, str | None]]) -> dict[str, Verification]:
+        return {c.id: verify_citation(c, date, archived, live, statuses, thresholds, verified_at) for c, date in chosen}
+
+    verifications = verify_all(items)
+    # Look further before saying "not found": the next versions near the date.
+    lacking = [(c, date) for c, date in items if verifications[c.id].verdict is not Verdict.VERIFIED]
+    pairs = list(dict.fromkeys((ref.key, date) for c, date in lacking for ref in c.urls
+                               if closest[(ref.key, date)].lookup.state is ArchiveState.FOUND))
+    if pairs and settings.verify_more_captures:
+        more = _parallel(archive, lambda pair: further_copies(archive, closest[pair], *pair, settings.verify_more_captures),
+                         pairs)
+        for pair, copies in zip(pairs, more):
+            archived[pair] += copies
+        grown = {pair for pair, copies in zip(pairs, more) if copies}
+        verifications.update(verify_all([(c, date) for c, date in lacking
+                                         if any((ref.key, date) in grown for ref in c.urls)]))
+    return Verified({pair: copy.lookup for pair, copy in closest.items()}, verifications)
 
 
 # --- whole documents ------------------------------------------------------------------

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import random
-import re
 import string
 import time
 import urllib.parse
@@ -27,6 +26,7 @@ from pipeline.errors import CannotRunError
 from pipeline.extract.urls import canonicalize
 from pipeline.http import FetchError, FetchErrorKind, Fetcher, Response, run_sync
 from pipeline.model import LinkCheck, LinkStatus, url_key
+from pipeline.signals import is_bot_wall, is_paywalled, says_cannot_be_found, says_not_found_in_title, unusable_copy
 from pipeline.text import PageText
 from pipeline.times import now_iso, parse_retry_after
 
@@ -34,31 +34,6 @@ PROBE_NAME_LENGTH = 25
 SIMILAR = 0.95  # texts this alike are the same page (the probe's threshold)
 FAST_FAILURE_MS = 1.0
 
-SOFT_404_TITLE = re.compile(
-    r"(\b404\b|not found|page (?:cannot|can't|could not) be found|(?:does not|doesn't) exist|"
-    r"no longer (?:available|exists)|page introuvable|nicht gefunden|no encontrad[ao]|non trovata|"
-    r"niet gevonden|não encontrada|не найдена|bulunamad|nie znaleziono|غير موجودة|پیدا نشد|یافت نشد|"
-    r"找不到|不存在|見つかりません)",
-    re.IGNORECASE,
-)
-SOFT_404_TEXT = re.compile(
-    r"(the (?:page|article|story) you (?:are looking for|requested|were looking for|tried to access) "
-    r"(?:could not|cannot|can't|does not|doesn't|no longer|is no longer|was not)|"
-    r"sorry,? (?:we |but we )?(?:couldn't|could not|can't|cannot) find (?:that|the|this|what)|"
-    r"this page (?:doesn't|does not) exist|we can't find the page|error 404)",
-    re.IGNORECASE,
-)
-BOT_WALL = re.compile(
-    r"(just a moment\.\.\.|attention required|are you a robot|captcha|verify you are (?:a )?human|"
-    r"access denied|ddos protection|security check|bot verification|please enable (?:js|javascript and) cookies)",
-    re.IGNORECASE,
-)
-PAYWALL = re.compile(
-    r"(\"isAccessibleForFree\"\s*:\s*\"?false|content_tier\"?\s+content=\"(?:locked|metered)|"
-    r"subscribe to (?:continue|read)|already a subscriber\?)",
-    re.IGNORECASE,
-)
-_SOFT_404_WORDS = ("found", "exist", "find", "404")  # SOFT_404_TEXT cannot match without one
 GENERIC_PATHS = {"", "/", "/index.html", "/index.htm", "/index.php", "/home", "/404", "/404.html",
                  "/error", "/error.html", "/not-found", "/notfound", "/page-not-found", "/search",
                  "/default.aspx", "/en", "/en/"}
@@ -102,20 +77,16 @@ def classify(url: str, response: Response, view: PageText | None = None, *, payw
     if status in alive_statuses:
         return Classification(LinkStatus.OK, f"{status} treated as alive for this domain")
     if 200 <= status < 300:
-        head = response.body[:200_000]
-        paywall = (b"ccessibleForFree" in head or b"content_tier" in head or b"ubscribe" in head or
-                   b"subscriber" in head) and bool(PAYWALL.search(head.decode("utf-8", "replace")))
+        paywall = is_paywalled(response.body)
         if response.hops and not is_site_root(url):
             final_path = urllib.parse.urlsplit(response.final_url).path
             if final_path.rstrip("/").lower() in {p.rstrip("/") for p in GENERIC_PATHS}:
                 kind = "the site root" if final_path in ("", "/") else f"a generic page ({final_path})"
                 return Classification(LinkStatus.SOFT_404, f"redirects to {kind}")
         if not is_site_root(url):
-            if SOFT_404_TITLE.search(view.title) or SOFT_404_TITLE.search(view.headings):
+            if says_not_found_in_title(view):
                 return Classification(LinkStatus.SOFT_404, f"{status}, but the page says not found: {view.title or view.headings!r}"[:200])
-            start = view.visible[:3000]
-            lowered = start.lower()
-            if any(word in lowered for word in _SOFT_404_WORDS) and SOFT_404_TEXT.search(start):
+            if says_cannot_be_found(view):
                 return Classification(LinkStatus.SOFT_404, f"{status}, but the page says it cannot be found")
         if response.hops:
             return Classification(LinkStatus.REDIRECTED, f"redirects to {response.final_url}", paywall)
@@ -147,7 +118,7 @@ def _bot_wall(response: Response, view: PageText) -> bool:
     headers = {k.lower(): v.lower() for k, v in response.headers.items()}
     if headers.get("cf-mitigated") == "challenge" or "x-datadome" in headers:
         return True
-    return response.status in (403, 429, 503) and bool(BOT_WALL.search(view.title or view.visible[:500]))
+    return response.status in (403, 429, 503) and is_bot_wall(view)
 
 
 ERROR_CLASSES = {
@@ -220,18 +191,21 @@ class _Probe:
 
 @dataclasses.dataclass(frozen=True)
 class PageRead:
-    """A live page fetched and read: where it ended, its text, or why it has none."""
+    """A live page fetched and read: where it ended, its text, or why it has none; and why
+    it cannot be evidence that a passage is absent (a paywall teaser, a wall), if so."""
 
     final_url: str
     page: PageText | None
     reason: str = ""
+    unusable: str | None = None
 
 
 def read_response(response: Response) -> PageRead:
     try:
-        return PageRead(response.final_url, text.read_page(response.body, response.headers.get("Content-Type", "")))
+        page = text.read_page(response.body, response.headers.get("Content-Type", ""))
     except text.Unreadable as exc:
         return PageRead(response.final_url, None, str(exc))
+    return PageRead(response.final_url, page, "", unusable_copy(page, response.body))
 
 
 class Checker:

@@ -167,6 +167,7 @@ class Verdict(str, enum.Enum):
 
     VERIFIED = "verified"
     VERIFIED_LIVE = "verified_live"
+    MISQUOTED = "misquoted"  # aligns with a place in a copy, but its words differ there
     PARTIAL = "partial"
     NOT_FOUND = "not_found"
     UNVERIFIABLE = "unverifiable"
@@ -179,5 +180,5 @@ class Verdict(str, enum.Enum):
 
     @property
     def found_any(self) -> bool:
-        """Some of the text was found somewhere."""
-        return self.is_verified or self is Verdict.PARTIAL
+        """Some of the text was found somewhere (a misquote's too: most of its words are there)."""
+        return self.is_verified or self in (Verdict.PARTIAL, Verdict.MISQUOTED)

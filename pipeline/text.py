@@ -12,7 +12,9 @@ import codecs
 import dataclasses
 import html
 import io
+import itertools
 import re
+import threading
 import unicodedata
 
 import charset_normalizer
@@ -110,20 +112,29 @@ class PageText:
     title: str = ""
     headings: str = ""
     visible: str = ""
+    markup_chars: int = 0  # the markup read, less the text of scripts and styles
+
+    @property
+    def text_chars(self) -> int:
+        return sum(len(p) for p in self.paragraphs)
 
 
 EMPTY = PageText((), "", "none")
 
-# Dropped from the readable text with all they hold.
-_DROP = frozenset({"script", "style", "noscript", "template", "nav", "form", "button", "svg", "iframe",
-                   "object", "embed", "canvas", "select", "menu"})
-_CHROME = frozenset({"header", "footer", "aside"})  # dropped unless inside the article itself
-_ARTICLE = frozenset({"article", "main"})
-_INVISIBLE = frozenset({"script", "style", "noscript"})  # what a reader never sees at all
+# Dropped from the readable text with all they hold: what is not prose for a reader. No
+# container (form, main, nav, header, div…) is dropped for its tag alone: some sites wrap the
+# whole page in one <form>, others put the article in a <header>.
+_DROP = frozenset({"script", "style", "template", "svg", "math", "canvas", "object", "embed", "iframe", "select",
+                   "datalist"})
+_INVISIBLE = frozenset({"script", "style", "noscript"})  # what classification never looks at
 _BLOCKS = frozenset({"p", "div", "section", "article", "main", "h1", "h2", "h3", "h4", "h5", "h6", "li", "ul",
                      "ol", "blockquote", "pre", "table", "tr", "td", "th", "dd", "dt", "dl", "figure",
                      "figcaption", "header", "footer", "address", "hr", "caption", "details", "summary"})
 _VISIBLE_CHARS = 20_000
+# A reading this small next to the page is a failure to read it, not an empty article:
+# under 1 character of text for TINY_RATIO of markup (scripts and styles aside), from TINY_FROM up.
+TINY_FROM = 20_000
+TINY_RATIO = 200
 _WS = re.compile(r"[^\S\n]+")
 _SPACES = re.compile(r"\s+")
 
@@ -142,21 +153,47 @@ def read_page(body: bytes, content_type: str = "") -> PageText:
     except Undecodable as exc:
         raise Unreadable(f"the page's encoding could not be told ({exc})") from None
     if kind == "text/plain":
-        paragraphs = paragraphs_of(text.split("\n"))
-        return PageText(paragraphs, encoding, "text", visible=" ".join(paragraphs)[:_VISIBLE_CHARS])
-    return read_html(text, encoding)
+        page = PageText(paragraphs_of(text.split("\n")), encoding, "text", markup_chars=len(text))
+        page = dataclasses.replace(page, visible=" ".join(page.paragraphs)[:_VISIBLE_CHARS])
+    else:
+        page = read_html(text, encoding)
+    if not page.paragraphs:
+        raise Unreadable(f"no readable text in the page ({len(body)} bytes)")
+    if page.markup_chars >= TINY_FROM and page.text_chars * TINY_RATIO < page.markup_chars:
+        raise Unreadable(f"only {page.text_chars} characters of text in {page.markup_chars} of markup "
+                         "(a page built by script?)")
+    return page
 
 
 def view_of(body: bytes, content_type: str = "") -> PageText:
-    """What classification looks at, for any response: an empty reading when there is no
-    text (an image, an empty body, a PDF)."""
+    """What classification looks at, for any response: the title, the first headings and
+    the visible text (no paragraphs). An empty reading when there is no text (an image,
+    an empty body, a PDF). Quicker than `read_html`: lxml's own iteration, no walk in Python."""
     if not body:
         return EMPTY
     kind = content_type.split(";")[0].strip().lower()
     if kind == "application/pdf" or body[:5] == b"%PDF-" or (kind and not (kind.startswith("text/") or "html" in kind
                                                                              or "xml" in kind)):
         return EMPTY
-    return read_html(decode_lenient(body, content_type), "")
+    markup = decode_lenient(body, content_type)
+    root = _parse(markup)
+    if root is None:
+        return _read_flat(markup, "")
+    etree.strip_elements(root, *_INVISIBLE, etree.Comment, etree.ProcessingInstruction, with_tail=False)
+    title_element = root.find(".//title")
+    title = " ".join("".join(title_element.itertext()).split()) if title_element is not None else ""
+    headings = [" ".join("".join(h.itertext()).split()) for h in itertools.islice(root.iter("h1", "h2"), 4)]
+    visible: list[str] = []
+    size = 0
+    for piece in root.itertext():
+        visible.append(piece)
+        size += len(piece) + 1
+        if size >= _VISIBLE_CHARS:
+            break
+    text = " ".join(" ".join(visible).split())[:_VISIBLE_CHARS]
+    if not text and "<" in markup:
+        return _read_flat(markup, "")  # the parser gave up (nesting past its limit)
+    return PageText((), "", "html", title, " | ".join(headings), text)
 
 
 def read_html(markup: str, encoding: str = "utf-8") -> PageText:
@@ -172,7 +209,7 @@ def read_html(markup: str, encoding: str = "utf-8") -> PageText:
     headings: list[str] = []
     heading: list[str] | None = None
     dropped = invisible = 0  # depth inside a dropped / an invisible element
-    article = 0  # depth inside article or main
+    hidden = 0  # characters of script and style text
     in_body = root.find("body") is None  # a fragment without <body> is all body
     walker = etree.iterwalk(root, events=("start", "end"))
     for event, element in walker:
@@ -187,10 +224,8 @@ def read_html(markup: str, encoding: str = "utf-8") -> PageText:
                 title = _SPACES.sub(" ", "".join(element.itertext())).strip()
             if tag in _INVISIBLE:
                 invisible += 1
-            if dropped or tag in _DROP or (tag in _CHROME and not article):
+            if dropped or tag in _DROP:
                 dropped += 1
-            elif tag in _ARTICLE:
-                article += 1
             if tag in ("h1", "h2") and len(headings) < 4 and heading is None:
                 heading = []
             if not dropped and in_body:
@@ -209,14 +244,14 @@ def read_html(markup: str, encoding: str = "utf-8") -> PageText:
                     pieces.append("\n")
                 if dropped:
                     dropped -= 1
-                elif tag in _ARTICLE:
-                    article -= 1
                 if tag in _INVISIBLE:
                     invisible -= 1
                 if tag == "body":
                     in_body = False
             text = element.tail
         if text:
+            if invisible:
+                hidden += len(text)
             if not invisible and visible_size < _VISIBLE_CHARS:
                 visible.append(text)
                 visible_size += len(text) + 1
@@ -229,7 +264,7 @@ def read_html(markup: str, encoding: str = "utf-8") -> PageText:
         return _read_flat(markup, encoding)  # the parser gave up (nesting past its limit)
     return PageText(
         paragraphs, encoding, "html", title or "", " | ".join(h for h in headings),
-        _SPACES.sub(" ", " ".join(visible)).strip()[:_VISIBLE_CHARS],
+        _SPACES.sub(" ", " ".join(visible)).strip()[:_VISIBLE_CHARS], max(0, len(markup) - hidden),
     )
 
 
@@ -264,15 +299,19 @@ def _read_flat(markup: str, encoding: str) -> PageText:
 _TAG_NAME = re.compile(r"/?([a-z][a-z0-9]*)")
 
 
+_parsers = threading.local()
+
+
 def _parse(markup: str) -> etree._Element | None:
     if not markup.strip():
         return None
-    parser = etree.HTMLParser(encoding="utf-8", remove_comments=False, no_network=True, huge_tree=True)
+    parser = getattr(_parsers, "html", None)
+    if parser is None:  # one per thread: an lxml parser is not to be shared between threads
+        parser = _parsers.html = etree.HTMLParser(encoding="utf-8", no_network=True, huge_tree=True)
     try:
-        root = etree.fromstring(markup.encode("utf-8", errors="replace"), parser)
+        return etree.fromstring(markup.encode("utf-8", errors="replace"), parser)
     except etree.LxmlError:
         return None
-    return root
 
 
 def paragraphs_of(lines: list[str]) -> tuple[str, ...]:

@@ -1,16 +1,21 @@
-"""Where each quoted passage is found in a page's text, and the verdicts that follow.
+"""Where each quoted passage is found in a page's text, word for word, and the verdicts that follow.
 
-Pages are read by `pipeline.text`; both sides are normalised the same way (Unicode NFKC, quotes, dashes, ellipses, Arabic and
-Persian letter forms, invisible joiners, whitespace, case). A passage is cut into segments at
-elisions, bracketed editorial insertions and sentence ends; each segment is looked up exactly,
-else aligned fuzzily (rapidfuzz) in windows around its rarest words, so long pages stay fast.
-The passage's verdict comes from the share of its text found. Nothing here does I/O.
+Pages are read by `pipeline.text`; both sides are normalised the same way (Unicode NFKC,
+quotes, dashes, ellipses, Arabic and Persian letter forms, invisible joiners and soft hyphens,
+white space, case). A passage is cut into segments at the author's marked elisions, at
+bracketed editorial insertions and at sentence ends. Each segment is looked up exactly, else
+aligned fuzzily (rapidfuzz) in windows around its rarest words, and the alignment is then
+compared word for word: a segment counts as found only when every word is there. Words
+that differ (a number, a negation, a name, anything added, dropped or replaced) make the
+passage `misquoted`, with the differences as evidence; a line-end hyphenation is not a
+difference. Nothing here does I/O.
 """
 
 from __future__ import annotations
 
 import bisect
 import dataclasses
+import difflib
 import enum
 import re
 from collections.abc import Mapping, Sequence
@@ -27,29 +32,39 @@ from pipeline.text import ELISION, PageText, normalize
 @dataclasses.dataclass(frozen=True)
 class NormalizedPage:
     """A page's paragraphs normalised and joined by spaces (a quote may run across two),
-    with where each paragraph starts, to show a match in its original words."""
+    with where each paragraph starts, to show a match in its original words. `unusable`
+    says why the copy cannot be evidence that a passage is absent (a challenge page, an
+    error page saved as a page, a teaser, a wall)."""
 
     page: PageText
     text: str
     starts: tuple[int, ...]
+    unusable: str | None = None
 
     @classmethod
-    def of(cls, page: PageText) -> NormalizedPage:
+    def of(cls, page: PageText, unusable: str | None = None) -> NormalizedPage:
         starts, parts, offset = [], [], 0
         for paragraph in page.paragraphs:
             normalized = normalize(paragraph)
             starts.append(offset)
             parts.append(normalized)
             offset += len(normalized) + 1
-        return cls(page, " ".join(parts), tuple(starts))
+        return cls(page, " ".join(parts), tuple(starts), unusable)
+
+    def original(self, start: int, end: int) -> tuple[str, str]:
+        """(the paragraphs the normalised span lies in, joined; the span's own words there)."""
+        index = max(0, bisect.bisect_right(self.starts, start) - 1)
+        last = max(0, bisect.bisect_right(self.starts, max(start, end - 1)) - 1)
+        original = " ".join(self.page.paragraphs[index:last + 1])
+        mapped_start, mapped_end = _map_span(original, start - self.starts[index], end - self.starts[index])
+        return original, original[mapped_start:mapped_end]
 
     def context(self, start: int, end: int, around: int = 80) -> tuple[str, str]:
         """(matched text, context) in the page's own words for a normalised span."""
         index = max(0, bisect.bisect_right(self.starts, start) - 1)
         last = max(0, bisect.bisect_right(self.starts, max(start, end - 1)) - 1)
         original = " ".join(self.page.paragraphs[index:last + 1])
-        local_start, local_end = start - self.starts[index], end - self.starts[index]
-        mapped_start, mapped_end = _map_span(original, local_start, local_end)
+        mapped_start, mapped_end = _map_span(original, start - self.starts[index], end - self.starts[index])
         matched = original[mapped_start:mapped_end]
         lead = "…" if mapped_start > around else ""
         tail = "…" if mapped_end + around < len(original) else ""
@@ -110,16 +125,33 @@ def segments(passage: str) -> list[str]:
 
 
 @dataclasses.dataclass(frozen=True)
+class Difference:
+    """Words of the quote against the words of the source at the same place: `quote` empty
+    when the source has words the quote dropped, `source` empty when the quote adds words."""
+
+    quote: str
+    source: str
+
+
+@dataclasses.dataclass(frozen=True)
 class SegmentMatch:
     text: str
-    score: float  # 0 to 100
+    score: float  # the alignment's similarity, 0 to 100 (100: verbatim)
     start: int = -1  # in the normalised page
     end: int = -1
+    differences: tuple[Difference, ...] = ()
+
+    def aligned(self, min_score: float) -> bool:
+        return self.start >= 0 and self.score >= min_score
+
+    def found(self, min_score: float) -> bool:
+        """Every word of the segment is there."""
+        return self.aligned(min_score) and not self.differences
 
 
 def find_segment(segment: str, page: NormalizedPage, min_score: float) -> SegmentMatch:
     """The best place for one segment: an exact match, else a fuzzy alignment around its
-    rarest (longest) words."""
+    rarest (longest) words, compared word for word."""
     needle = normalize(segment)
     hay = page.text
     if not needle:
@@ -129,14 +161,58 @@ def find_segment(segment: str, page: NormalizedPage, min_score: float) -> Segmen
         return SegmentMatch(segment, 100.0, position, position + len(needle))
     if len(needle) < SHORT:
         return SegmentMatch(segment, 0.0)
-    best = SegmentMatch(segment, 0.0)
+    best: tuple[float, int, int] | None = None
     for lo, hi in _windows(needle, hay):
-        alignment = fuzz.partial_ratio_alignment(needle, hay[lo:hi], score_cutoff=min(min_score, best.score or min_score))
-        if alignment is not None and alignment.score > best.score:
-            best = SegmentMatch(segment, alignment.score, lo + alignment.dest_start, lo + alignment.dest_end)
-            if best.score >= 99.5:
+        cutoff = min(min_score, best[0]) if best else min_score
+        alignment = fuzz.partial_ratio_alignment(needle, hay[lo:hi], score_cutoff=cutoff)
+        if alignment is not None and (best is None or alignment.score > best[0]):
+            best = (alignment.score, lo + alignment.dest_start, lo + alignment.dest_end)
+            if best[0] >= 99.5:
                 break
-    return best
+    if best is None:
+        return SegmentMatch(segment, 0.0)
+    score, start, end = best
+    start, end, differences = _compare_words(segment, needle, page, start, end)
+    return SegmentMatch(segment, score, start, end, differences)
+
+
+def _compare_words(segment: str, needle: str, page: NormalizedPage, start: int,
+                   end: int) -> tuple[int, int, tuple[Difference, ...]]:
+    """The words of the segment against the words of the page around an alignment: the
+    span the segment's words cover in the page, and where they differ."""
+    hay = page.text
+    margin = max(20, len(needle) // 4)
+    region_start, region_end = max(0, start - margin), min(len(hay), end + margin)
+    quote_words = [(m.group(), m.start(), m.end()) for m in _WORD.finditer(needle)]
+    page_words = [(m.group(), m.start(), m.end()) for m in _WORD.finditer(hay, region_start, region_end)]
+    ours = [w for w, _, _ in quote_words]
+    theirs = [w for w, _, _ in page_words]
+    matcher = difflib.SequenceMatcher(None, ours, theirs, autojunk=False)
+    blocks = [b for b in matcher.get_matching_blocks() if b.size]
+    if not blocks:
+        return start, end, (Difference(segment, page.original(start, end)[1]),)
+    # the page's words that stand where the quote's first and last words should be
+    first, last = blocks[0], blocks[-1]
+    lo = max(0, first.b - first.a)
+    hi = min(len(theirs), last.b + last.size + (len(ours) - last.a - last.size))
+    window = theirs[lo:hi]
+    differences = []
+    for tag, a1, a2, b1, b2 in difflib.SequenceMatcher(None, ours, window, autojunk=False).get_opcodes():
+        if tag == "equal" or "".join(ours[a1:a2]) == "".join(window[b1:b2]):  # a hyphenated or split word
+            continue
+        quote_side = _original_words(segment, needle, quote_words[a1:a2])
+        source_side = page.original(page_words[lo + b1][1], page_words[lo + b2 - 1][2])[1] if b2 > b1 else ""
+        differences.append(Difference(quote_side, source_side))
+    span_start = page_words[lo][1] if window else start
+    span_end = page_words[hi - 1][2] if window else end
+    return span_start, span_end, tuple(differences)
+
+
+def _original_words(segment: str, needle: str, words: list[tuple[str, int, int]]) -> str:
+    if not words:
+        return ""
+    begin, finish = _map_span(segment, words[0][1], words[-1][2])
+    return segment[begin:finish]
 
 
 def _windows(needle: str, hay: str, anchors: int = 4, per_anchor: int = 40) -> list[tuple[int, int]]:
@@ -169,60 +245,62 @@ def _windows(needle: str, hay: str, anchors: int = 4, per_anchor: int = 40) -> l
 
 @dataclasses.dataclass(frozen=True)
 class Thresholds:
-    segment: float = 90.0  # a segment scoring this (0-100) is found
-    verified: float = 0.9  # share of the passage's text found for "verified"
-    partial: float = 0.3  # share for "partial"
+    segment: float = 90.0  # a segment aligning this well (0-100) is compared word for word
+    partial: float = 0.3  # share of the passage found for "partial"
 
     @classmethod
     def of(cls, settings: Any) -> Thresholds:
-        return cls(settings.verify_segment_score, settings.verify_verified_share, settings.verify_partial_share)
+        return cls(settings.verify_segment_score, settings.verify_partial_share)
 
 
 @dataclasses.dataclass(frozen=True)
 class PassageScore:
-    """How much of a passage one copy holds."""
+    """What one copy holds of a passage."""
 
-    share: float  # of the passage's characters, in found segments
+    share: float  # of the passage's characters, in segments found word for word
+    similarity: float  # the weakest alignment among the segments aligned (100: all verbatim)
     matched: str
     context: str
-    missing: tuple[str, ...]
+    missing: tuple[str, ...]  # segments not found at all
     found: tuple[str, ...]
+    differences: tuple[Difference, ...]  # where aligned segments differ from the copy
+
+    @property
+    def complete(self) -> bool:
+        """Every segment found, word for word."""
+        return not self.missing and not self.differences and bool(self.found)
+
+    @property
+    def misquotes(self) -> bool:
+        return bool(self.differences)
 
 
 def score_passage(passage: str, page: NormalizedPage, thresholds: Thresholds = Thresholds()) -> PassageScore:
     pieces = segments(passage)
     if not pieces:
-        return PassageScore(0.0, "", "", (), ())
+        return PassageScore(0.0, 0.0, "", "", (), (), ())
     total = sum(len(p) for p in pieces)
     found_length = 0
-    matches: list[SegmentMatch] = []
+    aligned: list[SegmentMatch] = []
     missing: list[str] = []
+    found: list[str] = []
     for piece in pieces:
         match = find_segment(piece, page, thresholds.segment)
-        if match.score >= thresholds.segment:
-            found_length += len(piece)
-            matches.append(match)
+        if match.aligned(thresholds.segment):
+            aligned.append(match)
+            if not match.differences:
+                found_length += len(piece)
+                found.append(piece)
         else:
             missing.append(piece)
     matched, context = "", ""
-    if matches:
-        longest = max(matches, key=lambda m: m.end - m.start)
+    if aligned:
+        longest = max(aligned, key=lambda m: m.end - m.start)
         matched, context = page.context(longest.start, longest.end)
-    return PassageScore(round(found_length / total, 3), matched, context, tuple(missing), tuple(m.text for m in matches))
-
-
-def passage_verdict(archived: float | None, live: float | None, thresholds: Thresholds = Thresholds()) -> Verdict:
-    """From the best share found in an archived copy and in the live page (None: no
-    readable copy of that kind)."""
-    if archived is None and live is None:
-        return Verdict.UNVERIFIABLE
-    if archived is not None and archived >= thresholds.verified:
-        return Verdict.VERIFIED
-    if live is not None and live >= thresholds.verified:
-        return Verdict.VERIFIED_LIVE
-    if max(archived or 0.0, live or 0.0) >= thresholds.partial:
-        return Verdict.PARTIAL
-    return Verdict.NOT_FOUND
+    return PassageScore(
+        round(found_length / total, 3), min((m.score for m in aligned), default=0.0), matched, context,
+        tuple(missing), tuple(found), tuple(d for m in aligned for d in m.differences),
+    )
 
 
 def citation_verdict(verdicts: Sequence[Verdict]) -> Verdict:
@@ -233,6 +311,8 @@ def citation_verdict(verdicts: Sequence[Verdict]) -> Verdict:
         return Verdict.VERIFIED
     if all(v.is_verified for v in verdicts):
         return Verdict.VERIFIED_LIVE
+    if any(v is Verdict.MISQUOTED for v in verdicts):
+        return Verdict.MISQUOTED
     if any(v.found_any for v in verdicts):
         return Verdict.PARTIAL
     return Verdict.NOT_FOUND
@@ -248,7 +328,7 @@ class CopyKind(str, enum.Enum):
 
 @dataclasses.dataclass(frozen=True)
 class Copy:
-    """One copy of a cited source: the archived capture or the live page, read or not."""
+    """One copy of a cited source: an archived capture or the live page, read or not."""
 
     url: str  # the citation's URL as written
     canonical: str
@@ -261,13 +341,14 @@ class Copy:
 
 @dataclasses.dataclass(frozen=True)
 class QuoteMatch:
-    """A passage's verdict and its evidence: which source and copy, the score, the
-    matched words in context, and the segments not found."""
+    """A passage's verdict and its evidence: which source and copy, the share found and the
+    alignment's similarity, the matched words in context, the segments not found and the
+    words that differ."""
 
     text: str
     line: int
     verdict: Verdict
-    score: float  # share of the passage found in the copy given as evidence
+    score: float  # share of the passage found word for word in the copy given as evidence
     source: str | None  # the citation URL whose copy holds it
     copy: CopyKind | None
     location: str | None
@@ -277,12 +358,15 @@ class QuoteMatch:
     missing: tuple[str, ...] = ()
     changed_since_cited: bool = False
     note: str = ""
+    similarity: float | None = None  # the weakest alignment, when not every piece is verbatim
+    differences: tuple[Difference, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["verdict"] = self.verdict.value
         data["copy"] = self.copy.value if self.copy else None
         data["missing"] = list(self.missing)
+        data["differences"] = [dataclasses.asdict(d) for d in self.differences]
         return data
 
     @classmethod
@@ -292,12 +376,14 @@ class QuoteMatch:
         values["verdict"] = Verdict(data["verdict"])
         values["copy"] = CopyKind(data["copy"]) if data.get("copy") else None
         values["missing"] = tuple(data.get("missing", ()))
+        values["differences"] = tuple(Difference(**d) for d in data.get("differences", ()))
         return cls(**values)
 
 
 NOTES = {
-    Verdict.VERIFIED: "found in the archived copy",
-    Verdict.VERIFIED_LIVE: "found in the live page only: no archived copy holds it",
+    Verdict.VERIFIED: "every word found in the archived copy",
+    Verdict.VERIFIED_LIVE: "every word found in the live page only: no archived copy holds it",
+    Verdict.MISQUOTED: "the copy says something close but different: see the differences",
     Verdict.PARTIAL: "only part of it was found",
     Verdict.NOT_FOUND: "not found verbatim in any readable copy (a paraphrase, a translation or the author's own words?)",
 }
@@ -305,27 +391,38 @@ NOTES = {
 
 def verify_passage(text: str, line: int, copies: Sequence[Copy], thresholds: Thresholds = Thresholds()) -> QuoteMatch:
     """The passage against every readable copy of every source of its citation: any
-    source may verify it; an archived copy is preferred as evidence."""
+    source may verify it, an archived copy is preferred as evidence, and a copy that
+    cannot hold the article (a challenge, an error page, a wall) never counts as evidence
+    that it is absent."""
     scored = [(copy, score_passage(text, copy.page, thresholds)) for copy in copies if copy.page is not None]
+    # a copy that cannot hold the article only counts when it holds every word
+    scored = [(copy, score) for copy, score in scored if not copy.page.unusable or score.complete]
     archived = [pair for pair in scored if pair[0].kind is CopyKind.ARCHIVE]
     live = [pair for pair in scored if pair[0].kind is CopyKind.LIVE]
-    best_archived = max(archived, key=lambda pair: pair[1].share, default=None)
-    best_live = max(live, key=lambda pair: pair[1].share, default=None)
-    verdict = passage_verdict(best_archived[1].share if best_archived else None,
-                              best_live[1].share if best_live else None, thresholds)
-    if verdict is Verdict.UNVERIFIABLE:
-        reasons = "; ".join(sorted({f"{c.kind.value} copy of {c.url}: {c.reason}" for c in copies if c.reason})) or "no source URL"
-        return QuoteMatch(text, line, verdict, 0.0, None, None, None, None, note=f"no readable copy ({reasons})")
-    if verdict is Verdict.VERIFIED:
-        evidence = best_archived
-    elif verdict is Verdict.VERIFIED_LIVE:
-        evidence = best_live
+    complete_archived = [pair for pair in archived if pair[1].complete]
+    complete_live = [pair for pair in live if pair[1].complete]
+    if complete_archived:
+        verdict, evidence = Verdict.VERIFIED, complete_archived[0]
+    elif complete_live:
+        verdict, evidence = Verdict.VERIFIED_LIVE, complete_live[0]
+    elif misquoting := [pair for pair in archived + live if pair[1].misquotes]:
+        verdict, evidence = Verdict.MISQUOTED, max(misquoting, key=lambda pair: (pair[1].share, pair[1].similarity))
+    elif scored:
+        evidence = max(scored, key=lambda pair: pair[1].share)
+        verdict = Verdict.PARTIAL if evidence[1].share >= thresholds.partial and evidence[1].found else Verdict.NOT_FOUND
     else:
-        evidence = max((p for p in (best_archived, best_live) if p), key=lambda pair: pair[1].share)
+        reasons = sorted({f"{c.kind.value} copy of {c.url}: {c.reason or c.page.unusable}" for c in copies
+                          if c.reason or (c.page is not None and c.page.unusable)})
+        return QuoteMatch(text, line, Verdict.UNVERIFIABLE, 0.0, None, None, None, None,
+                          note=f"no readable copy ({'; '.join(reasons) or 'no source URL'})")
     copy, score = evidence
-    changed = (verdict is Verdict.VERIFIED and best_live is not None and best_live[1].share < thresholds.verified)
+    changed = verdict is Verdict.VERIFIED and bool(live) and not complete_live
     note = NOTES[verdict] + ("; the live page no longer holds it (changed since cited)" if changed else "")
+    if verdict is Verdict.NOT_FOUND and (skipped := [c for c in copies if c.page is not None and c.page.unusable]):
+        note += "; not counted: " + "; ".join(sorted({f"{c.kind.value} copy of {c.url}: {c.page.unusable}" for c in skipped}))
     return QuoteMatch(
         text, line, verdict, score.share, copy.url, copy.kind, copy.location, copy.timestamp,
         score.matched, score.context, score.missing, changed, note,
+        None if score.similarity >= 100 or not (score.found or score.differences) else round(score.similarity, 1),
+        score.differences,
     )

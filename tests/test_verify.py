@@ -15,13 +15,14 @@ from pipeline.report.document import report_document
 from pipeline.results import DocumentResults as Verification
 from pipeline.text import PageText, Unreadable, normalize, read_page
 from pipeline.verify import (
+    Copy,
+    CopyKind,
     NormalizedPage,
-    Thresholds,
-    citation_verdict,
-    passage_verdict,
-    score_passage,
     _windows,
+    citation_verdict,
+    score_passage,
     segments,
+    verify_passage,
 )
 from tests.testweb.archive import Capture, PywbArchive
 from tests.testweb.origin import PERSIAN, PERSIAN_1256, OriginServer, Page
@@ -234,19 +235,24 @@ def test_short_segments_need_an_exact_match() -> None:
     assert score_passage("the war ended", page("then the war ended")).share == 1.0
 
 
-def test_fuzzy_match_tolerates_small_differences_only() -> None:
-    near = score_passage("British troops in Afghanistan are being targetted by surface to air missiles",
-                         page("British troops in Afghanistan are being targeted by surface-to-air missiles, he said."))
-    far = score_passage("British troops in Afghanistan are being attacked with weapons from abroad",
-                        page("British troops in Afghanistan are being targeted by surface-to-air missiles, he said."))
-    assert near.share == 1.0 and far.share == 0.0
+def test_fuzzy_alignment_is_then_compared_word_for_word() -> None:
+    # Before misquotes were caught, a 90-alike alignment counted as found, so "targetted" was
+    # verified. Now a changed word is a difference (the verdict says misquoted); a dash for a
+    # space, a trailing comma for a full stop are not.
+    source = page("British troops in Afghanistan are being targeted by surface-to-air missiles, he said.")
+    same = score_passage("British troops in Afghanistan are being targeted by surface to air missiles.", source)
+    near = score_passage("British troops in Afghanistan are being targetted by surface to air missiles", source)
+    far = score_passage("British troops in Afghanistan are being attacked with weapons from abroad", source)
+    assert same.complete and same.share == 1.0 and same.differences == ()
+    assert near.share == 0.0 and [(d.quote, d.source) for d in near.differences] == [("targetted", "targeted")]
+    assert far.share == 0.0 and far.missing and not far.differences
 
 
 def test_long_page_aligns_only_around_the_passages_rare_words() -> None:
     paragraphs = ("Filler words about the weather and the markets today. " * 20,) * 3000 + (
         "The rare quotation about Zahedan smugglers appears exactly once here.",)
     big = page(*paragraphs)
-    near = "The rare quotation about Zahedan smuggler appears exactly once"  # not verbatim: aligned fuzzily
+    near = "The rare quotation, about Zahedan smugglers, appears exactly once"  # not verbatim: aligned fuzzily
     score = score_passage(near, big)
     miss = score_passage("A wholly different sentence about Kandahar convoys that is nowhere", big)
     assert score.share == 1.0 and miss.share == 0.0
@@ -255,14 +261,34 @@ def test_long_page_aligns_only_around_the_passages_rare_words() -> None:
     assert any(lo <= big.text.find("zahedan") < hi for lo, hi in windows)
 
 
-def test_passage_and_citation_verdicts() -> None:
-    t = Thresholds()
-    assert passage_verdict(0.95, None, t) is Verdict.VERIFIED
-    assert passage_verdict(0.2, 1.0, t) is Verdict.VERIFIED_LIVE
-    assert passage_verdict(0.5, 0.1, t) is Verdict.PARTIAL
-    assert passage_verdict(0.1, 0.0, t) is Verdict.NOT_FOUND
-    assert passage_verdict(None, None, t) is Verdict.UNVERIFIABLE
+def copy(kind: CopyKind, *paragraphs: str, unusable: str | None = None) -> Copy:
+    return Copy(f"http://{kind.value}.test/", f"http://{kind.value}.test/", kind, f"http://{kind.value}.test/x",
+                "20160101000000" if kind is CopyKind.ARCHIVE else None,
+                NormalizedPage.of(PageText(paragraphs, "utf-8", "html"), unusable))
+
+
+QUOTE = "The minister said the talks in Doha had been useful. They will continue next month in Qatar."
+
+
+def test_passage_verdicts_from_copies() -> None:
+    whole = ("The minister said the talks in Doha had been useful. They will continue next month in Qatar.",)
+    first_half = ("The minister said the talks in Doha had been useful.",)
+    changed = ("The minister said the talks in Doha had been useless. They will continue next month in Qatar.",)
+    verdict = lambda *copies: verify_passage(QUOTE, 1, copies).verdict  # noqa: E731
+    assert verdict(copy(CopyKind.ARCHIVE, *whole)) is Verdict.VERIFIED
+    assert verdict(copy(CopyKind.ARCHIVE, *first_half), copy(CopyKind.LIVE, *whole)) is Verdict.VERIFIED_LIVE
+    assert verdict(copy(CopyKind.ARCHIVE, *changed)) is Verdict.MISQUOTED
+    assert verdict(copy(CopyKind.ARCHIVE, *first_half)) is Verdict.PARTIAL  # never verified: half is missing
+    assert verdict(copy(CopyKind.ARCHIVE, "Nothing of the kind.")) is Verdict.NOT_FOUND
+    assert verdict(Copy("u", "u", CopyKind.ARCHIVE, None, None, None, "archive: none")) is Verdict.UNVERIFIABLE
+    # a wall saved as the page is no evidence of absence, but it verifies what it holds
+    assert verdict(copy(CopyKind.ARCHIVE, "Log in to continue.", unusable="a wall")) is Verdict.UNVERIFIABLE
+    assert verdict(copy(CopyKind.ARCHIVE, *whole, unusable="a teaser")) is Verdict.VERIFIED
+
+
+def test_citation_verdicts_sum_their_passages() -> None:
     assert citation_verdict([Verdict.VERIFIED, Verdict.VERIFIED_LIVE]) is Verdict.VERIFIED_LIVE
+    assert citation_verdict([Verdict.VERIFIED, Verdict.MISQUOTED, Verdict.PARTIAL]) is Verdict.MISQUOTED
     assert citation_verdict([Verdict.VERIFIED, Verdict.NOT_FOUND]) is Verdict.PARTIAL
     assert citation_verdict([Verdict.NOT_FOUND, Verdict.UNVERIFIABLE]) is Verdict.NOT_FOUND
     assert citation_verdict([]) is Verdict.UNVERIFIABLE

@@ -119,6 +119,33 @@ class ArchiveClient:
                 return found
         return None
 
+    def more_evidence(self, url: str, date: str | None, seen: set[str], count: int) -> list[Evidence]:
+        """Up to `count` further captures for the claim, next in preference after those
+        whose timestamps are in `seen`, each a version (digest) not read yet: for a passage
+        the closest capture lacks (an edited article, a wall saved as the page). At most
+        `count` + 1 reads; the CDX answer is the one already cached."""
+        try:
+            captures, _, _ = self.captures(url, date)
+        except (ArchiveUnavailable, BlockedSiteError):
+            return []
+        digests = {c.digest for c in captures if c.timestamp in seen}
+        found: list[Evidence] = []
+        reads = 0
+        for capture in preference(captures, date, self.settings.archive_after_window_days):
+            if len(found) >= count or reads > count:
+                break
+            if capture.timestamp in seen or capture.digest in digests:
+                continue
+            digests.add(capture.digest)
+            reads += 1
+            try:
+                evidence = self.reader.read(snapshot_of(capture, self.settings.wayback_replay_url).raw_url)
+            except (ArchiveUnavailable, FetchError):
+                continue
+            if evidence is not None and evidence.status == 200 and evidence.snapshot.timestamp not in seen:
+                found.append(evidence)
+        return found
+
     def save(self, url: str) -> SaveResult:
         """Ask the archive to capture `url` now. The caller makes sure the URL is alive."""
         return self.saver.save(url)

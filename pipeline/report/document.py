@@ -11,7 +11,7 @@ from pipeline.archive.model import ArchiveState
 from pipeline.model import Verdict
 from pipeline.results import CitationResult, DocumentResults, SourceResult, tally
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the misquoted verdict; passages carry similarity and differences
 
 
 def source_json(source: SourceResult) -> dict[str, Any]:
@@ -40,7 +40,7 @@ def _not_verified_yet(result: CitationResult) -> list[dict[str, Any]]:
     return [
         {"text": p.text, "line": p.line, "verdict": Verdict.UNVERIFIABLE.value, "score": 0.0, "source": None,
          "copy": None, "location": None, "timestamp": None, "matched": "", "context": "", "missing": [],
-         "changed_since_cited": False, "note": "not verified yet"}
+         "changed_since_cited": False, "note": "not verified yet", "similarity": None, "differences": []}
         for p in result.citation.passages
     ]
 

@@ -18,7 +18,7 @@ from pipeline.model import Verdict
 
 TEMPLATES = Path(__file__).parent / "templates"
 SCRIPT = (TEMPLATES / "filters.js").read_text(encoding="utf-8")
-VERDICT_COLOURS = {"verified": "#1a7f37", "verified_live": "#0969da", "partial": "#9a6700",
+VERDICT_COLOURS = {"verified": "#1a7f37", "verified_live": "#0969da", "misquoted": "#8250df", "partial": "#9a6700",
                    "not_found": "#cf222e", "unverifiable": "#57606a"}
 STATE_COLOURS = {"alive": "#1a7f37", "dead": "#cf222e", "uncertain": "#9a6700"}
 
@@ -87,7 +87,7 @@ def render(data: dict[str, Any]) -> str:
         passages = []
         for p in c["passages"]:
             found_any = Verdict(p["verdict"]).found_any
-            passages.append({**p, "runs": runs(p["text"], p.get("missing", []), found_any),
+            passages.append({**p, "found_any": found_any, "runs": runs(p["text"], p.get("missing", []), found_any),
                              "evidence_href": text_fragment(p.get("location"), p.get("matched", "")) if found_any else None})
         sources = []
         for s in c["sources"]:
@@ -100,6 +100,7 @@ def render(data: dict[str, Any]) -> str:
             **c, "passages": passages, "sources": sources,
             "dead": any(s["state"] == "dead" for s in c["sources"]),
             "unverified": not Verdict(c["verdict"]).is_verified,
+            "misquoted": any(p["verdict"] == Verdict.MISQUOTED.value for p in c["passages"]),
             "changed": any(p.get("changed_since_cited") for p in c["passages"]),
         })
     summary = data["summary"]

@@ -58,4 +58,8 @@ def render(data: dict[str, Any]) -> str:
             lines.append(">")
             lines.append(f"> — *{p['verdict']}* ({p['score']:.0%}){': ' + escape(p['note']) if p.get('note') else ''}")
             lines.append("")
+            for d in p.get("differences", []):
+                lines.append(f"- quote: ~~{escape(d['quote']) or '∅'}~~ → source: **{escape(d['source']) or '∅'}**")
+            if p.get("differences"):
+                lines.append("")
     return "\n".join(lines).rstrip() + "\n"

@@ -52,6 +52,9 @@ def format_provenance(citations: list[dict[str, Any]]) -> str:
                 lines.append(f"    {passage['note']}")
             if passage.get("context"):
                 lines.append(f"    in context: {passage['context']}")
+            for difference in passage.get("differences", []):
+                lines.append(f"    differs: the quote says {difference['quote'] or '(nothing)'!r}, "
+                             f"the source {difference['source'] or '(nothing)'!r}")
     return "\n".join(lines)
 
 
