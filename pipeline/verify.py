@@ -158,7 +158,7 @@ def find_segment(segment: str, page: NormalizedPage, min_score: float) -> Segmen
         return SegmentMatch(segment, 0.0)
     position = hay.find(needle)
     if position >= 0:
-        return SegmentMatch(segment, 100.0, position, position + len(needle))
+        return SegmentMatch(segment, 100.0, position, position + len(needle), _negation_before(page, position))
     if len(needle) < SHORT:
         return SegmentMatch(segment, 0.0)
     best: tuple[float, int, int] | None = None
@@ -173,7 +173,33 @@ def find_segment(segment: str, page: NormalizedPage, min_score: float) -> Segmen
         return SegmentMatch(segment, 0.0)
     score, start, end = best
     start, end, differences = _compare_words(segment, needle, page, start, end)
-    return SegmentMatch(segment, score, start, end, differences)
+    return SegmentMatch(segment, score, start, end, differences + _negation_before(page, start))
+
+
+# Words that, just before where a quote starts, turn the sentence the other way: a quote
+# that begins after "not" (or "No one knows" quoted as "one knows") drops a negation.
+NEGATIONS = frozenset({
+    "not", "no", "never", "without", "nor", "neither", "none", "nobody", "nothing", "hardly",
+    "nicht", "kein", "keine", "keinen", "keinem", "keiner", "keines", "nie", "niemals", "ohne", "weder",
+    "ne", "pas", "jamais", "sans", "aucun", "aucune", "ni", "non", "nunca", "sin", "nem", "niet", "geen",
+})
+_CONTRACTED = frozenset({"don", "doesn", "didn", "isn", "wasn", "aren", "weren", "can", "couldn", "won", "wouldn",
+                         "shouldn", "hasn", "haven", "hadn", "mustn", "needn", "ain"})
+
+
+def _negation_before(page: NormalizedPage, start: int) -> tuple[Difference, ...]:
+    """A negation in the source right before the quote's first word, as a difference."""
+    head = page.text[max(0, start - 40):start]
+    if not head or head[-1:].isalnum():  # the quote starts inside a word: no word before it
+        return ()
+    words = re.findall(r"\w+", head)
+    if not words:
+        return ()
+    last = words[-1]
+    if last in NEGATIONS or (last == "t" and len(words) > 1 and words[-2] in _CONTRACTED):
+        shown = f"{words[-2]}'t" if last == "t" else last
+        return (Difference("", shown),)
+    return ()
 
 
 def _compare_words(segment: str, needle: str, page: NormalizedPage, start: int,

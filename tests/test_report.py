@@ -171,6 +171,29 @@ def test_hostile_passages_and_javascript_urls_stay_inert(browser: Browser, sampl
     ctx.close()
 
 
+def test_a_misquote_shows_its_differences_and_has_a_filter(browser: Browser, sample_data: dict, tmp_path: Path) -> None:
+    data = copy.deepcopy(sample_data)
+    citation = data["citations"][2]
+    citation["verdict"] = "misquoted"
+    citation["passages"][0].update(verdict="misquoted", similarity=96.5,
+                                   differences=[{"quote": "343", "source": "243"}, {"quote": "not", "source": ""}])
+    jsonschema.validate(data, SCHEMA)
+    path = tmp_path / "misquote.html"
+    path.write_text(html.render(data))
+    ctx, page, _, problems = open_report(browser, path)
+    card = page.locator(f"#citation-{citation['index']}")
+    words = lambda texts: [" ".join(t.split()) for t in texts]  # noqa: E731  (a screen reader's reading)
+    assert words(card.locator("del").all_inner_texts()) == ["quote: 343", "quote: not"]
+    assert words(card.locator("ins").all_inner_texts()) == ["source: 243"]
+    assert card.locator("del").first.evaluate("e => getComputedStyle(e).textDecorationLine") == "line-through"
+    page.get_by_role("button", name="Misquoted").click()
+    assert visible_cards(page) == 1 and card.is_visible()
+    assert problems == []
+    ctx.close()
+    text = markdown.render(data)
+    assert "~~343~~ → source: **243**" in text
+
+
 # --- JSON and Markdown ----------------------------------------------------------------
 
 
