@@ -72,20 +72,30 @@ class NormalizedPage:
         return matched, context
 
 
+_ASCII = {chr(c): normalize(chr(c)) for c in range(33, 127)}  # what normalize does to each printable ASCII letter
+
+
 def _map_span(original: str, start: int, end: int) -> tuple[int, int]:
     """Where a span of normalize(original) lies in original (character by character, on
-    one paragraph only)."""
+    one paragraph only, stopping once the span is passed)."""
     positions: list[int] = []
     pending_space = False
     for index, char in enumerate(original):
-        piece = normalize(char) if not char.isspace() else " "
-        if piece == " ":
+        if char.isspace():
             pending_space = bool(positions)
             continue
+        piece = _ASCII.get(char)
+        if piece is None:
+            piece = normalize(char)
+            if not piece or piece == " ":
+                pending_space = pending_space or (piece == " " and bool(positions))
+                continue
         if pending_space:
             positions.append(index)
             pending_space = False
         positions.extend([index] * len(piece))
+        if len(positions) > end + 1:
+            break
     if not positions:
         return 0, 0
     start = min(start, len(positions) - 1)
