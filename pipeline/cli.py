@@ -23,7 +23,7 @@ from pipeline.errors import CitewatchError, ExitCode
 from pipeline.extract import extract, extraction_json
 from pipeline.extract.table import format_table
 from pipeline.flow import find_snapshots, verify_document
-from pipeline.jobs import FAIL_ON, RunOptions, build_reports, recheck, run_documents, url_history
+from pipeline.jobs import FAIL_ON, RunOptions, build_reports, recheck, run_documents, unlock, url_history
 from pipeline.liveness import check_urls
 from pipeline.model import DocumentFormat, LinkCheck
 from pipeline.report import RENDERERS
@@ -392,6 +392,28 @@ def history_command(options: Options, url: str, db: str | None, as_json: bool) -
         click.echo(json.dumps(history, ensure_ascii=False, indent=2))
     else:
         click.echo(format_history(history))
+
+
+@cli.command("unlock")
+@click.option("--db", "db", help="The database (default ./citewatch.sqlite, or CITEWATCH_DB).")
+@click.pass_obj
+def unlock_command(options: Options, db: str | None) -> None:
+    """Clear the database's lock when the run that took it is gone but could not be told
+    dead from here (it ran on another host or in a container since renamed). A run of a
+    dead process on this host is taken over without this. Make sure no run is going on.
+
+    \b
+    Examples:
+      citewatch unlock
+      citewatch unlock --db /var/lib/citewatch/db.sqlite
+    """
+    settings = options.load(db=db).settings
+    held = unlock(settings)
+    if held is None:
+        click.echo(f"{settings.db}: not locked")
+    else:
+        click.echo(f"{settings.db}: cleared the lock of PID {held['pid']} on {held['host']} "
+                   f"(started {held['started_at']})")
 
 
 def _formats(text: str) -> tuple[str, ...]:

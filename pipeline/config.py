@@ -5,9 +5,11 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import math
 import os
 import re
 import tomllib
+import urllib.parse
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -61,7 +63,8 @@ class Settings:
     )
     archive_window_days: int = _setting(0, "bound CDX queries to this many days around the date (0: all captures)", min=0)
     archive_max_captures: int = _setting(25_000, "captures read at most from one CDX answer", min=1)
-    archive_cache_days: float = _setting(30.0, "days an archive lookup is reused before asking again", min=0)
+    archive_cache_days: float = _setting(30.0, "days an archive lookup is reused before asking again", min=0,
+                                         max=36500)
     ia_access_key: str = _setting("", "Internet Archive S3 access key, for Save Page Now", secret=True)
     ia_secret_key: str = _setting("", "Internet Archive S3 secret key, for Save Page Now", secret=True)
     save_if_not_archived_within: str = _setting("30d", "Save Page Now's if_not_archived_within")
@@ -103,7 +106,7 @@ class Settings:
     db: str = _setting("citewatch.sqlite", "the database file (history, results)")
     reports_dir: str = _setting("reports", "where run and recheck write reports/<document-name>/")
     dead_after_failures: int = _setting(3, "failing checks in a row before a URL is dead", min=1)
-    dead_after_days: float = _setting(3.0, "days those failing checks must span", min=0)
+    dead_after_days: float = _setting(3.0, "days those failing checks must span", min=0, max=36500)
     max_age: str = _setting("7d", "a URL found alive more recently is not checked again (e.g. 12h, 7d, 0)",
                             check=lambda text: parse_duration(text))
     now: str = _setting("", "pretend it is this UTC time (ISO 8601): tests and backfills only",
@@ -159,17 +162,37 @@ def env_name(setting: str) -> str:
     return ENV_PREFIX + setting.upper()
 
 
+def redact_url(url: str) -> str:
+    """A URL as it may be shown or recorded: a user and password in it become `***`."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = "***@" + (f"[{host}]" if ":" in host else host) + (f":{parts.port}" if parts.port else "")
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+
+
+def shown(settings: Settings, name: str) -> Any:
+    """A setting's value as it may be shown or recorded: secrets as "(set)", URLs without credentials."""
+    field = next(f for f in dataclasses.fields(Settings) if f.name == name)
+    value = getattr(settings, name)
+    if field.metadata.get("secret"):
+        return "(set)" if value else ""
+    if field.metadata.get("url"):
+        return redact_url(value)
+    return value
+
+
 def describe(loaded: LoadedSettings) -> list[dict[str, Any]]:
     """One row per setting: name, value, source ("default", a file and line, a variable,
     "command line"), environment variable, help."""
     return [
         {
             "name": field.name,
-            "value": getattr(loaded.settings, field.name),
+            "value": shown(loaded.settings, field.name),
             "source": loaded.sources.get(field.name, "default"),
             "env": env_name(field.name),
             "help": field.metadata["help"],
-            **({"value": "(set)" if getattr(loaded.settings, field.name) else ""} if field.metadata.get("secret") else {}),
         }
         for field in dataclasses.fields(Settings)
     ]
@@ -198,8 +221,9 @@ def load_settings(
             if name in REMOVED:
                 warnings.append(f"{where}: {name} is {REMOVED[name]}")
                 continue
-            if name not in fields:
-                raise ConfigError(f"{where}: unknown setting {name!r}{_did_you_mean(name, fields)}")
+            if name not in fields:  # one rule for the file and the environment: said, not fatal
+                warnings.append(f"{where}: unknown setting {name!r}, ignored{_did_you_mean(name, fields)}")
+                continue
             values[name] = _coerce(fields[name], raw, where)
             sources[name] = where
 
@@ -209,6 +233,10 @@ def load_settings(
             values[name] = _coerce(field, env[var], var)
             sources[name] = var
     warnings += [f"{env_name(name)} is {why}" for name, why in REMOVED.items() if env_name(name) in env]
+    known_vars = {env_name(name): name for name in fields} | {env_name(name): name for name in REMOVED}
+    for var in sorted(v for v in env if v.startswith(ENV_PREFIX) and v not in known_vars and v not in _NOT_SETTINGS):
+        close = difflib.get_close_matches(var, list(known_vars), n=1)
+        warnings.append(f"{var}: unknown setting, ignored" + (f" (did you mean {close[0]}?)" if close else ""))
 
     for name, raw in (overrides or {}).items():
         if raw is None:
@@ -274,6 +302,8 @@ def _did_you_mean(name: str, known: Mapping[str, Any]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
+_NOT_SETTINGS = {"CITEWATCH_CHROMIUM"}  # variables of the test suite, not of citewatch
+
 # Field annotations are strings under `from __future__ import annotations`.
 _TYPES = {"str": str, "bool": bool, "int": int, "float": float, "tuple[str, ...]": tuple, "dict": dict}
 _TABLE_SETTINGS = {"domains"}  # TOML tables that are one setting, not a group of settings
@@ -291,6 +321,8 @@ def _coerce(field: dataclasses.Field, raw: Any, where: str) -> Any:
     meta = field.metadata
     if "min" in meta and value < meta["min"]:
         raise ConfigError(f"{where}: {field.name}: must be at least {meta['min']}, got {value}")
+    if "max" in meta and value > meta["max"]:
+        raise ConfigError(f"{where}: {field.name}: must be at most {meta['max']}, got {value}")
     if "choices" in meta and value not in meta["choices"]:
         raise ConfigError(
             f"{where}: {field.name}: must be one of {', '.join(meta['choices'])}, got {value!r}"
@@ -319,7 +351,10 @@ def _convert(kind: Any, raw: Any) -> Any:
     if kind is float:
         if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
             raise ValueError(f"expected a number, got {raw!r}")
-        return float(raw)
+        value = float(raw)
+        if not math.isfinite(value):
+            raise ValueError(f"expected a finite number, got {raw!r}")
+        return value
     if kind is tuple:
         if isinstance(raw, str):
             return tuple(part for part in re.split(r"[\s,]+", raw.strip()) if part)
@@ -356,6 +391,14 @@ def _check_domain_rules(rules: dict) -> None:
                 raise ValueError(f"domains.{domain}: unknown rule {key!r} (known: {', '.join(_RULE_KEYS)})")
             if not isinstance(value, _RULE_KEYS[key]):
                 raise ValueError(f"domains.{domain}.{key} must be a {_RULE_KEYS[key].__name__}")
+        statuses = rule.get("alive_statuses", [])
+        if not all(isinstance(code, int) and not isinstance(code, bool) and 100 <= code <= 599 for code in statuses):
+            raise ValueError(f"domains.{domain}.alive_statuses must be HTTP statuses as whole numbers "
+                             f"(like [403]), got {statuses!r}")
+        headers = rule.get("headers", {})
+        if not all(isinstance(k, str) and isinstance(v, str) and "\n" not in k + v and "\r" not in k + v
+                   for k, v in headers.items()):
+            raise ValueError(f"domains.{domain}.headers must map names to text on one line, got {headers!r}")
 
 
 def _check_now(text: str) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import re
 import socket
 from collections.abc import Iterable
 
@@ -146,15 +147,34 @@ class Guard:
             return
         if name == "localhost" or name.endswith(".localhost"):  # RFC 6761
             raise AddressRefused(f"refused: {name} is a loopback name ({_ALLOW_HINT})")
-        try:
-            reason = forbidden_reason(name)
-        except ValueError:
-            return  # a name, not an address
+        address = literal_address(name)
+        if address is None:
+            return  # a name, not an address: the proxy resolves it (README, "Safe by default")
+        reason = forbidden_reason(address)
         if reason:
-            raise AddressRefused(f"refused: {name} is {reason} ({_ALLOW_HINT})")
+            shown = name if name == address else f"{name} (that is {address})"
+            raise AddressRefused(f"refused: {shown} is {reason} ({_ALLOW_HINT})")
 
 
 _ALLOW_HINT = "set CITEWATCH_ALLOW_PRIVATE=1 to allow"
+_NUMERIC_HOST = re.compile(r"^(0x[0-9a-f]+|[0-9]+)(\.(0x[0-9a-f]+|[0-9]+)){0,3}\.?$", re.IGNORECASE)
+
+
+def literal_address(name: str) -> str | None:
+    """The IP address a host name written as a literal stands for, or None for a real name.
+    Beside the usual forms, the legacy IPv4 ones that resolvers and proxies still accept
+    (inet_aton: hexadecimal `0x7f.1`, octal `0177.0.0.1`, short `127.1`, one integer
+    `2130706433`), so that no spelling of an address slips past as a "name"."""
+    try:
+        return str(ipaddress.ip_address(name.split("%", 1)[0]))
+    except ValueError:
+        pass
+    if _NUMERIC_HOST.match(name):
+        try:
+            return socket.inet_ntoa(socket.inet_aton(name.rstrip(".")))
+        except OSError:
+            return "0.0.0.0"  # numeric but not an address anyone should reach: refuse it as unspecified
+    return None
 
 
 def _resolve(host: str, port: int) -> list[tuple[str, int]]:

@@ -22,6 +22,7 @@ import os
 import enum
 import socket
 import ssl
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -72,6 +73,7 @@ class FetchError(Exception):
         kind = FetchErrorKind(kind)
         super().__init__(f"{kind.value}: {reason}")
         self.kind = kind
+        self.queued_ms = 0.0  # waiting for a place for the host before anything was sent
         self.reason = reason
         self.hops = hops
 
@@ -88,6 +90,7 @@ class Response:
     truncated: bool
     hops: tuple[Hop, ...]
     elapsed_ms: float
+    queued_ms: float = 0.0  # waiting for a free place for the host, before the request was sent
 
 
 class _GuardedConnectionMixin:
@@ -212,24 +215,48 @@ def timeouts(settings: Settings) -> tuple[float, float]:
     return settings.connect_timeout, settings.read_timeout
 
 
+_BOUNDED_ENCODINGS = {"", "identity", "gzip", "x-gzip", "deflate"}
+
+
 def read_streamed(response: requests.Response, cap: int, deadline: float) -> tuple[bytes, bool]:
     """Up to `cap` bytes of a requests response fetched with `stream=True`, decoded
-    (urllib3 >= 2.6 inflates in bounded steps), checking the deadline (a time.monotonic()
-    value) between chunks. Returns (body, truncated); raises FetchError on the deadline."""
+    (urllib3 >= 2.6 inflates gzip and deflate in bounded steps), within the total deadline
+    (a time.monotonic() value): a watchdog closes the connection when it passes, so a body
+    trickled a byte at a time cannot hold the reader. Returns (body, truncated); raises
+    FetchError on the deadline. A body in an encoding whose inflation cannot be bounded
+    (brotli, zstd) is refused: one small read could expand to gigabytes."""
+    encoding = response.headers.get("Content-Encoding", "").strip().lower()
+    if any(part.strip() not in _BOUNDED_ENCODINGS for part in encoding.split(",")):
+        response.close()
+        raise FetchError("connection_error", f"refused a body encoded as {encoding!r}: its inflation cannot be bounded")
     chunks: list[bytes] = []
     size = 0
+    expired = threading.Event()
+
+    def expire() -> None:
+        expired.set()
+        response.close()
+
+    watchdog = threading.Timer(max(0.0, deadline - time.monotonic()), expire)
+    watchdog.daemon = True
+    watchdog.start()
     try:
         for chunk in response.iter_content(chunk_size=_CHUNK):
-            if time.monotonic() > deadline:
+            if expired.is_set() or time.monotonic() > deadline:
                 raise FetchError("timeout", "deadline exceeded while reading the body")
             chunks.append(chunk)
             size += len(chunk)
             if size > cap:
                 return b"".join(chunks)[:cap], True
-    except requests.RequestException as exc:
+    except (requests.RequestException, urllib3.exceptions.HTTPError, OSError, ValueError, AttributeError) as exc:
+        if expired.is_set():
+            raise FetchError("timeout", "deadline exceeded while reading the body") from exc
         raise FetchError("connection_error", f"connection broken: {exc}") from exc
     finally:
+        watchdog.cancel()
         response.close()
+    if expired.is_set():
+        raise FetchError("timeout", "deadline exceeded while reading the body")
     return b"".join(chunks), False
 
 
@@ -321,62 +348,80 @@ class Fetcher:
         *,
         method: str = "GET",
         headers: Mapping[str, str] | None = None,
+        headers_domain: str | None = None,
         max_bytes: int | None = None,
         follow_redirects: bool = True,
     ) -> Response:
-        """The final response for `url`, or FetchError. HEAD reads no body."""
+        """The final response for `url`, or FetchError. HEAD reads no body. `headers` go
+        only to hosts at or under `headers_domain` (by default the URL's own host), never to
+        where a redirect leads elsewhere. The deadline starts when the request is sent: the
+        wait for a free place for its host is `queued_ms`, never a time-out."""
         assert self._session is not None, "use `async with Fetcher(...)`"
         settings = self.settings
         cap = settings.max_body_bytes if max_bytes is None else max_bytes
-        started = time.monotonic()
+        owner = (headers_domain or urllib.parse.urlsplit(url).hostname or "").lower()
+        queued_since = time.monotonic()
+        started: float | None = None
         hops: list[Hop] = []
+        deadline = asyncio.timeout(None)
         try:
-            async with asyncio.timeout(settings.request_deadline):
+            async with deadline:
                 seen = {url}
                 current = url
                 while True:
-                    async with self._slot(current), self._request(method, current, headers, hops) as response:
-                        location = response.headers.get("Location")
-                        if follow_redirects and response.status in REDIRECT_CODES and location:
-                            target = urllib.parse.urljoin(current, location.strip())
-                            hops.append(Hop(current, response.status, target))
-                            if target in seen:
-                                raise FetchError("redirect_loop", f"redirect loop back to {target}", tuple(hops))
-                            if len(hops) > settings.max_redirects:
-                                raise FetchError(
-                                    "too_many_redirects", f"more than {settings.max_redirects} redirects", tuple(hops)
-                                )
-                            seen.add(target)
-                            current = target
-                            continue
-                        body, truncated = b"", False
-                        if method != "HEAD":
-                            body, truncated = await _read_capped(response, cap)
-                        return Response(
-                            url=url,
-                            final_url=current,
-                            status=response.status,
-                            headers={k: v for k, v in response.headers.items()},
-                            body=body,
-                            truncated=truncated,
-                            hops=tuple(hops),
-                            elapsed_ms=round((time.monotonic() - started) * 1000, 1),
-                        )
-        except FetchError:
+                    host = urllib.parse.urlsplit(current).hostname or ""
+                    sent = headers if headers and host_under(host, owner) else None
+                    async with self._slot(current):
+                        if started is None:
+                            started = time.monotonic()
+                            deadline.reschedule(asyncio.get_running_loop().time() + settings.request_deadline)
+                        response_cm = self._request(method, current, sent, hops)
+                        async with response_cm as response:
+                            location = response.headers.get("Location")
+                            if follow_redirects and response.status in REDIRECT_CODES and location:
+                                target = urllib.parse.urljoin(current, location.strip())
+                                hops.append(Hop(current, response.status, target))
+                                if target in seen:
+                                    raise FetchError("redirect_loop", f"redirect loop back to {target}", tuple(hops))
+                                if len(hops) > settings.max_redirects:
+                                    raise FetchError(
+                                        "too_many_redirects", f"more than {settings.max_redirects} redirects", tuple(hops)
+                                    )
+                                seen.add(target)
+                                current = target
+                                continue
+                            body, truncated = b"", False
+                            if method != "HEAD":
+                                body, truncated = await _read_capped(response, cap)
+                            return Response(
+                                url=url,
+                                final_url=current,
+                                status=response.status,
+                                headers={k: v for k, v in response.headers.items()},
+                                body=body,
+                                truncated=truncated,
+                                hops=tuple(hops),
+                                elapsed_ms=round((time.monotonic() - started) * 1000, 1),
+                                queued_ms=round((started - queued_since) * 1000, 1),
+                            )
+        except FetchError as error:
+            error.queued_ms = _queued(queued_since, started)
             raise
         except TimeoutError as exc:
             reason = f"deadline of {settings.request_deadline:g}s exceeded"
-            if time.monotonic() - started < settings.request_deadline * 0.99:
+            if started is not None and time.monotonic() - started < settings.request_deadline * 0.99:
                 reason = "no answer within the read/connect timeout"
-            raise FetchError("timeout", reason, tuple(hops)) from exc
+            raise _queued_error(FetchError("timeout", reason, tuple(hops)), queued_since, started) from exc
         except AddressRefused as exc:
-            raise FetchError("refused", exc.reason, tuple(hops)) from exc
+            raise _queued_error(FetchError("refused", exc.reason, tuple(hops)), queued_since, started) from exc
         except aiohttp.ClientError as exc:
-            raise _fetch_error(exc, tuple(hops)) from exc
+            raise _queued_error(_fetch_error(exc, tuple(hops)), queued_since, started) from exc
         except (ValueError, UnicodeError) as exc:
-            raise FetchError("invalid_url", f"malformed URL: {exc}", tuple(hops)) from exc
+            raise _queued_error(FetchError("invalid_url", f"malformed URL: {exc}", tuple(hops)), queued_since,
+                                started) from exc
         except OSError as exc:
-            raise FetchError("connection_error", f"connection broken: {exc}", tuple(hops)) from exc
+            raise _queued_error(FetchError("connection_error", f"connection broken: {exc}", tuple(hops)), queued_since,
+                                started) from exc
 
     @contextlib.asynccontextmanager
     async def _slot(self, url: str) -> AsyncIterator[None]:
@@ -477,6 +522,21 @@ def fetch(settings: Settings, url: str, **kwargs: Any) -> Response:
             return await fetcher.fetch(url, **kwargs)
 
     return run_sync(once())
+
+
+def _queued(since: float, started: float | None) -> float:
+    return round(((started if started is not None else time.monotonic()) - since) * 1000, 1)
+
+
+def _queued_error(error: FetchError, since: float, started: float | None) -> FetchError:
+    error.queued_ms = _queued(since, started)
+    return error
+
+
+def host_under(host: str, domain: str) -> bool:
+    """`host` is `domain` or a name under it."""
+    host, domain = host.lower().rstrip("."), domain.lower().strip(".")
+    return bool(domain) and (host == domain or host.endswith("." + domain))
 
 
 def _fetch_error(exc: aiohttp.ClientError, hops: tuple[Hop, ...]) -> FetchError:

@@ -12,25 +12,28 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
+import logging
+import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pipeline import __version__
 from pipeline.archive import ArchiveClient, ArchiveState
-from pipeline.config import Settings
-from pipeline.errors import CannotRunError, ExitCode, UsageError
+from pipeline.config import Settings, shown
+from pipeline.errors import CannotRunError, ExitCode, InputError, UsageError
 from pipeline.extract import extract
 from pipeline.extract.urls import canonicalize
 from pipeline.flow import LivePage, Verified, check_links, verify_citations
 from pipeline.linkstate import LinkState, link_state
 from pipeline.liveness import NetworkUnreachable, canary_problem
 from pipeline.model import LinkCheck, url_key
-from pipeline.report import write_reports
+from pipeline.report import report_names, write_reports, write_robust_links
 from pipeline.report.document import citation_json
 from pipeline.results import CitationResult, DocumentResults, SourceResult, first_by_key, tally
-from pipeline.store import ArchiveCache, Store
+from pipeline.store import ArchiveCache, Store, StoreError
 from pipeline.times import clock, iso, parse_duration, parse_iso
 
 
@@ -44,6 +47,8 @@ class FailOn(str, enum.Enum):
 
 
 FAIL_ON = tuple(f.value for f in FailOn)
+log = logging.getLogger("citewatch")
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class Inconclusive(CannotRunError):
@@ -94,6 +99,20 @@ class RunSummary:
 # --- entry points ---------------------------------------------------------------------
 
 
+def _database_errors(function: F) -> F:
+    """A database that fails after it was opened (a corrupt page, a full disk) is a
+    StoreError (exit 3, one line), not an internal error."""
+    @functools.wraps(function)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except sqlite3.Error as exc:
+            raise StoreError(f"database error: {exc}") from exc
+
+    return wrapped  # type: ignore[return-value]
+
+
+@_database_errors
 def run_documents(
     paths: Sequence[str], settings: Settings, options: RunOptions = RunOptions(), *,
     on_check: Callable[[LinkCheck], None] | None = None,
@@ -111,6 +130,7 @@ def run_documents(
         return job.execute(targets, options, on_check=on_check)[0]
 
 
+@_database_errors
 def recheck(target: str, settings: Settings, options: RunOptions = RunOptions()) -> tuple[RunSummary, list[dict[str, Any]]]:
     """Re-run one citation now, by its id (a prefix will do) or one of its URLs: check its
     URLs ignoring max-age, look up snapshots, verify its passages, store, write reports.
@@ -133,6 +153,7 @@ def recheck(target: str, settings: Settings, options: RunOptions = RunOptions())
         return summary, provenance
 
 
+@_database_errors
 def url_history(url: str, settings: Settings) -> dict[str, Any]:
     """Every past check of one URL (newest first) and its changes of state."""
     _require_database(settings)
@@ -153,6 +174,18 @@ def url_history(url: str, settings: Settings) -> dict[str, Any]:
         store.close()
 
 
+@_database_errors
+def unlock(settings: Settings) -> dict[str, Any] | None:
+    """Clear the database's lock, whoever holds it; what it was (None: nothing held it)."""
+    _require_database(settings)
+    store = Store.open(settings.db)
+    try:
+        return store.break_lock()
+    finally:
+        store.close()
+
+
+@_database_errors
 def build_reports(settings: Settings, formats: Sequence[str], *, only: Sequence[str] = (),
                   robust_links: bool = False) -> list[str]:
     """Rebuild reports from the database alone (no network, no lock: it only reads)."""
@@ -165,9 +198,16 @@ def build_reports(settings: Settings, formats: Sequence[str], *, only: Sequence[
             documents = [d for d in documents if str(Path(d["path"])) in wanted]
             if not documents:
                 raise UsageError(f"no document {', '.join(only)} in {settings.db}")
+        names = report_names(d["path"] for d in store.documents())
         written = []
         for document in documents:
-            written += _write(store.load_results(document["id"]), settings, formats, robust_links=robust_links)
+            results = store.load_results(document["id"])
+            written += _write(results, settings, formats, names[document["path"]])
+            if robust_links:
+                try:
+                    written.append(write_robust_links(results, settings.reports_dir, names[document["path"]]))
+                except InputError as exc:  # one document that cannot be read again stops no other
+                    log.warning("no Robust Links for %s", exc)
         return written
     finally:
         store.close()
@@ -270,8 +310,10 @@ class Job:
         results = [_updated(known[t.document_id], t.document_id, checks, verified, verifying) for t in targets]
         self._summarize(results, targets, checks, options)
         if options.reports:
+            names = report_names(d["path"] for d in store.documents())
             for document, document_results in zip(summary.documents, results):
-                document["reports"] = _write(document_results, settings, options.formats)
+                document["reports"] = _write(document_results, settings, options.formats,
+                                             names[document_results.document.path])
         return summary, results
 
     def _fresh(self, latest: LinkCheck | None) -> bool:
@@ -364,10 +406,9 @@ def _updated(known: DocumentResults, document_id: int, checks: _Checks, verified
     return dataclasses.replace(known, citations=tuple(citations))
 
 
-def _write(results: DocumentResults, settings: Settings, formats: Sequence[str], *,
-           robust_links: bool = False) -> list[str]:
+def _write(results: DocumentResults, settings: Settings, formats: Sequence[str], name: str) -> list[str]:
     try:
-        return write_reports(results, settings.reports_dir, formats, robust_links=robust_links)
+        return write_reports(results, settings.reports_dir, formats, name=name)
     except OSError as exc:
         raise CannotRunError(f"cannot write reports to {settings.reports_dir}: {exc.strerror or exc}") from exc
 
@@ -387,4 +428,4 @@ def _result_settings(settings: Settings) -> dict[str, Any]:
     """The settings that change results, for the record (no secrets)."""
     names = ("wayback_cdx_url", "wayback_replay_url", "wayback_dialect", "archive_mode", "archive_after_window_days",
              "dead_after_failures", "dead_after_days", "max_age", "check_method", "soft404_probe", "max_body_bytes")
-    return {name: getattr(settings, name) for name in names}
+    return {name: shown(settings, name) for name in names}

@@ -10,6 +10,7 @@ words, a redirect from a deep URL to the site root, and the probe of Bar-Yossef 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import dataclasses
 import random
 import string
@@ -179,6 +180,10 @@ def similarity(a: str, b: str) -> float:
 
 # --- checking -------------------------------------------------------------------------
 
+# Pages are read here, not on the event loop: two threads for two cores (lxml parses
+# without the GIL; the walk over the tree is bounded by `text.read_page`'s CPU budget).
+_READERS = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="citewatch-read")
+
 
 @dataclasses.dataclass(frozen=True)
 class _Probe:
@@ -237,7 +242,7 @@ class Checker:
         if rule.get("skip"):
             return LinkCheck(url, canonical, LinkStatus.SKIPPED, None, None, (), 0.0, started,
                              f"skipped by the rule for {rule_domain}")
-        outcome, tries, elapsed = await self._fetch(target, rule.get("headers"))
+        outcome, tries, elapsed = await self._fetch(target, rule.get("headers"), rule_domain)
         elapsed = round(elapsed, 1)
         if isinstance(outcome, FetchError):
             fast = not is_evidence(outcome.kind, elapsed)
@@ -245,11 +250,10 @@ class Checker:
             return LinkCheck(
                 url, canonical, ERROR_CLASSES.get(outcome.kind, LinkStatus.CONNECTION_ERROR), None,
                 outcome.hops[-1].location if outcome.hops else None, outcome.hops, elapsed,
-                started, reason, tries, conclusive=not fast,
+                started, reason, tries, conclusive=not fast, queued_ms=outcome.queued_ms,
             )
-        read = read_response(outcome) if self.on_page is not None and 200 <= outcome.status < 300 else None
-        content_type = outcome.headers.get("Content-Type", "")
-        view = read.page if read is not None and read.page is not None else text.view_of(outcome.body, content_type)
+        # Reading a page is CPU work: off the event loop, so one page never stalls the others.
+        read, view = await asyncio.get_running_loop().run_in_executor(_READERS, self._read_for_check, outcome)
         verdict = classify(
             target, outcome, view,
             paywall_site=domain_matches(host, self.settings.paywall_domains) is not None,
@@ -259,11 +263,20 @@ class Checker:
             verdict = await self._probe_verdict(target, outcome, view, verdict)
         result = LinkCheck(
             url, canonical, verdict.status, outcome.status, outcome.final_url, outcome.hops,
-            elapsed, started, verdict.reason, tries, verdict.paywall,
+            elapsed, started, verdict.reason, tries, verdict.paywall, queued_ms=outcome.queued_ms,
         )
         if self.on_page is not None and result.status.alive:
-            self.on_page(result, read or read_response(outcome))
+            loop = asyncio.get_running_loop()
+            read = read or await loop.run_in_executor(_READERS, read_response, outcome)
+            await loop.run_in_executor(_READERS, self.on_page, result, read)  # whoever keeps it may normalise it
         return result
+
+    def _read_for_check(self, response: Response) -> tuple[PageRead | None, PageText]:
+        """The page read in full (when it will be verified) and what classification looks at."""
+        read = read_response(response) if self.on_page is not None and 200 <= response.status < 300 else None
+        if read is not None and read.page is not None:
+            return read, read.page
+        return read, text.view_of(response.body, response.headers.get("Content-Type", ""))
 
     async def read(self, url: str) -> PageRead:
         """One page fetched in full and read, with the domain's rule (headers, skip) and
@@ -273,11 +286,13 @@ class Checker:
         if rule.get("skip"):
             return PageRead(url, None, f"skipped by the rule for {rule_domain}")
         try:
-            return read_response(await self.fetcher.fetch(url, headers=rule.get("headers")))
+            response = await self.fetcher.fetch(url, headers=rule.get("headers"), headers_domain=rule_domain)
         except FetchError as error:
             return PageRead(url, None, error.reason)
+        return await asyncio.get_running_loop().run_in_executor(_READERS, read_response, response)
 
-    async def _fetch(self, url: str, headers: dict | None) -> tuple[Response | FetchError, int, float]:
+    async def _fetch(self, url: str, headers: dict | None,
+                     domain: str | None) -> tuple[Response | FetchError, int, float]:
         """The last outcome of up to 1 + retries tries, their number, the last one's time."""
         settings = self.settings
         tries = 0
@@ -285,14 +300,14 @@ class Checker:
             tries += 1
             began = time.monotonic()
             try:
-                response = await self._get(url, headers)
+                response = await self._get(url, headers, domain)
             except FetchError as error:
-                elapsed = (time.monotonic() - began) * 1000
+                elapsed = (time.monotonic() - began) * 1000 - error.queued_ms  # the site's time, not the queue's
                 if error.kind in (FetchErrorKind.TIMEOUT, FetchErrorKind.CONNECTION_ERROR) and tries <= settings.check_retries and elapsed >= FAST_FAILURE_MS:
                     await asyncio.sleep(self._backoff(tries))
                     continue
                 return error, tries, elapsed
-            elapsed = (time.monotonic() - began) * 1000
+            elapsed = (time.monotonic() - began) * 1000 - response.queued_ms
             if response.status in (429, 500, 502, 503, 504) and tries <= settings.check_retries:
                 wait = parse_retry_after(response.headers.get("Retry-After"))
                 if wait is not None and wait > settings.retry_after_cap:
@@ -304,14 +319,14 @@ class Checker:
                 continue
             return response, tries, elapsed
 
-    async def _get(self, url: str, headers: dict | None) -> Response:
+    async def _get(self, url: str, headers: dict | None, domain: str | None) -> Response:
         max_bytes = self.settings.check_max_bytes
         if self.settings.check_method == "head":
-            head = await self.fetcher.fetch(url, method="HEAD", headers=headers)
+            head = await self.fetcher.fetch(url, method="HEAD", headers=headers, headers_domain=domain)
             if 200 <= head.status < 300:
                 return head
             # refused or disagreeing HEAD: ask again the way a browser would
-        return await self.fetcher.fetch(url, headers=headers, max_bytes=max_bytes)
+        return await self.fetcher.fetch(url, headers=headers, headers_domain=domain, max_bytes=max_bytes)
 
     def _backoff(self, tries: int) -> float:
         return self.settings.check_backoff * (2 ** (tries - 1)) * self.rng.uniform(0.5, 1.5)
@@ -346,7 +361,8 @@ class Checker:
             return _Probe(honest=True, usable=True)
         if not 200 <= response.status < 300:
             return _Probe(honest=False, usable=False)
-        view = text.view_of(response.body, response.headers.get("Content-Type", ""))
+        view = await asyncio.get_running_loop().run_in_executor(
+            _READERS, text.view_of, response.body, response.headers.get("Content-Type", ""))
         return _Probe(False, True, response.final_url, len(response.hops), view.visible)
 
 

@@ -144,6 +144,7 @@ class LinkCheck:
     tries: int = 1
     paywall: bool = False
     conclusive: bool = True
+    queued_ms: float = 0.0  # waited for a free place for the host before the last try was sent
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -159,6 +160,7 @@ class LinkCheck:
             "tries": self.tries,
             "paywall": self.paywall,
             "conclusive": self.conclusive,
+            "queued_ms": self.queued_ms,
         }
 
 

@@ -15,6 +15,7 @@ import os
 import socket
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import timedelta
@@ -142,6 +143,10 @@ MIGRATIONS: list[str] = [
     CREATE INDEX matches_by_citation ON matches (document_id, citation_id, run_id);
     CREATE INDEX snapshots_by_url ON snapshots (canonical, date, id);
     """,
+    # 4: the lock knows its process by more than a PID (a PID is reused after the process dies)
+    """
+    ALTER TABLE lock ADD COLUMN identity TEXT;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -198,7 +203,7 @@ class Store:
         try:
             connection = sqlite3.connect(path, timeout=10, isolation_level=None, check_same_thread=False)
             connection.row_factory = sqlite3.Row
-            connection.execute("PRAGMA journal_mode=WAL")
+            _when_free(lambda: connection.execute("PRAGMA journal_mode=WAL"))
             connection.execute("PRAGMA synchronous=NORMAL")
             connection.execute("PRAGMA foreign_keys=ON")
             store = cls(connection, path)
@@ -214,6 +219,8 @@ class Store:
             raise StoreError(f"{self.path}: made by a newer citewatch (schema {version}, this one knows {SCHEMA_VERSION})")
         for number in range(version + 1, target + 1):
             with self.transaction():
+                if self.version >= number:  # another process, opening the same new file, got here first
+                    continue
                 for statement in _statements(MIGRATIONS[number - 1]):
                     self.db.execute(statement)
                 self.db.execute(f"PRAGMA user_version = {number}")
@@ -239,24 +246,44 @@ class Store:
     # -- the lock ----------------------------------------------------------------------
     def acquire_lock(self, started_at: str, *, alive: Callable[[int], bool] | None = None) -> str | None:
         """Take the database for this process. Raises LockHeld naming the holder when a
-        live process has it; takes over a stale lock from a dead one and returns a note."""
+        live process has it; takes over a stale lock (its process is gone, or its PID now
+        belongs to another process) and returns a note. A lock from another host cannot be
+        judged from here: `citewatch unlock` clears it."""
         alive = alive or _pid_alive
         host = socket.gethostname()
         with self.transaction():
-            row = self.db.execute("SELECT pid, host, started_at, run_id FROM lock WHERE id = 1").fetchone()
+            row = self.db.execute("SELECT pid, host, started_at, run_id, identity FROM lock WHERE id = 1").fetchone()
             note = None
             if row is not None:
-                if row["host"] == host and not alive(row["pid"]) or row["pid"] == os.getpid():
-                    note = f"took over a stale lock of PID {row['pid']} (started {row['started_at']})"
-                    if row["run_id"] is not None:
-                        self.db.execute("UPDATE runs SET status = 'interrupted' WHERE id = ? AND status = 'running'",
-                                        (row["run_id"],))
+                same_host = row["host"] == host
+                reused = same_host and row["identity"] and alive(row["pid"]) and \
+                    process_identity(row["pid"]) not in (None, row["identity"])
+                if same_host and not alive(row["pid"]) or reused or row["pid"] == os.getpid():
+                    why = "; its PID now belongs to another process" if reused else ""
+                    note = f"took over a stale lock of PID {row['pid']} (started {row['started_at']}{why})"
+                    self._interrupted(row["run_id"])
                 else:
-                    where = "" if row["host"] == host else f" on {row['host']}"
-                    raise LockHeld(f"another run holds {self.path}: PID {row['pid']}{where}, started {row['started_at']}")
-            self.db.execute("INSERT OR REPLACE INTO lock (id, pid, host, started_at, run_id) VALUES (1, ?, ?, ?, NULL)",
-                            (os.getpid(), host, started_at))
+                    where = "" if same_host else f" on {row['host']}"
+                    hint = "" if same_host else "; if that run is gone, `citewatch unlock` clears the lock"
+                    raise LockHeld(f"another run holds {self.path}: PID {row['pid']}{where}, "
+                                   f"started {row['started_at']}{hint}")
+            self.db.execute("INSERT OR REPLACE INTO lock (id, pid, host, started_at, run_id, identity) "
+                            "VALUES (1, ?, ?, ?, NULL, ?)", (os.getpid(), host, started_at, process_identity(os.getpid())))
         return note
+
+    def _interrupted(self, run_id: int | None) -> None:
+        if run_id is not None:
+            self.db.execute("UPDATE runs SET status = 'interrupted' WHERE id = ? AND status = 'running'", (run_id,))
+
+    def break_lock(self) -> dict[str, Any] | None:
+        """Clear the lock whoever holds it (the operator knows that run is gone); what it was."""
+        with self.transaction():
+            row = self.db.execute("SELECT pid, host, started_at, run_id FROM lock WHERE id = 1").fetchone()
+            if row is None:
+                return None
+            self._interrupted(row["run_id"])
+            self.db.execute("DELETE FROM lock WHERE id = 1")
+        return dict(row)
 
     def set_lock_run(self, run_id: int) -> None:
         self.db.execute("UPDATE lock SET run_id = ? WHERE id = 1 AND pid = ?", (run_id, os.getpid()))
@@ -481,8 +508,33 @@ class Store:
         return int(self.db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
 
 
+def _when_free(step: Callable[[], Any], tries: int = 100) -> Any:
+    """A step that SQLite answers "database is locked" without waiting (switching a new file
+    to WAL while another process creates it), tried again for up to ten seconds."""
+    for attempt in range(tries):
+        try:
+            return step()
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == tries - 1:
+                raise
+            time.sleep(0.1)
+    return None
+
+
 def _statements(script: str) -> list[str]:
     return [s.strip() for s in script.split(";") if s.strip()]
+
+
+def process_identity(pid: int) -> str | None:
+    """What tells this process from a later one with the same PID: the boot and the
+    process's start time (Linux /proc); None where that cannot be read."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rfind(")") + 2:].split()  # after the command name, which may hold spaces
+    return f"{boot}:{fields[19]}" if len(fields) > 19 else None
 
 
 def _pid_alive(pid: int) -> bool:

@@ -15,6 +15,7 @@ import io
 import itertools
 import re
 import threading
+import time
 import unicodedata
 
 import charset_normalizer
@@ -131,6 +132,7 @@ _BLOCKS = frozenset({"p", "div", "section", "article", "main", "h1", "h2", "h3",
                      "ol", "blockquote", "pre", "table", "tr", "td", "th", "dd", "dt", "dl", "figure",
                      "figcaption", "header", "footer", "address", "hr", "caption", "details", "summary"})
 _VISIBLE_CHARS = 20_000
+CPU_BUDGET = 5.0  # seconds of CPU a page may take to read, at most
 # A reading this small next to the page is a failure to read it, not an empty article:
 # under 1 character of text for TINY_RATIO of markup (scripts and styles aside), from TINY_FROM up.
 TINY_FROM = 20_000
@@ -196,10 +198,13 @@ def view_of(body: bytes, content_type: str = "") -> PageText:
     return PageText((), "", "html", title, " | ".join(headings), text)
 
 
-def read_html(markup: str, encoding: str = "utf-8") -> PageText:
+def read_html(markup: str, encoding: str = "utf-8", *, cpu_budget: float = CPU_BUDGET) -> PageText:
     """One pass over the parsed page (lxml), collecting the readable paragraphs of the body,
-    the title, the first headings and the visible text."""
+    the title, the first headings and the visible text. Unreadable past `cpu_budget` seconds
+    of this thread's CPU (linear as it is, a 5 MB page takes well under one)."""
     root = _parse(markup)
+    budget_end = time.thread_time() + cpu_budget
+    events = 0
     if root is None:
         return _read_flat(markup, encoding)
     pieces: list[str] = []  # the body's readable text, "\n" between blocks
@@ -213,6 +218,9 @@ def read_html(markup: str, encoding: str = "utf-8") -> PageText:
     in_body = root.find("body") is None  # a fragment without <body> is all body
     walker = etree.iterwalk(root, events=("start", "end"))
     for event, element in walker:
+        events += 1
+        if not events % 4096 and time.thread_time() > budget_end:
+            raise Unreadable(f"reading the page took more than {cpu_budget:g} s of CPU")
         tag = element.tag if isinstance(element.tag, str) else None
         if event == "start":
             if tag is None:  # a comment or processing instruction: its tail still counts

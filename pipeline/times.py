@@ -45,6 +45,7 @@ def clock(pretend: str = "") -> Clock:
 
 _DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+MAX_DURATION = 100 * 365.25 * 86400
 
 
 def parse_duration(text: str) -> float:
@@ -52,7 +53,10 @@ def parse_duration(text: str) -> float:
     match = _DURATION.fullmatch(text or "")
     if not match:
         raise ValueError(f"{text!r} is not a duration (use 90s, 15m, 12h, 7d or 2w)")
-    return float(match.group(1)) * _UNITS[match.group(2)]
+    seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    if seconds > MAX_DURATION:
+        raise ValueError(f"{text!r} is longer than a century")
+    return seconds
 
 
 _CLAIM_DATE_FORMS = {4: "%Y", 7: "%Y-%m", 10: "%Y-%m-%d"}

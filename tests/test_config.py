@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -78,10 +79,15 @@ def test_invalid_toml_names_file_and_line(tmp_path: Path) -> None:
 
 
 def test_unknown_key_names_line_and_suggests(tmp_path: Path) -> None:
+    # One rule for a file's keys and CITEWATCH_* variables (the hostile-web issue): a warning
+    # that names the line and suggests the setting meant; the value is not applied.
     path = tmp_path / "citewatch.toml"
     path.write_text("# settings\n\n[wayback]\ndialekt = 'pywb'\n")
-    with pytest.raises(ConfigError, match=r"line 4: unknown setting 'wayback_dialekt' \(did you mean 'wayback_dialect'\?\)"):
-        load_settings(cwd=tmp_path, env={})
+    loaded = load_settings(cwd=tmp_path, env={"CITEWATCH_WAYBAK_DIALECT": "pywb"})
+    assert any(re.search(r"line 4: unknown setting 'wayback_dialekt', ignored \(did you mean 'wayback_dialect'\?\)", w)
+               for w in loaded.warnings)
+    assert "CITEWATCH_WAYBAK_DIALECT: unknown setting, ignored (did you mean CITEWATCH_WAYBACK_DIALECT?)" in loaded.warnings
+    assert loaded.settings.wayback_dialect == "ia"
 
 
 def test_wrong_type_in_file_names_line(tmp_path: Path) -> None:

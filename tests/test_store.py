@@ -18,7 +18,7 @@ def check(n: int, status: str = "ok", at: str = "2026-01-01T00:00:00Z") -> LinkC
 
 def test_new_database_is_at_the_latest_schema_in_wal_mode(tmp_path: Path) -> None:
     store = Store.open(tmp_path / "db.sqlite")
-    assert store.version == SCHEMA_VERSION == 3
+    assert store.version == SCHEMA_VERSION == 4  # 4: the lock records its process identity
     assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
@@ -78,7 +78,8 @@ def test_lock_names_the_live_holder_and_takes_over_a_dead_one(tmp_path: Path) ->
     store = Store.open(tmp_path / "db.sqlite")
     store.acquire_lock("2026-01-01T00:00:00Z", alive=lambda pid: True)
     other = Store.open(tmp_path / "db.sqlite")
-    other.db.execute("UPDATE lock SET pid = 1")  # pretend another process holds it
+    # pretend another live process holds it (PID 1, as an older citewatch recorded it: no identity)
+    other.db.execute("UPDATE lock SET pid = 1, identity = NULL")
     with pytest.raises(LockHeld, match="PID 1, started 2026-01-01T00:00:00Z"):
         other.acquire_lock("2026-01-01T00:00:05Z", alive=lambda pid: True)
     note = other.acquire_lock("2026-01-01T00:00:05Z", alive=lambda pid: False)
@@ -108,3 +109,48 @@ def test_lock_names_the_live_holder_and_takes_over_a_dead_one(tmp_path: Path) ->
 )
 def test_link_state(history, state: LinkState) -> None:
     assert link_state(history, failures=3, days=3) is state
+
+
+def test_a_lock_whose_pid_now_belongs_to_another_process_is_taken_over(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "db.sqlite")
+    store.acquire_lock("2026-01-01T00:00:00Z")
+    # the lock's process died and its PID went to another (alive) process: PID 1 here
+    store.db.execute("UPDATE lock SET pid = 1, identity = 'another-boot:12345'")
+    note = Store.open(tmp_path / "db.sqlite").acquire_lock("2026-01-01T00:00:05Z")
+    assert note and "its PID now belongs to another process" in note
+
+
+def test_a_lock_from_another_host_is_kept_until_unlocked(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from pipeline.cli import cli
+
+    db = tmp_path / "db.sqlite"
+    store = Store.open(db)
+    store.db.execute("INSERT INTO lock (id, pid, host, started_at) VALUES (1, 4242, 'old-container', '2026-01-01T00:00:00Z')")
+    with pytest.raises(LockHeld, match="on old-container.*citewatch unlock"):
+        Store.open(db).acquire_lock("2026-01-02T00:00:00Z")
+    result = CliRunner().invoke(cli, ["unlock", "--db", str(db)])
+    assert result.exit_code == 0 and "cleared the lock of PID 4242 on old-container" in result.output
+    assert Store.open(db).acquire_lock("2026-01-02T00:00:00Z") is None
+    again = CliRunner().invoke(cli, ["unlock", "--db", str(tmp_path / "none.sqlite")])
+    assert again.exit_code == 2 and "no such database" in again.output
+
+
+def test_two_processes_creating_one_new_database_both_open_it(tmp_path: Path) -> None:
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    for n in range(12):
+        path = str(tmp_path / f"new-{n}.sqlite")
+        with context.Pool(2) as pool:
+            versions = pool.map(_open_version, [path, path])
+        assert versions == [SCHEMA_VERSION, SCHEMA_VERSION]
+
+
+def _open_version(path: str) -> int:
+    store = Store.open(path)
+    try:
+        return store.version
+    finally:
+        store.close()

@@ -6,6 +6,7 @@ import codecs
 import re
 import sys
 from pathlib import Path
+from typing import BinaryIO
 
 from pipeline import text
 from pipeline.errors import InputError
@@ -23,20 +24,36 @@ _EXTENSIONS = {
 _HTML_SNIFF = re.compile(rb"^\s*(<!doctype\s+html|<html|<head|<body|<meta|<!--)", re.IGNORECASE)
 
 
-def read_bytes(path: str) -> bytes:
+MAX_DOCUMENT_BYTES = 200_000_000  # a document larger than this is not a document (/dev/zero, a disk image)
+
+
+def read_bytes(path: str, limit: int = MAX_DOCUMENT_BYTES) -> bytes:
     """The document's bytes; `-` is standard input. InputError for a missing path, a
-    directory or an unreadable file."""
+    directory, an unreadable file, a closed standard input, or more than `limit` bytes."""
     if path == "-":
-        return sys.stdin.buffer.read()
+        if sys.stdin is None or sys.stdin.closed:
+            raise InputError("-: standard input is closed")
+        try:
+            return _capped(sys.stdin.buffer, "standard input", limit)
+        except (OSError, ValueError) as exc:
+            raise InputError(f"-: cannot read standard input: {exc}") from None
     candidate = Path(path)
     if candidate.is_dir():
         raise InputError(f"{path}: is a directory, not a document")
     try:
-        return candidate.read_bytes()
+        with candidate.open("rb") as stream:
+            return _capped(stream, path, limit)
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
+def _capped(stream: BinaryIO, name: str, limit: int) -> bytes:
+    data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise InputError(f"{name}: more than {limit:,} bytes: too large to be a document")
+    return data
 
 
 def detect_format(path: str, data: bytes, forced: DocumentFormat | None = None) -> DocumentFormat:

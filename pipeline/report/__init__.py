@@ -4,8 +4,13 @@ caller hands in `DocumentResults`."""
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import os
 import re
-from collections.abc import Callable, Sequence
+import tempfile
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,40 +28,72 @@ RENDERERS: dict[str, tuple[str, Callable[[dict[str, Any]], str]]] = {
 }
 
 
-def report_dir(base: str | Path, document_path: str) -> Path:
-    """reports/<document-name>/ : the file's name without its extension, made safe."""
+def _plain_name(document_path: str) -> str:
     name = Path(document_path).stem if document_path not in ("-", "") else "stdin"
-    return Path(base) / (re.sub(r"[^\w.-]+", "_", name) or "document")
+    return re.sub(r"[^\w.-]+", "_", name).strip(".") or "document"  # never "..", never empty
+
+
+def report_names(document_paths: Iterable[str]) -> dict[str, str]:
+    """Each document's folder name: its file name without the extension, made safe; where
+    two documents share that name (`a/doc.txt`, `b/doc.txt`), the name and a short hash of
+    the path, so that neither overwrites the other."""
+    paths = list(dict.fromkeys(document_paths))
+    plain = {path: _plain_name(path) for path in paths}
+    taken = Counter(plain.values())
+    return {
+        path: name if taken[name] == 1 else f"{name}-{hashlib.sha256(os.path.normpath(path).encode()).hexdigest()[:8]}"
+        for path, name in plain.items()
+    }
+
+
+def report_dir(base: str | Path, name: str) -> Path:
+    """reports/<name>/, always inside the reports folder."""
+    root = Path(base).resolve()
+    folder = (root / name).resolve()
+    if folder.parent != root:
+        raise ValueError(f"report folder {name!r} would leave {root}")
+    return folder
 
 
 def write_reports(results: DocumentResults, out: str | Path, formats: Sequence[str] = ("html", "json", "md"), *,
-                  robust_links: bool = False) -> list[str]:
-    """Write one document's reports; the paths written. A file is replaced whole (written
-    aside, then renamed), so a reader never sees half a report. With `robust_links`, also
-    the source document with its links' archived copies."""
+                  name: str | None = None) -> list[str]:
+    """Write one document's reports in `out/<name>/` (by default the document's plain name);
+    the paths written. A file is replaced whole (written aside under a name of its own,
+    then renamed), so a reader never sees half a report and two writers never share a file."""
     data = report_document(results)
-    folder = report_dir(out, results.document.path)
+    folder = report_dir(out, name or _plain_name(results.document.path))
     folder.mkdir(parents=True, exist_ok=True)
     written = []
-    for name in formats:
-        filename, render = RENDERERS[name]
+    for format_name in formats:
+        filename, render = RENDERERS[format_name]
         written.append(_replace(folder / filename, render(data)))
-    if robust_links:
-        written.append(_write_robust(results, data, folder))
     return written
 
 
 def _replace(target: Path, text: str) -> str:
-    partial = target.with_suffix(target.suffix + ".part")
-    partial.write_text(text, encoding="utf-8")
-    partial.replace(target)
+    handle, partial = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.replace(partial, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(partial)
+        raise
     return str(target)
 
 
-def _write_robust(results: DocumentResults, data: dict[str, Any], folder: Path) -> str:
+def write_robust_links(results: DocumentResults, out: str | Path, name: str | None = None) -> str:
+    """The source document rewritten with each link's archived copy, beside its reports.
+    InputError when the document cannot be read again (moved, or read from standard input)."""
     document = results.document
+    if document.path in ("-", ""):
+        raise InputError(f"{document.path or '(no path)'}: the document was read from standard input; "
+                         "there is no copy of it to rewrite")
+    folder = report_dir(out, name or _plain_name(document.path))
+    folder.mkdir(parents=True, exist_ok=True)
     text, _ = decode(read_bytes(document.path), document.path, document.format)
-    versions = robust.archived_versions(data)
+    versions = robust.archived_versions(report_document(results))
     if document.format is DocumentFormat.HTML:
         return _replace(folder / "robust.html", robust.robust_html(text, versions))
     written = {ref.url: ref.canonical for c in results.citations for ref in c.citation.urls}

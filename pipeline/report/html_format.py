@@ -28,6 +28,19 @@ _environment = jinja2.Environment(
 )
 
 
+# Characters that reorder what follows them (bidi embeddings, overrides, isolates, marks):
+# in a URL or a quote they can make `…/exe.png` of `…/‮gnp.exe`. The report shows them as
+# visible marks instead, and isolates every URL and quote (<bdi>).
+BIDI_CONTROLS = {c: f"[U+{c:04X}]" for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F, 0x061C)}
+
+
+def visible_controls(text: str | None) -> str:
+    return (text or "").translate(BIDI_CONTROLS)
+
+
+_environment.filters["shown"] = visible_controls
+
+
 def safe_href(url: str | None) -> str | None:
     """The URL when it is http(s), else None: javascript:, data: and the like never become links."""
     if url and re.match(r"^https?://[^\s]+$", url.strip(), re.IGNORECASE):

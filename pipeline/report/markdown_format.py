@@ -5,14 +5,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pipeline.report.html_format import safe_href
+from pipeline.report.html_format import safe_href, visible_controls
 
 _SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|<>~])")
 
 
 def escape(text: str | None) -> str:
     """Text from a document or a page, inert in Markdown: no emphasis, links or HTML."""
-    return _SPECIAL.sub(r"\\\1", (text or "").replace("&", "&amp;")).replace("\n", " ")
+    return _SPECIAL.sub(r"\\\1", visible_controls(text).replace("&", "&amp;")).replace("\n", " ")
 
 
 def link(label: str, url: str | None) -> str:
