@@ -368,7 +368,8 @@ def report_command(options: Options, db: str | None, formats: str, out: str | No
       citewatch report --format json --out /srv/blog/reports --robust-links
     """
     settings = options.load(db=db, reports_dir=out).settings
-    for path in build_reports(settings, _formats(formats), only=list(only), robust_links=robust_links):
+    notes = lambda note: click.echo(f"citewatch: warning: {note}", err=True)  # noqa: E731
+    for path in build_reports(settings, _formats(formats), only=list(only), robust_links=robust_links, on_note=notes):
         click.echo(path)
 
 

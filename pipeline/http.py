@@ -235,6 +235,11 @@ def read_streamed(response: requests.Response, cap: int, deadline: float) -> tup
 
     def expire() -> None:
         expired.set()
+        # closing is not enough: a read blocked in another thread wakes only on shutdown
+        sock = getattr(getattr(response.raw, "_connection", None), "sock", None)
+        with contextlib.suppress(OSError):
+            if sock is not None:
+                sock.shutdown(socket.SHUT_RDWR)
         response.close()
 
     watchdog = threading.Timer(max(0.0, deadline - time.monotonic()), expire)

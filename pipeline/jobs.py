@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import enum
 import functools
-import logging
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
@@ -47,7 +46,6 @@ class FailOn(str, enum.Enum):
 
 
 FAIL_ON = tuple(f.value for f in FailOn)
-log = logging.getLogger("citewatch")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -187,7 +185,7 @@ def unlock(settings: Settings) -> dict[str, Any] | None:
 
 @_database_errors
 def build_reports(settings: Settings, formats: Sequence[str], *, only: Sequence[str] = (),
-                  robust_links: bool = False) -> list[str]:
+                  robust_links: bool = False, on_note: Callable[[str], None] = lambda note: None) -> list[str]:
     """Rebuild reports from the database alone (no network, no lock: it only reads)."""
     _require_database(settings)
     store = Store.open(settings.db)
@@ -207,7 +205,7 @@ def build_reports(settings: Settings, formats: Sequence[str], *, only: Sequence[
                 try:
                     written.append(write_robust_links(results, settings.reports_dir, names[document["path"]]))
                 except InputError as exc:  # one document that cannot be read again stops no other
-                    log.warning("no Robust Links for %s", exc)
+                    on_note(f"no Robust Links for {exc}")
         return written
     finally:
         store.close()

@@ -34,6 +34,9 @@ _environment = jinja2.Environment(
 BIDI_CONTROLS = {c: f"[U+{c:04X}]" for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F, 0x061C)}
 
 
+_ESCAPED_CONTROLS = {c: urllib.parse.quote(chr(c)) for c in BIDI_CONTROLS}
+
+
 def visible_controls(text: str | None) -> str:
     return (text or "").translate(BIDI_CONTROLS)
 
@@ -44,7 +47,7 @@ _environment.filters["shown"] = visible_controls
 def safe_href(url: str | None) -> str | None:
     """The URL when it is http(s), else None: javascript:, data: and the like never become links."""
     if url and re.match(r"^https?://[^\s]+$", url.strip(), re.IGNORECASE):
-        return url.strip()
+        return url.strip().translate(_ESCAPED_CONTROLS)  # a browser would send them escaped anyway
     return None
 
 

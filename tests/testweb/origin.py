@@ -313,6 +313,10 @@ class _ScenarioHandler(http.server.BaseHTTPRequestHandler):
             self._send(200, PDF, {"Content-Type": "application/pdf"})
         elif head == "reset":
             self._reset()
+        elif head == "encoded":  # a body that claims an encoding (junk after it)
+            self._send(200, b"\x1b\x00\xf8\xa5" * 64, {"Content-Encoding": query.get("as", "br")})
+        elif head == "hostile":  # pages built to stall a careless reader (issue: hostile pages)
+            self._send(200, hostile_page(parts[1] if len(parts) > 1 else "", int(query.get("n", 40_000))))
         else:
             self._send(404, b"<html><body><h1>Not Found</h1></body></html>")
 
@@ -377,6 +381,20 @@ def _host_of(header: str) -> str:
 
 
 _BOMB: bytes | None = None
+
+
+def hostile_page(kind: str, n: int) -> bytes:
+    """`lt`: n KB of "<" (quadratic for a backtracking tag regex); `flat`: n paragraphs;
+    `deep`: n nested divs; `attrs`: a tag with n unclosed attribute quotes."""
+    if kind == "lt":
+        return b"<" * (n * 1024)
+    if kind == "flat":
+        return b"<html><body>" + b"<p>a paragraph of text</p>" * n + b"</body></html>"
+    if kind == "deep":
+        return b"<html><body>" + b"<div>" * n + b"deep text" + b"</div>" * n + b"</body></html>"
+    if kind == "attrs":
+        return b"<html><body><p " + b'a="' * n + b">text</p></body></html>"
+    return b"<html><body><p>nothing hostile</p></body></html>"
 
 
 def _gzip_bomb() -> bytes:
