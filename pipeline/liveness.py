@@ -225,6 +225,9 @@ class Checker:
         self.rng = rng or random.Random()
         self.on_page = on_page
         self._probes: dict[str, asyncio.Task[_Probe]] = {}
+        # Pages fetched but not read yet wait in memory: as many at most as requests in flight,
+        # so that fetching never runs far ahead of reading (a body can be megabytes).
+        self._pages = asyncio.Semaphore(settings.check_concurrency)
 
     def _rule(self, host: str) -> tuple[str | None, Mapping]:
         """The per-domain rule for a host: (domain, rule)."""
@@ -232,6 +235,10 @@ class Checker:
         return domain, (self.settings.domains.get(domain, {}) if domain else {})
 
     async def check(self, url: str) -> LinkCheck:
+        async with self._pages:
+            return await self._check(url)
+
+    async def _check(self, url: str) -> LinkCheck:
         canonical = canonicalize(url)
         target = url_key(canonical)
         started = now_iso()
@@ -285,11 +292,12 @@ class Checker:
         rule_domain, rule = self._rule(host)
         if rule.get("skip"):
             return PageRead(url, None, f"skipped by the rule for {rule_domain}")
-        try:
-            response = await self.fetcher.fetch(url, headers=rule.get("headers"), headers_domain=rule_domain)
-        except FetchError as error:
-            return PageRead(url, None, error.reason)
-        return await asyncio.get_running_loop().run_in_executor(_READERS, read_response, response)
+        async with self._pages:
+            try:
+                response = await self.fetcher.fetch(url, headers=rule.get("headers"), headers_domain=rule_domain)
+            except FetchError as error:
+                return PageRead(url, None, error.reason)
+            return await asyncio.get_running_loop().run_in_executor(_READERS, read_response, response)
 
     async def _fetch(self, url: str, headers: dict | None,
                      domain: str | None) -> tuple[Response | FetchError, int, float]:

@@ -17,6 +17,7 @@ import re
 import threading
 import time
 import unicodedata
+from collections.abc import Sequence
 
 import charset_normalizer
 from lxml import etree
@@ -177,11 +178,49 @@ def view_of(body: bytes, content_type: str = "") -> PageText:
     if kind == "application/pdf" or body[:5] == b"%PDF-" or (kind and not (kind.startswith("text/") or "html" in kind
                                                                              or "xml" in kind)):
         return EMPTY
+    if b"\x00" in body[:65536] and not body.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return EMPTY  # binary: nothing a reader would see
     markup = decode_lenient(body, content_type)
     root = _parse(markup)
     if root is None:
         return _read_flat(markup, "")
     etree.strip_elements(root, *_INVISIBLE, etree.Comment, etree.ProcessingInstruction, with_tail=False)
+    title, headings, text = _view(root)
+    if not text and "<" in markup:
+        return _read_flat(markup, "")  # the parser gave up (nesting past its limit)
+    return PageText((), "", "html", title, headings, text)
+
+
+def read_html(markup: str, encoding: str = "utf-8", *, cpu_budget: float = CPU_BUDGET) -> PageText:
+    """The parsed page (lxml) read with lxml's own iteration: the readable paragraphs of the
+    body, the title, the first headings and the visible text. Python touches only block
+    elements, so the cost is linear in the page and small per element; past `cpu_budget`
+    seconds of this thread's CPU the page is Unreadable."""
+    root = _parse(markup)
+    if root is None:
+        return _read_flat(markup, encoding)
+    budget_end = time.thread_time() + cpu_budget
+    hidden = sum(len(e.text or "") for e in root.iter(*_INVISIBLE))
+    etree.strip_elements(root, *_INVISIBLE, etree.Comment, etree.ProcessingInstruction, with_tail=False)
+    title, headings, visible = _view(root)
+    etree.strip_elements(root, *_DROP, with_tail=False)
+    body = root.find("body")
+    body = root if body is None else body
+    for count, element in enumerate(body.iter("br", *_BLOCKS), 1):
+        if not count % 4096 and time.thread_time() > budget_end:
+            raise Unreadable(f"reading the page took more than {cpu_budget:g} s of CPU")
+        element.tail = "\n" + (element.tail or "")
+        if element.tag != "br":  # a block: apart from what comes before and after it
+            element.text = "\n" + (element.text or "")
+    paragraphs = paragraphs_of("".join(body.itertext()).split("\n"))
+    if not paragraphs and not visible and "<" in markup:
+        return _read_flat(markup, encoding)  # the parser gave up (nesting past its limit)
+    return PageText(paragraphs, encoding, "html", title, headings, visible, max(0, len(markup) - hidden))
+
+
+def _view(root: etree._Element) -> tuple[str, str, str]:
+    """(title, the first four h1/h2 joined by " | ", the visible text up to _VISIBLE_CHARS)
+    of a tree whose scripts and styles are gone."""
     title_element = root.find(".//title")
     title = " ".join("".join(title_element.itertext()).split()) if title_element is not None else ""
     headings = [" ".join("".join(h.itertext()).split()) for h in itertools.islice(root.iter("h1", "h2"), 4)]
@@ -192,119 +231,32 @@ def view_of(body: bytes, content_type: str = "") -> PageText:
         size += len(piece) + 1
         if size >= _VISIBLE_CHARS:
             break
-    text = " ".join(" ".join(visible).split())[:_VISIBLE_CHARS]
-    if not text and "<" in markup:
-        return _read_flat(markup, "")  # the parser gave up (nesting past its limit)
-    return PageText((), "", "html", title, " | ".join(headings), text)
-
-
-def read_html(markup: str, encoding: str = "utf-8", *, cpu_budget: float = CPU_BUDGET) -> PageText:
-    """One pass over the parsed page (lxml), collecting the readable paragraphs of the body,
-    the title, the first headings and the visible text. Unreadable past `cpu_budget` seconds
-    of this thread's CPU (linear as it is, a 5 MB page takes well under one)."""
-    root = _parse(markup)
-    budget_end = time.thread_time() + cpu_budget
-    events = 0
-    if root is None:
-        return _read_flat(markup, encoding)
-    pieces: list[str] = []  # the body's readable text, "\n" between blocks
-    visible: list[str] = []
-    visible_size = 0
-    title: str | None = None
-    headings: list[str] = []
-    heading: list[str] | None = None
-    dropped = invisible = 0  # depth inside a dropped / an invisible element
-    hidden = 0  # characters of script and style text
-    in_body = root.find("body") is None  # a fragment without <body> is all body
-    walker = etree.iterwalk(root, events=("start", "end"))
-    for event, element in walker:
-        events += 1
-        if not events % 4096 and time.thread_time() > budget_end:
-            raise Unreadable(f"reading the page took more than {cpu_budget:g} s of CPU")
-        tag = element.tag if isinstance(element.tag, str) else None
-        if event == "start":
-            if tag is None:  # a comment or processing instruction: its tail still counts
-                continue
-            tag = tag.lower()
-            if tag == "body":
-                in_body = True
-            if tag == "title" and title is None:
-                title = _SPACES.sub(" ", "".join(element.itertext())).strip()
-            if tag in _INVISIBLE:
-                invisible += 1
-            if dropped or tag in _DROP:
-                dropped += 1
-            if tag in ("h1", "h2") and len(headings) < 4 and heading is None:
-                heading = []
-            if not dropped and in_body:
-                if tag == "br":
-                    pieces.append("\n")
-                elif tag in _BLOCKS:
-                    pieces.append("\n")
-            text = element.text
-        else:
-            if tag is not None:
-                tag = tag.lower()
-                if tag in ("h1", "h2") and heading is not None:
-                    headings.append(_SPACES.sub(" ", "".join(heading)).strip())
-                    heading = None
-                if not dropped and in_body and tag in _BLOCKS:
-                    pieces.append("\n")
-                if dropped:
-                    dropped -= 1
-                if tag in _INVISIBLE:
-                    invisible -= 1
-                if tag == "body":
-                    in_body = False
-            text = element.tail
-        if text:
-            if invisible:
-                hidden += len(text)
-            if not invisible and visible_size < _VISIBLE_CHARS:
-                visible.append(text)
-                visible_size += len(text) + 1
-            if heading is not None and not invisible:
-                heading.append(text)
-            if not dropped and in_body:
-                pieces.append(text)
-    paragraphs = paragraphs_of("".join(pieces).split("\n"))
-    if not paragraphs and not visible and "<" in markup:
-        return _read_flat(markup, encoding)  # the parser gave up (nesting past its limit)
-    return PageText(
-        paragraphs, encoding, "html", title or "", " | ".join(h for h in headings),
-        _SPACES.sub(" ", " ".join(visible)).strip()[:_VISIBLE_CHARS], max(0, len(markup) - hidden),
-    )
+    return title, " | ".join(headings), " ".join(" ".join(visible).split())[:_VISIBLE_CHARS]
 
 
 def _read_flat(markup: str, encoding: str) -> PageText:
     """A plainer reading for markup the parser gives up on (libxml2 stops at 2,048 nested
-    elements): tags dropped, scripts and styles with their content, blocks kept apart. One
-    scan with str.find, so linear whatever the markup."""
+    elements): scripts and styles dropped with their content, blocks kept apart, other tags
+    dropped. Every pattern here is linear: none can run past the next "<"."""
     lower = markup.lower()
-    pieces: list[str] = []
-    position, size = 0, len(markup)
-    while position < size:
-        start = markup.find("<", position)
-        if start < 0:
-            pieces.append(markup[position:])
-            break
-        pieces.append(markup[position:start])
-        end = markup.find(">", start + 1)
-        if end < 0:
-            break
-        name = _TAG_NAME.match(lower, start + 1)
-        tag = name.group(1) if name else ""
-        position = end + 1
-        if tag in _INVISIBLE:
-            close = lower.find(f"</{tag}", position)
-            position = size if close < 0 else close
-        elif tag in _BLOCKS or tag == "br":
-            pieces.append("\n")
-    paragraphs = paragraphs_of(html.unescape("".join(pieces)).split("\n"))
-    return PageText(paragraphs, encoding, "html", visible=" ".join(paragraphs)[:_VISIBLE_CHARS])
+    kept: list[str] = []
+    position = 0
+    for opening in _INVISIBLE_OPEN.finditer(lower):
+        if opening.start() < position:
+            continue  # inside a script already skipped
+        kept.append(markup[position:opening.start()])
+        close = lower.find("</" + opening.group(1), opening.end())
+        position = len(markup) if close < 0 else close
+    kept.append(markup[position:])
+    text = _ANY_TAG.sub("", _BLOCK_TAG.sub("\n", "".join(kept)))
+    paragraphs = paragraphs_of(html.unescape(text).split("\n"))
+    return PageText(paragraphs, encoding, "html", visible=" ".join(paragraphs)[:_VISIBLE_CHARS],
+                    markup_chars=len(markup))
 
 
-_TAG_NAME = re.compile(r"/?([a-z][a-z0-9]*)")
+_INVISIBLE_OPEN = re.compile(r"<(script|style|noscript)\b")
+_BLOCK_TAG = re.compile(r"<\s*/?\s*(?:%s)\b[^<>]*>" % "|".join(sorted(_BLOCKS | {"br"})), re.IGNORECASE)
+_ANY_TAG = re.compile(r"<[^<>]*>")
 
 
 _parsers = threading.local()
@@ -317,14 +269,17 @@ def _parse(markup: str) -> etree._Element | None:
     if parser is None:  # one per thread: an lxml parser is not to be shared between threads
         parser = _parsers.html = etree.HTMLParser(encoding="utf-8", no_network=True, huge_tree=True)
     try:
-        return etree.fromstring(markup.encode("utf-8", errors="replace"), parser)
+        root = etree.fromstring(markup.encode("utf-8", errors="replace"), parser)
     except etree.LxmlError:
         return None
+    if any(error.type_name == "ERR_RESOURCE_LIMIT" for error in parser.error_log):
+        return None  # libxml2 stopped (nesting past its limit): what it built is not the whole page
+    return root
 
 
 def paragraphs_of(lines: list[str]) -> tuple[str, ...]:
     """Lines with their white space folded, empty ones dropped."""
-    return tuple(p for p in (_WS.sub(" ", line).strip() for line in lines) if p)
+    return tuple(p for p in (" ".join(line.split()) for line in lines) if p)
 
 
 def _read_pdf(body: bytes) -> PageText:
@@ -363,3 +318,11 @@ def normalize(text: str) -> str:
     Persian letter forms, no invisible joiners, folded white space, lower case."""
     text = unicodedata.normalize("NFKC", text).translate(_TABLE).lower()
     return _SPACES.sub(" ", text).strip()
+
+
+def normalize_lines(lines: Sequence[str]) -> list[str]:
+    """`normalize` of each line (lines hold no newline), done on all of them at once: a
+    page of thousands of short paragraphs costs one pass, not one call each. A newline
+    stops NFKC from composing across it, so the result is the same line by line."""
+    whole = unicodedata.normalize("NFKC", "\n".join(lines)).translate(_TABLE).lower()
+    return [" ".join(line.split()) for line in whole.split("\n")]

@@ -13,10 +13,12 @@ difference. Nothing here does I/O.
 
 from __future__ import annotations
 
+import array
 import bisect
 import dataclasses
 import difflib
 import enum
+import itertools
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -24,7 +26,7 @@ from typing import Any
 from rapidfuzz import fuzz
 
 from pipeline.model import Verdict
-from pipeline.text import ELISION, PageText, normalize
+from pipeline.text import ELISION, PageText, normalize, normalize_lines
 
 # --- the page as compared ------------------------------------------------------------
 
@@ -32,44 +34,48 @@ from pipeline.text import ELISION, PageText, normalize
 @dataclasses.dataclass(frozen=True)
 class NormalizedPage:
     """A page's paragraphs normalised and joined by spaces (a quote may run across two),
-    with where each paragraph starts, to show a match in its original words. `unusable`
-    says why the copy cannot be evidence that a passage is absent (a challenge page, an
-    error page saved as a page, a teaser, a wall)."""
+    with where each paragraph starts, and the original paragraphs (joined by newlines) to
+    show a match in the page's own words. Two strings and two arrays of offsets, not a
+    string per paragraph: a run keeps every live page until its citations are verified.
+    `unusable` says why the copy cannot be evidence that a passage is absent (a challenge
+    page, an error page saved as a page, a teaser, a wall)."""
 
-    page: PageText
     text: str
-    starts: tuple[int, ...]
+    starts: array.array
+    original_text: str
+    original_starts: array.array
     unusable: str | None = None
 
     @classmethod
     def of(cls, page: PageText, unusable: str | None = None) -> NormalizedPage:
-        starts, parts, offset = [], [], 0
-        for paragraph in page.paragraphs:
-            normalized = normalize(paragraph)
-            starts.append(offset)
-            parts.append(normalized)
-            offset += len(normalized) + 1
-        return cls(page, " ".join(parts), tuple(starts), unusable)
+        parts = normalize_lines(page.paragraphs)
+        starts = array.array("q", itertools.accumulate((len(p) + 1 for p in parts[:-1]), initial=0)) if parts \
+            else array.array("q")
+        original_starts = array.array("q", itertools.accumulate(
+            (len(p) + 1 for p in page.paragraphs[:-1]), initial=0)) if parts else array.array("q")
+        return cls(" ".join(parts), starts, "\n".join(page.paragraphs), original_starts, unusable)
+
+    def _paragraphs(self, start: int, end: int) -> tuple[int, str]:
+        """The first paragraph a normalised span lies in, and the original paragraphs it covers, joined."""
+        index = max(0, bisect.bisect_right(self.starts, start) - 1)
+        last = max(0, bisect.bisect_right(self.starts, max(start, end - 1)) - 1)
+        finish = self.original_starts[last + 1] - 1 if last + 1 < len(self.original_starts) else len(self.original_text)
+        return index, self.original_text[self.original_starts[index]:finish].replace("\n", " ") if self.starts else ""
 
     def original(self, start: int, end: int) -> tuple[str, str]:
         """(the paragraphs the normalised span lies in, joined; the span's own words there)."""
-        index = max(0, bisect.bisect_right(self.starts, start) - 1)
-        last = max(0, bisect.bisect_right(self.starts, max(start, end - 1)) - 1)
-        original = " ".join(self.page.paragraphs[index:last + 1])
+        index, original = self._paragraphs(start, end)
         mapped_start, mapped_end = _map_span(original, start - self.starts[index], end - self.starts[index])
         return original, original[mapped_start:mapped_end]
 
     def context(self, start: int, end: int, around: int = 80) -> tuple[str, str]:
         """(matched text, context) in the page's own words for a normalised span."""
-        index = max(0, bisect.bisect_right(self.starts, start) - 1)
-        last = max(0, bisect.bisect_right(self.starts, max(start, end - 1)) - 1)
-        original = " ".join(self.page.paragraphs[index:last + 1])
+        index, original = self._paragraphs(start, end)
         mapped_start, mapped_end = _map_span(original, start - self.starts[index], end - self.starts[index])
-        matched = original[mapped_start:mapped_end]
         lead = "…" if mapped_start > around else ""
         tail = "…" if mapped_end + around < len(original) else ""
         context = lead + original[max(0, mapped_start - around):mapped_end + around] + tail
-        return matched, context
+        return original[mapped_start:mapped_end], context
 
 
 _ASCII = {chr(c): normalize(chr(c)) for c in range(33, 127)}  # what normalize does to each printable ASCII letter

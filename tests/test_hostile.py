@@ -50,7 +50,7 @@ def test_hostile_pages_are_read_whole() -> None:
 
     flat = read_page(hostile_page("flat", 40_000), "text/html")
     deep = read_page(hostile_page("deep", 40_000), "text/html")  # past libxml2's depth: read plainly
-    assert len(flat.paragraphs) == 40_000 and deep.paragraphs == ("deep text",)
+    assert len(flat.paragraphs) == 40_000 and deep.paragraphs[-1] == "x deep text" and len(deep.paragraphs) == 40_000
     bait = read_page(hostile_page("lt", 4_800), "text/html")
     assert bait.paragraphs and set(bait.paragraphs[0]) == {"<"}
 

@@ -385,13 +385,13 @@ _BOMB: bytes | None = None
 
 def hostile_page(kind: str, n: int) -> bytes:
     """`lt`: n KB of "<" (quadratic for a backtracking tag regex); `flat`: n paragraphs;
-    `deep`: n nested divs; `attrs`: a tag with n unclosed attribute quotes."""
+    `deep`: n nested divs, each with a word; `attrs`: a tag with n unclosed attribute quotes."""
     if kind == "lt":
         return b"<" * (n * 1024)
     if kind == "flat":
         return b"<html><body>" + b"<p>a paragraph of text</p>" * n + b"</body></html>"
     if kind == "deep":
-        return b"<html><body>" + b"<div>" * n + b"deep text" + b"</div>" * n + b"</body></html>"
+        return b"<html><body>" + b"<div>x " * n + b"deep text" + b"</div>" * n + b"</body></html>"
     if kind == "attrs":
         return b"<html><body><p " + b'a="' * n + b">text</p></body></html>"
     return b"<html><body><p>nothing hostile</p></body></html>"
