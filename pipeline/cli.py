@@ -225,8 +225,8 @@ def snapshots_command(options: Options, url: str, date: str | None, as_json: boo
     """Find the archived captures of URL: the one closest to --date (a 200 on or after
     the date preferred), the first and the last, how many and how many versions.
 
-    Exit 0 when a usable capture exists (or was just saved), 1 when none does, 3 when
-    the archive could not be asked.
+    Exit 0 when a usable capture exists (or was just saved), 1 when none does or the
+    archive excludes the URL, 3 when the archive could not be asked.
 
     \b
     Examples:
@@ -247,7 +247,7 @@ def snapshots_command(options: Options, url: str, date: str | None, as_json: boo
         click.echo(format_lookup(lookup, saved))
     if lookup.state is ArchiveState.UNAVAILABLE:
         raise SystemExit(int(ExitCode.CANNOT_RUN))
-    if lookup.state is ArchiveState.NONE and not (saved and saved.state is SaveState.SAVED):
+    if lookup.state in (ArchiveState.NONE, ArchiveState.EXCLUDED) and not (saved and saved.state is SaveState.SAVED):
         raise SystemExit(int(ExitCode.PROBLEMS))
 
 

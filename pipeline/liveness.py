@@ -183,6 +183,7 @@ def similarity(a: str, b: str) -> float:
 # Pages are read here, not on the event loop: two threads for two cores (lxml parses
 # without the GIL; the walk over the tree is bounded by `text.read_page`'s CPU budget).
 _READERS = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="citewatch-read")
+INLINE_READ_BYTES = 16_384  # read on the loop: linear, well under a millisecond
 
 
 @dataclasses.dataclass(frozen=True)
@@ -259,8 +260,12 @@ class Checker:
                 outcome.hops[-1].location if outcome.hops else None, outcome.hops, elapsed,
                 started, reason, tries, conclusive=not fast, queued_ms=outcome.queued_ms,
             )
-        # Reading a page is CPU work: off the event loop, so one page never stalls the others.
-        read, view = await asyncio.get_running_loop().run_in_executor(_READERS, self._read_for_check, outcome)
+        # Reading a page is CPU work: off the event loop, so one page never stalls the others
+        # (a small page costs less than the hop to another thread, and is read here).
+        if len(outcome.body) <= INLINE_READ_BYTES:
+            read, view = self._read_for_check(outcome)
+        else:
+            read, view = await asyncio.get_running_loop().run_in_executor(_READERS, self._read_for_check, outcome)
         verdict = classify(
             target, outcome, view,
             paywall_site=domain_matches(host, self.settings.paywall_domains) is not None,

@@ -18,7 +18,6 @@ from pipeline.archive import (
     into_archive,
     memento_timestamp,
     preference,
-    url_variants,
 )
 from pipeline.config import Settings
 from tests.conftest import ARCHIVED
@@ -139,15 +138,16 @@ def test_ia_dialect_reads_seven_field_lines_and_asks_for_them(ia_settings: Setti
     assert "allowFuzzy" not in asked[0]
 
 
-def test_variant_tried_only_when_the_url_has_nothing(ia_settings: Settings, fake_ia: FakeInternetArchive) -> None:
+def test_one_cdx_request_per_url_because_the_archive_folds_its_variants(ia_settings: Settings,
+                                                                        fake_ia: FakeInternetArchive) -> None:
+    # Before, a URL with no capture of its own asked for its scheme, www. and slash variants
+    # (4 requests): the Internet Archive keys captures by SURT, which folds them already.
     client = ArchiveClient(ia_settings)
-    assert client.lookup("http://news.test/story").queried_url == "http://news.test/story"
-    assert fake_ia.count("/cdx") == 1
-    found = client.lookup("https://news.test/story")  # keyed exactly here: the http variant has it
-    assert found.state is ArchiveState.FOUND and found.queried_url == "http://news.test/story"
-    assert fake_ia.count("/cdx") == 3  # the URL, then its first variant
-    two_away = client.lookup("https://www.news.test/story")  # variants change one thing at a time
-    assert two_away.state is ArchiveState.NONE and fake_ia.count("/cdx") == 3 + 4
+    for url in ("http://news.test/story", "https://news.test/story", "https://www.news.test/story/"):
+        found = client.lookup(url)
+        assert found.state is ArchiveState.FOUND and found.captures == 3, url
+    assert client.lookup("http://news.test/never").state is ArchiveState.NONE
+    assert fake_ia.count("/cdx") == 4  # one a URL, captured or not
 
 
 def test_one_query_per_url_and_none_within_the_cache(ia_settings: Settings, fake_ia: FakeInternetArchive) -> None:
@@ -273,11 +273,6 @@ def test_date_to_timestamp_keeps_precision_as_the_start_of_the_period() -> None:
     assert date_to_timestamp("2016-05") == "20160501000000"
     assert date_to_timestamp("2016-05-23") == "20160523000000"
     assert date_to_timestamp(None) is None
-
-
-def test_url_variants() -> None:
-    assert url_variants("http://www.a.test/x") == ["https://www.a.test/x", "http://a.test/x", "http://www.a.test/x/"]
-    assert url_variants("https://a.test/x/?q=1") == ["http://a.test/x/?q=1", "https://www.a.test/x/?q=1"]
 
 
 def test_archived_redirect_to_the_live_web_is_mapped_back_in() -> None:

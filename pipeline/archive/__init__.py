@@ -12,24 +12,25 @@ rest of citewatch uses; the modules beside this one are its parts:
 - `client`    the composition
 """
 
-from pipeline.archive.choose import into_archive, lookup_from_captures, preference, snapshot_of, url_variants
+from pipeline.archive.choose import into_archive, lookup_from_captures, preference, snapshot_of
 from pipeline.archive.client import ArchiveClient, Cache, MemoryCache
 from pipeline.archive.model import (
     ArchiveState,
     ArchiveUnavailable,
     Capture,
     Evidence,
+    Excluded,
     Lookup,
     SaveResult,
     SaveState,
     Snapshot,
     Via,
 )
-from pipeline.archive.policy import CircuitBreaker, RateLimiter
+from pipeline.archive.policy import CircuitBreaker, Endpoint, RateLimiter
 from pipeline.times import date_to_timestamp, memento_timestamp
 
 __all__ = [
-    "ArchiveClient", "ArchiveState", "ArchiveUnavailable", "Cache", "Capture", "CircuitBreaker", "Evidence", "Lookup",
+    "ArchiveClient", "ArchiveState", "ArchiveUnavailable", "Cache", "Capture", "CircuitBreaker", "Endpoint", "Evidence", "Excluded", "Lookup",
     "MemoryCache", "RateLimiter", "SaveResult", "SaveState", "Snapshot", "Via", "date_to_timestamp", "into_archive",
-    "lookup_from_captures", "memento_timestamp", "preference", "snapshot_of", "url_variants",
+    "lookup_from_captures", "memento_timestamp", "preference", "snapshot_of",
 ]

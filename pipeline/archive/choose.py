@@ -78,21 +78,6 @@ def query_window(date: str | None, days: int) -> tuple[str | None, str | None]:
     return datetime_to_timestamp(moment - span), datetime_to_timestamp(moment + span)
 
 
-def url_variants(url: str) -> list[str]:
-    """Forms the archive may key differently: the other scheme, with or without `www.`,
-    with or without a trailing slash. Tried only when the URL itself has no capture."""
-    parts = urllib.parse.urlsplit(url)
-    scheme = "http" if parts.scheme == "https" else "https"
-    host = parts.netloc[4:] if parts.netloc.startswith("www.") else "www." + parts.netloc
-    path = parts.path[:-1] if parts.path.endswith("/") and parts.path != "/" else parts.path + "/"
-    candidates = [
-        parts._replace(scheme=scheme).geturl(),
-        parts._replace(netloc=host).geturl(),
-        parts._replace(path=path).geturl() if not parts.query else None,
-    ]
-    return [c for c in dict.fromkeys(candidates) if c and c != url]
-
-
 def into_archive(location: str, current: str, replay_prefix: str, timestamp: str) -> str:
     """Where an archived redirect leads, kept inside the archive: a Location that points at
     the live web is mapped back to `<prefix><timestamp>id_/<location>`."""

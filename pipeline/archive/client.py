@@ -9,12 +9,19 @@ from collections.abc import MutableMapping
 from typing import Protocol
 
 import requests
-from waybackpy.exceptions import BlockedSiteError
-
-from pipeline.archive.choose import lookup_from_captures, preference, query_window, snapshot_of, url_variants
+from pipeline.archive.choose import lookup_from_captures, preference, query_window, snapshot_of
 from pipeline.archive.index import DIALECTS, CdxIndex
 from pipeline.archive.mementos import MementoReader
-from pipeline.archive.model import ArchiveState, ArchiveUnavailable, Capture, Evidence, Lookup, SaveResult, Via
+from pipeline.archive.model import (
+    ArchiveState,
+    ArchiveUnavailable,
+    Capture,
+    Evidence,
+    Excluded,
+    Lookup,
+    SaveResult,
+    Via,
+)
 from pipeline.archive.policy import RequestPolicy
 from pipeline.archive.save import SAVERS
 from pipeline.archive.timegate import TimeGate
@@ -68,8 +75,8 @@ class ArchiveClient:
                 return fast
         try:
             captures, queried, via = self.captures(url, date)
-        except BlockedSiteError:
-            return Lookup(url, ArchiveState.NONE, reason="the archive excludes this site", queried_url=url)
+        except Excluded as exc:
+            return Lookup(url, ArchiveState.EXCLUDED, reason=str(exc), queried_url=url)
         except ArchiveUnavailable as exc:
             return Lookup(url, ArchiveState.UNAVAILABLE, reason=str(exc), queried_url=url)
         return lookup_from_captures(url, captures, date, replay_prefix=self.settings.wayback_replay_url,
@@ -77,22 +84,18 @@ class ArchiveClient:
                                     queried_url=queried, via=via)
 
     def captures(self, url: str, date: str | None = None) -> tuple[list[Capture], str, Via]:
-        """Every capture of `url` (or, when it has none, of the first variant that has):
-        (captures, URL queried, how). One CDX query a URL per cache age."""
+        """Every capture of `url`: (captures, URL queried, how). One CDX query a URL per
+        cache age, and no variants: the Internet Archive and pywb key captures by SURT,
+        which already folds the scheme, `www.`, the default port, a trailing slash and the
+        order of the query (docs/archives.md, "CDX")."""
         start, end = query_window(date, self.settings.archive_window_days)
         key = url if start is None else f"{url} {start}-{end}"
         cached = self.cache.get(key)
         if cached is not None:
             return cached[0], cached[1], Via.CACHE
-        captures, queried = self.index.captures(url, start, end), url
-        if not captures:
-            for variant in url_variants(url):
-                captures = self.index.captures(variant, start, end)
-                if captures:
-                    queried = variant
-                    break
-        self.cache.put(key, captures, queried)
-        return captures, queried, Via.CDX
+        captures = self.index.captures(url, start, end)
+        self.cache.put(key, captures, url)
+        return captures, url, Via.CDX
 
     def evidence(self, url: str, date: str | None = None, *, tries: int = 3) -> Evidence | None:
         """The raw copy of the best capture for the claim: when the archive errors on it,
@@ -107,7 +110,7 @@ class ArchiveClient:
                 return memento
         try:
             captures, _, _ = self.captures(url, date)
-        except (ArchiveUnavailable, BlockedSiteError):
+        except (ArchiveUnavailable, Excluded):
             return None
         for capture in preference(captures, date, self.settings.archive_after_window_days)[:tries]:
             snapshot = snapshot_of(capture, self.settings.wayback_replay_url)
@@ -126,7 +129,7 @@ class ArchiveClient:
         `count` + 1 reads; the CDX answer is the one already cached."""
         try:
             captures, _, _ = self.captures(url, date)
-        except (ArchiveUnavailable, BlockedSiteError):
+        except (ArchiveUnavailable, Excluded):
             return []
         digests = {c.digest for c in captures if c.timestamp in seen}
         found: list[Evidence] = []

@@ -13,11 +13,10 @@ import threading
 
 import requests
 import waybackpy.cdx_api
-from waybackpy.cdx_utils import check_for_blocked_site
-from waybackpy.exceptions import BlockedSiteError, WaybackError
+from waybackpy.exceptions import WaybackError
 
 from pipeline import USER_AGENT
-from pipeline.archive.model import ArchiveUnavailable, Capture
+from pipeline.archive.model import ArchiveUnavailable, Capture, Excluded
 from pipeline.archive.policy import Endpoint, RequestPolicy, short_reason
 from pipeline.guard import AddressRefused
 
@@ -31,7 +30,9 @@ class Dialect:
     extra: str = ""  # further query parameters
 
 
-IA = Dialect("ia", "urlkey,timestamp,original,mimetype,statuscode,digest,length")
+# The Internet Archive: revisits (deduplicated captures) resolved where it can; the rest
+# are resolved here from the digest (see `resolve_revisits`).
+IA = Dialect("ia", "urlkey,timestamp,original,mimetype,statuscode,digest,length", "&resolveRevisits=true")
 # pywb names the fields url, mime, status; it answers CDXJ unless asked for text, and
 # answers near matches (is_fuzzy) unless told not to.
 PYWB = Dialect("pywb", "urlkey,timestamp,url,mime,status,digest,length", "&output=text&allowFuzzy=false")
@@ -54,6 +55,20 @@ _waybackpy_get_response = waybackpy.cdx_api.get_response
 waybackpy.cdx_api.get_response = _get_response
 
 
+def resolve_revisits(captures: list[Capture]) -> list[Capture]:
+    """A revisit row (`warc/revisit`, status "-": the archive saw the same bytes again and
+    kept a pointer) given the status and type of a capture with the same digest, so that it
+    counts as the capture it is. Left as it is when no such capture is in the answer."""
+    originals = {c.digest: c for c in captures if c.status is not None and c.mimetype != "warc/revisit"}
+    resolved = []
+    for capture in captures:
+        original = originals.get(capture.digest)
+        if capture.status is None and original is not None:
+            capture = dataclasses.replace(capture, status=original.status, mimetype=original.mimetype)
+        resolved.append(capture)
+    return resolved
+
+
 class CdxIndex:
     """Every capture of a URL, from one CDX endpoint in one dialect."""
 
@@ -64,32 +79,37 @@ class CdxIndex:
         self.max_captures = max_captures
 
     def captures(self, url: str, start: str | None = None, end: str | None = None) -> list[Capture]:
-        """The captures of exactly `url` (within from/to when given). Raises
-        BlockedSiteError when the archive excludes the site, ArchiveUnavailable when it does
-        not answer."""
+        """The captures of exactly `url` (within from/to when given), each once, revisits
+        given the status of the capture they repeat. Raises Excluded when the archive
+        excludes the site, ArchiveUnavailable when it does not answer. An answer cut at
+        the limit is followed by its resume key (waybackpy does that)."""
         api = waybackpy.cdx_api.WaybackMachineCDXServerAPI(
             url, user_agent=USER_AGENT, start_timestamp=start, end_timestamp=end, limit=str(self.max_captures),
         )
         api.endpoint = self.cdx_url
         _local.index = self
         try:
-            return [
+            rows = [
                 Capture(s.timestamp, s.original, s.mimetype, int(s.statuscode) if s.statuscode.isdigit() else None,
                         s.digest, s.length)
                 for s in api.snapshots()
             ]
         except WaybackError as exc:
-            if isinstance(exc, BlockedSiteError):
-                raise
             self.policy.breaker.record(False)
             raise ArchiveUnavailable(f"unexpected CDX answer: {str(exc).splitlines()[0]}") from exc
         finally:
             _local.index = None
+        return resolve_revisits(list(dict.fromkeys(rows)))  # the real CDX repeats identical lines
 
     def _request(self, url: str, headers: dict[str, str]) -> requests.Response:
         url += f"&fl={self.dialect.fields}{self.dialect.extra}"
-        response = self.policy.request(Endpoint.CDX, url, headers=headers)
-        check_for_blocked_site(response)
+        response = self.policy.request(Endpoint.CDX, url, headers=headers, allow_statuses={403})
+        if response.status_code == 403:
+            said = response.headers.get("X-Archive-Wayback-Runtime-Error", "") + " " + response.text[:2000]
+            if "AdministrativeAccessControlException" in said or "Blocked Site" in said:
+                raise Excluded("the archive excludes this URL (AdministrativeAccessControlException: Blocked Site Error)")
+            self.policy.breaker.record(False)
+            raise ArchiveUnavailable("CDX answered 403")
         return response
 
     def ping(self) -> str | None:

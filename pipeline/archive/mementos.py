@@ -33,7 +33,8 @@ class MementoReader:
         deadline = time.monotonic() + settings.request_deadline
         current = raw_url
         for _hop in range(MAX_ARCHIVE_HOPS + 1):
-            response = self.policy.request(Endpoint.REPLAY, current, stream=True, allow_statuses=range(400, 600))
+            response = self.policy.request(Endpoint.REPLAY, current, stream=True, allow_statuses=range(400, 600),
+                                           mementos=True)
             memento = memento_timestamp(response.headers.get("Memento-Datetime"))
             location = response.headers.get("Location")
             if memento is None:

@@ -15,6 +15,7 @@ class ArchiveState(str, enum.Enum):
 
     FOUND = "found"
     NONE = "none"
+    EXCLUDED = "excluded"  # the archive holds it but will not show it (a site's or a rights holder's request)
     UNAVAILABLE = "archive_unavailable"
 
 
@@ -127,3 +128,8 @@ class SaveResult:
 
 class ArchiveUnavailable(Exception):
     """The archive could not answer: down, failing, rate limiting us, or the breaker is open."""
+
+
+class Excluded(Exception):
+    """The archive answered that it excludes this URL (at the Internet Archive, a 403 naming
+    AdministrativeAccessControlException: "Blocked Site Error")."""

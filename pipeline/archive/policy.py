@@ -9,6 +9,7 @@ import enum
 import re
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -86,6 +87,7 @@ class RequestPolicy:
         }
         self.breaker = CircuitBreaker(settings.archive_breaker_failures)
         self.requests_made = 0
+        self.by_endpoint: Counter[Endpoint] = Counter()
         self._count = threading.Lock()
 
     def send(self, endpoint: Endpoint, url: str, **kwargs: Any) -> requests.Response:
@@ -94,13 +96,18 @@ class RequestPolicy:
         self.limiters[endpoint].acquire()
         with self._count:
             self.requests_made += 1
+            self.by_endpoint[endpoint] += 1
         return self.session.request(kwargs.pop("method", "GET"), url, timeout=timeouts(self.settings),
                                     allow_redirects=False, **kwargs)
 
     def request(self, endpoint: Endpoint, url: str, *, stream: bool = False, headers: dict[str, str] | None = None,
-                method: str = "GET", data: Any = None, allow_statuses: Iterable[int] = ()) -> requests.Response:
+                method: str = "GET", data: Any = None, allow_statuses: Iterable[int] = (),
+                mementos: bool = False) -> requests.Response:
         """One archive request with the class's limiter, 429 pauses, retries and the breaker.
-        Any status outside 2xx/3xx and `allow_statuses` is ArchiveUnavailable."""
+        Any status outside 2xx/3xx and `allow_statuses` is ArchiveUnavailable. With
+        `mementos`, an answer carrying `Memento-Datetime` is archived content whatever its
+        status (a page that answered 429 when it was captured): returned as it is, never
+        taken for the archive rate limiting us."""
         settings = self.settings
         limiter = self.limiters[endpoint]
         what = endpoint.value
@@ -121,6 +128,9 @@ class RequestPolicy:
                 self.breaker.record(False)
                 raise ArchiveUnavailable(f"{what} unreachable: {short_reason(exc)}") from exc
             status = response.status_code
+            if mementos and response.headers.get("Memento-Datetime"):
+                self.breaker.record(True)
+                return response
             if status == 429:
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
                 limiter.pause(max(settings.archive_pause_on_429, retry_after or 0))

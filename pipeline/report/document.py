@@ -96,6 +96,7 @@ def _summary(results: DocumentResults, citations: list[dict[str, Any]]) -> dict[
         "archive": {
             "archived": archived,
             "not_archived": states.count(ArchiveState.NONE),
+            "excluded": states.count(ArchiveState.EXCLUDED),
             "unavailable": states.count(ArchiveState.UNAVAILABLE),
             "coverage": round(archived / len(urls), 3) if urls else 0.0,
         },

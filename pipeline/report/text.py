@@ -86,6 +86,7 @@ def format_checks(checks: Sequence[LinkCheck], width: int = 100) -> str:
 def format_lookup(lookup: Lookup, saved: SaveResult | None = None) -> str:
     """A lookup (and a save, when one was asked for)."""
     head = {ArchiveState.FOUND: "found", ArchiveState.NONE: "no usable capture",
+            ArchiveState.EXCLUDED: "excluded by the archive (its copies are not shown)",
             ArchiveState.UNAVAILABLE: "archive unavailable"}[lookup.state]
     lines = [f"{lookup.url}: {head}" + (f", {lookup.captures} captures, {lookup.digests} versions" if lookup.captures else "")]
     if lookup.reason:

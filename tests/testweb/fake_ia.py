@@ -14,6 +14,8 @@ import threading
 import urllib.parse
 from datetime import datetime, timezone
 
+import surt
+
 from tests.testweb.archive import Capture
 
 
@@ -128,7 +130,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return
         query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
         url = query["url"][0]
-        rows = [c for c in self.archive.captures if c.url == url]
+        # the real CDX keys captures by SURT: the scheme, www., the default port, a trailing
+        # slash and the order of the query make no difference
+        rows = [c for c in self.archive.captures if surt.surt(c.url) == surt.surt(url)]
         if "from" in query:
             rows = [c for c in rows if c.timestamp >= query["from"][0]]
         if "to" in query:
@@ -136,7 +140,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         rows.sort(key=lambda c: c.timestamp)
         fields = query.get("fl", ["urlkey,timestamp,original,mimetype,statuscode,digest,length"])[0].split(",")
         values = [{
-            "urlkey": "test)/" + url.split("://", 1)[-1],
+            "urlkey": surt.surt(c.url),
             "timestamp": c.timestamp,
             "original": c.url,
             "mimetype": c.content_type.split(";")[0],
