@@ -20,7 +20,7 @@ from pipeline.times import parse_duration, parse_iso
 
 CONFIG_FILE_NAME = "citewatch.toml"
 ENV_PREFIX = "CITEWATCH_"
-DIALECTS = ("ia", "pywb")
+DIALECTS = ("ia", "pywb", "memento")
 
 
 def _setting(default: Any, help: str, **checks: Any) -> Any:
@@ -44,7 +44,9 @@ class Settings:
         url=True,
     )
     wayback_save_url: str = _setting("https://web.archive.org/save", "Save Page Now endpoint", url=True)
-    wayback_dialect: str = _setting("ia", "CDX dialect: ia (Internet Archive) or pywb", choices=DIALECTS)
+    wayback_dialect: str = _setting(
+        "ia", "ia (Internet Archive CDX), pywb (pywb CDX) or memento (wayback_cdx_url is a TimeMap prefix)",
+        choices=DIALECTS)
     archive_mode: str = _setting(
         "cdx", "cdx (one CDX query a URL) or timegate (closest memento first; CDX when unusable)",
         choices=("cdx", "timegate"),
@@ -134,6 +136,12 @@ class Settings:
         {},
         "per-domain rules: {domain: {alive_statuses = [403], skip = true, headers = {...}}}",
         check=lambda rules: _check_domain_rules(rules),
+    )
+    archives: list = _setting(
+        [],
+        "archives to ask, in order: [{name, kind = ia|pywb|memento, cdx_url | timemap_url, replay_url, "
+        "cdx_per_minute, replay_per_second}] (empty: the wayback_* settings)",
+        check=lambda entries: _check_archives(entries),
     )
 
     @classmethod
@@ -305,8 +313,8 @@ def _did_you_mean(name: str, known: Mapping[str, Any]) -> str:
 _NOT_SETTINGS = {"CITEWATCH_CHROMIUM"}  # variables of the test suite, not of citewatch
 
 # Field annotations are strings under `from __future__ import annotations`.
-_TYPES = {"str": str, "bool": bool, "int": int, "float": float, "tuple[str, ...]": tuple, "dict": dict}
-_TABLE_SETTINGS = {"domains"}  # TOML tables that are one setting, not a group of settings
+_TYPES = {"str": str, "bool": bool, "int": int, "float": float, "tuple[str, ...]": tuple, "dict": dict, "list": list}
+_TABLE_SETTINGS = {"domains", "archives"}  # TOML tables that are one setting, not a group of settings
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -361,6 +369,12 @@ def _convert(kind: Any, raw: Any) -> Any:
         if isinstance(raw, (list, tuple)) and all(isinstance(x, str) for x in raw):
             return tuple(raw)
         raise ValueError(f"expected a list of strings, got {raw!r}")
+    if kind is list:
+        if isinstance(raw, str):
+            raw = json.loads(raw) if raw.strip() else []
+        if not isinstance(raw, list):
+            raise ValueError(f"expected a list, got {raw!r}")
+        return raw
     if kind is dict:
         if isinstance(raw, str):
             raw = json.loads(raw) if raw.strip() else {}
@@ -399,6 +413,36 @@ def _check_domain_rules(rules: dict) -> None:
         if not all(isinstance(k, str) and isinstance(v, str) and "\n" not in k + v and "\r" not in k + v
                    for k, v in headers.items()):
             raise ValueError(f"domains.{domain}.headers must map names to text on one line, got {headers!r}")
+
+
+ARCHIVE_KINDS = ("ia", "pywb", "memento")
+_ARCHIVE_KEYS = {"name": str, "kind": str, "cdx_url": str, "timemap_url": str, "replay_url": str,
+                 "cdx_per_minute": (int, float), "replay_per_second": (int, float)}
+
+
+def _check_archives(entries: list) -> None:
+    names = set()
+    for number, entry in enumerate(entries, 1):
+        where = f"archives[{number}]"
+        if not isinstance(entry, dict):
+            raise ValueError(f"{where} must be a table")
+        for key, value in entry.items():
+            if key not in _ARCHIVE_KEYS:
+                raise ValueError(f"{where}: unknown key {key!r} (known: {', '.join(_ARCHIVE_KEYS)})")
+            if not isinstance(value, _ARCHIVE_KEYS[key]) or isinstance(value, bool):
+                raise ValueError(f"{where}.{key} has the wrong type: {value!r}")
+        if not entry.get("name") or entry["name"] in names:
+            raise ValueError(f"{where} needs a name of its own")
+        names.add(entry["name"])
+        if entry.get("kind") not in ARCHIVE_KINDS:
+            raise ValueError(f"{where}.kind must be one of {', '.join(ARCHIVE_KINDS)}")
+        needed = ["replay_url", "timemap_url" if entry["kind"] == "memento" else "cdx_url"]
+        for key in needed:
+            if not re.match(r"^https?://[^/\s]+", str(entry.get(key, ""))):
+                raise ValueError(f"{where}.{key} must be an http(s) URL")
+        for key in ("cdx_per_minute", "replay_per_second"):
+            if key in entry and not (math.isfinite(entry[key]) and entry[key] >= 0):
+                raise ValueError(f"{where}.{key} must be a finite number, 0 or more")
 
 
 def _check_now(text: str) -> None:

@@ -10,7 +10,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
-from pipeline.archive import ArchiveClient, ArchiveState, Evidence, Lookup, SaveResult, SaveState
+from pipeline.archive import ArchiveState, Evidence, Lookup, SaveResult, SaveState
+from pipeline.archive.many import Archives
 from pipeline.config import Settings
 from pipeline.errors import UsageError
 from pipeline.extract.urls import canonicalize
@@ -76,7 +77,7 @@ def _copy_of(lookup: Lookup, evidence: Evidence) -> ArchivedCopy:
     return ArchivedCopy(lookup, evidence.snapshot.raw_url, evidence.snapshot.timestamp, page, reason)
 
 
-def archived_copy(archive: ArchiveClient, key: str, date: str | None) -> ArchivedCopy:
+def archived_copy(archive: Archives, key: str, date: str | None) -> ArchivedCopy:
     """The capture closest to the claim's date, read."""
     lookup = archive.lookup(key, date)
     evidence = archive.evidence(key, date) if lookup.state is ArchiveState.FOUND else None
@@ -85,19 +86,19 @@ def archived_copy(archive: ArchiveClient, key: str, date: str | None) -> Archive
     return _copy_of(lookup, evidence)
 
 
-def _parallel(archive: ArchiveClient, work: Callable[[T], R], items: Sequence[T]) -> list[R]:
+def _parallel(archive: Archives, work: Callable[[T], R], items: Sequence[T]) -> list[R]:
     """`work` over items, `archive_threads` at a time; the archive's limiters pace them."""
     with ThreadPoolExecutor(max_workers=archive.settings.archive_threads) as pool:
         return list(pool.map(work, items))
 
 
-def archived_copies(archive: ArchiveClient, wanted: Iterable[tuple[str, str | None]]) -> dict[tuple[str, str | None], ArchivedCopy]:
+def archived_copies(archive: Archives, wanted: Iterable[tuple[str, str | None]]) -> dict[tuple[str, str | None], ArchivedCopy]:
     """The archived copy for each (URL key, date)."""
     wanted = list(dict.fromkeys(wanted))
     return dict(zip(wanted, _parallel(archive, lambda item: archived_copy(archive, *item), wanted)))
 
 
-def further_copies(archive: ArchiveClient, first: ArchivedCopy, key: str, date: str | None,
+def further_copies(archive: Archives, first: ArchivedCopy, key: str, date: str | None,
                    count: int) -> list[ArchivedCopy]:
     """Further versions near the date, when the first copy did not hold a passage."""
     seen = {first.timestamp} if first.timestamp else set()
@@ -135,7 +136,7 @@ class Verified:
 
 
 def verify_citations(
-    items: Sequence[tuple[Citation, str | None]], settings: Settings, archive: ArchiveClient, *,
+    items: Sequence[tuple[Citation, str | None]], settings: Settings, archive: Archives, *,
     live: dict[str, LivePage], statuses: Mapping[str, str], checked: Iterable[str] = (),
     verified_at: str | None = None,
 ) -> Verified:
@@ -173,12 +174,12 @@ def verify_citations(
 # --- whole documents ------------------------------------------------------------------
 
 
-def verify_document(extraction: Extraction, settings: Settings, *, archive: ArchiveClient | None = None,
+def verify_document(extraction: Extraction, settings: Settings, *, archive: Archives | None = None,
                     on_check: Callable[[LinkCheck], None] | None = None) -> DocumentResults:
     """Check every cited URL, read the archived capture closest to each citation's date and
     the live pages, and verify every passage: the whole flow, with no history (a link's
     state is what this one check says)."""
-    archive = archive or ArchiveClient(settings)
+    archive = archive or Archives(settings)
     checks, live = check_links(extraction.unique_urls(), settings, on_check=on_check)
     by_key = {url_key(c.canonical): c for c in checks}
     statuses = {k: c.status.value for k, c in by_key.items()}
@@ -202,13 +203,13 @@ def state_of_one(check: LinkCheck | None) -> LinkState:
 
 
 def find_snapshots(url: str, settings: Settings, *, date: str | None = None, archive_missing: bool = False,
-                   client: ArchiveClient | None = None) -> tuple[Lookup, SaveResult | None]:
+                   client: Archives | None = None) -> tuple[Lookup, SaveResult | None]:
     """The snapshots of one URL, and with `archive_missing`, a save when it has no usable
     capture and is alive now (a dead URL is never sent to be saved)."""
     canonical = canonicalize(url)
     if reason := invalid_reason(canonical):
         raise UsageError(f"{url!r}: {reason}")
-    client = client or ArchiveClient(settings)
+    client = client or Archives(settings)
     lookup = dataclasses.replace(client.lookup(url_key(canonical), date), url=url)
     if not archive_missing or lookup.state is not ArchiveState.NONE:
         return lookup, None

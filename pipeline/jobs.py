@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from pipeline import __version__
-from pipeline.archive import ArchiveClient, ArchiveState
+from pipeline.archive import ArchiveState
+from pipeline.archive.many import Archives
 from pipeline.config import Settings, shown
 from pipeline.errors import CannotRunError, ExitCode, InputError, UsageError
 from pipeline.extract import extract
@@ -288,7 +289,9 @@ class Job:
         statuses = {k: checks.done[k].status.value if k in checks.done else s.status for k, s in sources.items()}
         to_verify = [(d, c) for d, c in work
                      if options.force or c.verification is None or any(r.key in checks.due for r in c.citation.urls)]
-        archive = ArchiveClient(settings, cache=ArchiveCache(store, settings.archive_cache_days, self.now))
+        # each archive's CDX answers kept in the store, the first's under the plain URL key as before
+        archive = Archives(settings, cache_for=lambda name, number: ArchiveCache(
+            store, settings.archive_cache_days, self.now, prefix=f"{name} " if number else ""))
         if to_verify and (problem := archive.ping()):
             # The links checked are real evidence; verdicts without the archive would not be.
             summary.notes.append(f"the archive did not answer ({problem}): quotes were not verified again; "

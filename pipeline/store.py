@@ -574,21 +574,22 @@ class ArchiveCache:
     """The archive client's cache of CDX answers, kept in the store for `max_age_days`, so
     later runs within that age ask the archive nothing."""
 
-    def __init__(self, store: Store, max_age_days: float, now: Clock) -> None:
-        self.store, self.now = store, now
+    def __init__(self, store: Store, max_age_days: float, now: Clock, prefix: str = "") -> None:
+        self.store, self.now, self.prefix = store, now, prefix
         self.max_age = timedelta(days=max_age_days)
         self._lock = threading.Lock()
 
     def get(self, key: str) -> tuple[list[Capture], str] | None:
         with self._lock:
-            found = self.store.cached_captures(key, iso(self.now() - self.max_age))
+            found = self.store.cached_captures(self.prefix + key, iso(self.now() - self.max_age))
         if found is None:
             return None
         return [Capture(**c) for c in found[0]], found[1]
 
     def put(self, key: str, captures: list[Capture], queried_url: str) -> None:
         with self._lock:
-            self.store.cache_captures(key, iso(self.now()), queried_url, [dataclasses.asdict(c) for c in captures])
+            self.store.cache_captures(self.prefix + key, iso(self.now()), queried_url,
+                                      [dataclasses.asdict(c) for c in captures])
 
 
 def _check_row(row: sqlite3.Row) -> CheckRow:

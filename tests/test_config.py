@@ -125,3 +125,29 @@ def test_describe_lists_every_setting_with_its_source(tmp_path: Path) -> None:
     assert by_name["allow_private"]["source"] == "CITEWATCH_ALLOW_PRIVATE"
     assert by_name["wayback_dialect"]["source"] == "default"
     assert all(row["help"] for row in rows)
+
+
+@pytest.mark.parametrize(
+    ("entries", "message"),
+    [
+        ('[{"name": "A", "kind": "ftp", "replay_url": "http://a.test/"}]', "kind must be one of ia, pywb, memento"),
+        ('[{"name": "A", "kind": "memento", "replay_url": "http://a.test/"}]', "timemap_url must be an http(s) URL"),
+        ('[{"name": "A", "kind": "ia", "cdx_url": "http://a.test/cdx", "replay_url": "http://a.test/"},'
+         ' {"name": "A", "kind": "ia", "cdx_url": "http://b.test/cdx", "replay_url": "http://b.test/"}]', "a name of its own"),
+        ('[{"name": "A", "kind": "pywb", "cdx_url": "http://a.test/cdx", "replay_url": "http://a.test/", "cdx_per_minute": -1}]',
+         "finite number, 0 or more"),
+        ('{"name": "A"}', "expected a list"),
+    ],
+)
+def test_archives_are_checked(entries: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_settings(env={"CITEWATCH_ARCHIVES": entries})
+
+
+def test_archives_from_the_file(tmp_path: Path) -> None:
+    (tmp_path / "citewatch.toml").write_text(
+        '[[archives]]\nname = "Arquivo"\nkind = "pywb"\ncdx_url = "https://arquivo.pt/wayback/cdx"\n'
+        'replay_url = "https://arquivo.pt/wayback/"\n\n[[archives]]\nname = "Today"\nkind = "memento"\n'
+        'timemap_url = "https://archive.today/timemap/"\nreplay_url = "https://archive.ph/"\n')
+    settings = load_settings(cwd=tmp_path, env={}).settings
+    assert [a["name"] for a in settings.archives] == ["Arquivo", "Today"]

@@ -3,6 +3,7 @@ Pure functions: no I/O, no settings object."""
 
 from __future__ import annotations
 
+import re
 import urllib.parse
 from collections.abc import Sequence
 from datetime import timedelta
@@ -29,20 +30,29 @@ def preference(captures: Sequence[Capture], date: str | None, after_window_days:
         far_after = [c for c in after if timestamp_to_datetime(c.timestamp) > horizon]
         return near_after + before + far_after
 
-    ok = [c for c in captures if c.status == 200]
+    # a capture known only from a TimeMap has no status until read: it may serve, then be judged
+    ok = [c for c in captures if c.status == 200 or (c.status is None and c.mimetype == "memento")]
     redirects = [c for c in captures if c.status is not None and 300 <= c.status < 400]
     return ordered(ok) + ordered(redirects)
 
 
 def snapshot_of(capture: Capture, replay_prefix: str) -> Snapshot:
     """Replay and raw URLs built from the configured prefix, never waybackpy's archive_url
-    (always web.archive.org)."""
+    (always web.archive.org); a memento from a TimeMap keeps the URI the archive gave."""
+    if capture.mimetype == "memento":
+        return Snapshot(capture.timestamp, None, capture.original, raw_memento_url(capture.original))
     return Snapshot(
         timestamp=capture.timestamp,
         status=capture.status,
         replay_url=f"{replay_prefix}{capture.timestamp}/{capture.original}",
         raw_url=f"{replay_prefix}{capture.timestamp}id_/{capture.original}",
     )
+
+
+def raw_memento_url(uri: str) -> str:
+    """The memento as captured, when the archive has a raw mode: Wayback-style archives take
+    `id_` after the timestamp (`…/20160101000000id_/http://…`); other URIs are read as given."""
+    return re.sub(r"/(\d{14})/(?=https?:)", r"/\1id_/", uri, count=1)
 
 
 def lookup_from_captures(

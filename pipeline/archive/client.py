@@ -5,6 +5,8 @@ here once."""
 
 from __future__ import annotations
 
+import dataclasses
+import urllib.parse
 from collections.abc import MutableMapping
 from typing import Protocol
 
@@ -23,7 +25,8 @@ from pipeline.archive.model import (
     Via,
 )
 from pipeline.archive.policy import RequestPolicy
-from pipeline.archive.save import SAVERS
+from pipeline.archive.save import SAVERS, NoSaver
+from pipeline.archive.timemap import TimeMapIndex
 from pipeline.archive.timegate import TimeGate
 from pipeline.config import Settings
 from pipeline.http import FetchError
@@ -52,15 +55,20 @@ class ArchiveClient:
     with the `pywb` dialect)."""
 
     def __init__(self, settings: Settings, *, cache: Cache | None = None,
-                 session: requests.Session | None = None) -> None:
+                 session: requests.Session | None = None, name: str = "") -> None:
         self.settings = settings
+        self.name = name or archive_name(settings)
         self.policy = RequestPolicy(settings, session=session)
         self.cache = cache if cache is not None else MemoryCache()
-        self.index = CdxIndex(settings.wayback_cdx_url, DIALECTS[settings.wayback_dialect], self.policy,
-                              max_captures=settings.archive_max_captures)
+        memento = settings.wayback_dialect == "memento"
+        self.index: CdxIndex | TimeMapIndex = (
+            TimeMapIndex(settings.wayback_cdx_url, self.policy) if memento else
+            CdxIndex(settings.wayback_cdx_url, DIALECTS[settings.wayback_dialect], self.policy,
+                     max_captures=settings.archive_max_captures))
         self.reader = MementoReader(settings.wayback_replay_url, self.policy)
-        self.saver = SAVERS[settings.wayback_dialect](self.policy)
-        self.timegate = TimeGate(self.reader) if settings.archive_mode == "timegate" else None
+        self.saver = SAVERS.get(settings.wayback_dialect, NoSaver)(self.policy)
+        # a TimeGate of the Wayback form (<prefix><timestamp>/<url>); a Memento archive's differs
+        self.timegate = TimeGate(self.reader) if settings.archive_mode == "timegate" and not memento else None
 
     @property
     def requests_made(self) -> int:
@@ -72,16 +80,17 @@ class ArchiveClient:
         if self.timegate is not None and self.cache.get(url) is None and not self.policy.breaker.open:
             fast = self.timegate.lookup(url, date)
             if fast is not None:
-                return fast
+                return dataclasses.replace(fast, archive=self.name)
         try:
             captures, queried, via = self.captures(url, date)
         except Excluded as exc:
-            return Lookup(url, ArchiveState.EXCLUDED, reason=str(exc), queried_url=url)
+            return Lookup(url, ArchiveState.EXCLUDED, reason=str(exc), queried_url=url, archive=self.name)
         except ArchiveUnavailable as exc:
-            return Lookup(url, ArchiveState.UNAVAILABLE, reason=str(exc), queried_url=url)
-        return lookup_from_captures(url, captures, date, replay_prefix=self.settings.wayback_replay_url,
-                                    after_window_days=self.settings.archive_after_window_days,
-                                    queried_url=queried, via=via)
+            return Lookup(url, ArchiveState.UNAVAILABLE, reason=str(exc), queried_url=url, archive=self.name)
+        return dataclasses.replace(
+            lookup_from_captures(url, captures, date, replay_prefix=self.settings.wayback_replay_url,
+                                 after_window_days=self.settings.archive_after_window_days, queried_url=queried, via=via),
+            archive=self.name)
 
     def captures(self, url: str, date: str | None = None) -> tuple[list[Capture], str, Via]:
         """Every capture of `url`: (captures, URL queried, how). One CDX query a URL per
@@ -158,3 +167,8 @@ class ArchiveClient:
         relies on it)."""
         return self.index.ping()
 
+
+def archive_name(settings: Settings) -> str:
+    """What the report calls the archive of the settings: the Internet Archive, or its host."""
+    host = urllib.parse.urlsplit(settings.wayback_replay_url).hostname or "the archive"
+    return "Internet Archive" if host == "web.archive.org" else host

@@ -70,10 +70,12 @@ class Lookup:
     reason: str = ""
     queried_url: str = ""
     via: Via = Via.CDX
+    archive: str = ""  # the name of the archive that answered
 
     def to_json(self) -> dict[str, Any]:
         return {
             "url": self.url,
+            "archive": self.archive,
             "state": self.state.value,
             "captures": self.captures,
             "digests": self.digests,
@@ -91,7 +93,7 @@ class Lookup:
             data["url"], ArchiveState(data["state"]), data.get("captures", 0), data.get("digests", 0),
             Snapshot.from_json(data.get("closest")), Snapshot.from_json(data.get("first")),
             Snapshot.from_json(data.get("last")), data.get("reason", ""), data.get("queried_url", ""),
-            Via(data.get("via", "cdx")),
+            Via(data.get("via", "cdx")), data.get("archive", ""),
         )
 
 

@@ -76,4 +76,15 @@ class PywbRecorder:
         return SaveResult(url, SaveState.SAVED, memento, "recorded by pywb; visible once indexed")
 
 
-SAVERS: dict[str, type[SavePageNow2] | type[PywbRecorder]] = {"ia": SavePageNow2, "pywb": PywbRecorder}
+class NoSaver:
+    """An archive that cannot be asked to capture (a Memento archive known by its TimeMap)."""
+
+    def __init__(self, policy: RequestPolicy) -> None:
+        self.policy = policy
+
+    def save(self, url: str) -> SaveResult:
+        return SaveResult(url, SaveState.NOT_SAVED, None, "this archive cannot be asked to save a page")
+
+
+SAVERS: dict[str, type[SavePageNow2] | type[PywbRecorder] | type[NoSaver]] = {
+    "ia": SavePageNow2, "pywb": PywbRecorder, "memento": NoSaver}

@@ -28,6 +28,7 @@ def source_json(source: SourceResult) -> dict[str, Any]:
         "reason": check.reason if check else None,
         "paywall": check.paywall if check else False,
         "archive_state": lookup.state.value if lookup else None,
+        "archive": lookup.archive or None if lookup else None,
         "snapshot": lookup.closest.to_json() if lookup and lookup.closest else None,
         "first": lookup.first.to_json() if lookup and lookup.first else None,
         "last": lookup.last.to_json() if lookup and lookup.last else None,

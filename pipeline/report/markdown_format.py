@@ -49,7 +49,8 @@ def render(data: dict[str, Any]) -> str:
                   f"Verdict: **{c['verdict']}**" + (f" · dated {c['date']}" if c["date"] else "") + f" · id `{c['id']}`", ""]
         for s in c["sources"]:
             snapshot = s.get("snapshot")
-            archived = f"; archived {link(snapshot['timestamp'], snapshot['replay_url'])}" if snapshot else "; no archived copy"
+            at = f" at {escape(s['archive'])}" if s.get("archive") else ""
+            archived = f"; archived {link(snapshot['timestamp'], snapshot['replay_url'])}{at}" if snapshot else "; no archived copy"
             lines.append(f"- {link(s['url'], s['url'])}: {s['state']}, {s['status'] or 'unchecked'}"
                          + (" (paywall)" if s.get("paywall") else "") + archived)
         lines.append("")

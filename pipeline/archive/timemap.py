@@ -1,0 +1,55 @@
+"""Captures from any Memento archive (RFC 7089): its TimeMap in link format,
+`<timemap_url><url>`, one line a memento (`<uri>; rel="memento"; datetime="…"`). A TimeMap
+says when a copy was made and where to read it, not what the page answered: a capture from
+it has no status until it is read."""
+
+from __future__ import annotations
+
+import re
+
+from pipeline.archive.model import ArchiveUnavailable, Capture
+from pipeline.archive.policy import Endpoint, RequestPolicy
+from pipeline.times import datetime_to_timestamp, http_date
+
+UNKNOWN = "memento"  # the media type of a capture known only from a TimeMap
+_ENTRY = re.compile(r'<([^>]+)>\s*;([^<]*)')
+_REL = re.compile(r'\brel\s*=\s*"([^"]*)"')
+_DATETIME = re.compile(r'\bdatetime\s*=\s*"([^"]*)"')
+
+
+def parse_timemap(text: str) -> list[tuple[str, str]]:
+    """(14-digit timestamp, memento URI) of each memento in a link-format TimeMap."""
+    found = []
+    for uri, attributes in _ENTRY.findall(text):
+        rel = _REL.search(attributes)
+        when = _DATETIME.search(attributes)
+        if rel and "memento" in rel.group(1).split() and when and (moment := http_date(when.group(1))):
+            found.append((datetime_to_timestamp(moment), uri.strip()))
+    return found
+
+
+class TimeMapIndex:
+    """Every capture of a URL from one Memento archive's TimeMap."""
+
+    def __init__(self, timemap_url: str, policy: RequestPolicy) -> None:
+        self.timemap_url = timemap_url
+        self.policy = policy
+
+    def captures(self, url: str, start: str | None = None, end: str | None = None) -> list[Capture]:
+        response = self.policy.request(Endpoint.CDX, self.timemap_url + url, allow_statuses={404})
+        if response.status_code == 404:  # a Memento archive's way of saying it has no copy
+            response.close()
+            return []
+        text = response.text
+        response.close()
+        if text.strip() and "memento" not in text:
+            raise ArchiveUnavailable("the TimeMap answer is not in link format")
+        return [Capture(timestamp, uri, UNKNOWN, None, "", "") for timestamp, uri in parse_timemap(text)
+                if (start is None or timestamp >= start) and (end is None or timestamp <= end)]
+
+    def ping(self) -> str | None:
+        try:
+            self.captures("http://example.com/")
+        except ArchiveUnavailable as exc:
+            return str(exc)
+        return None
