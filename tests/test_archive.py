@@ -370,3 +370,13 @@ def test_cli_bad_url_is_usage_error() -> None:
 def test_cli_bad_date_is_usage_error() -> None:
     result, _ = run_cli(["snapshots", "http://a.test/", "--date", "2016-02-30"], {})
     assert result.exit_code == 2 and "is not a date" in result.output
+
+
+def test_an_empty_window_is_widened_not_taken_for_no_capture(ia_settings: Settings, fake_ia: FakeInternetArchive) -> None:
+    client = ArchiveClient(dataclasses.replace(ia_settings, archive_window_days=30))
+    lookup = client.lookup("http://news.test/story", "2014-06-01")  # captures in 2009, 2012 and 2018 only
+    assert lookup.state is ArchiveState.FOUND and lookup.closest.timestamp == "20120601000000"
+    asked = [path for _, path in fake_ia.requests if path.startswith("/cdx")]
+    assert len(asked) == 2 and "from=" in asked[0] and "from=" not in asked[1]
+    windowed = client.lookup("http://news.test/story", "2012-06-15")  # the window holds one: no widening
+    assert windowed.closest.timestamp == "20120601000000" and fake_ia.count("/cdx") == 3

@@ -103,6 +103,10 @@ class ArchiveClient:
         if cached is not None:
             return cached[0], cached[1], Via.CACHE
         captures = self.index.captures(url, start, end)
+        if not captures and start is not None:  # nothing in the window is not "no capture": widen
+            captures, queried, via = self.captures(url, None)
+            self.cache.put(key, captures, queried)
+            return captures, queried, via
         self.cache.put(key, captures, url)
         return captures, url, Via.CDX
 
