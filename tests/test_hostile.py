@@ -290,3 +290,17 @@ def test_robust_links_skip_a_document_read_from_stdin_and_keep_going(tmp_path: P
     assert result.exit_code == 0, result.output
     assert "warning: no Robust Links for -: the document was read from standard input" in result.output
     assert "note/robust.md" in result.output and "stdin/report.json" in result.output
+
+
+def test_ctrl_c_stops_a_check_that_is_reading_hostile_pages(web_settings: Settings) -> None:
+    import signal
+
+    env = {**os.environ, "CITEWATCH_CONNECT_TO": ",".join(web_settings.connect_to), "CITEWATCH_SOFT404_PROBE": "0",
+           "CITEWATCH_CHECK_MAX_BYTES": "5000000", "CITEWATCH_CANARY_URL": "http://canary.test/ok"}
+    urls = [f"http://bait{n}.test/hostile/lt?n=4800" for n in range(6)] + ["http://slow.test/ok?delay=30"]
+    check = subprocess.Popen([sys.executable, "-m", "pipeline", "check", *urls], env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    time.sleep(2)
+    check.send_signal(signal.SIGINT)
+    _, stderr = check.communicate(timeout=30)  # not the 30 s the slow page would take, and no hang
+    assert check.returncode == 130 and "interrupted" in stderr and "Traceback" not in stderr
