@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 import surt
 
 from tests.testweb.archive import Capture
+from tests.testweb.loopback import LoopbackServer
 
 
 @dataclasses.dataclass
@@ -27,7 +28,7 @@ class Controls:
     pending_polls: int = 1  # status polls that say "pending" before success
 
 
-class FakeInternetArchive:
+class FakeInternetArchive(LoopbackServer):
     def __init__(self, captures: list[Capture]) -> None:
         self.captures = list(captures)
         self.controls = Controls()
@@ -42,18 +43,8 @@ class FakeInternetArchive:
             pass
 
         Handler.archive = archive
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.serve(Handler)
         return self
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
 
     def env(self) -> dict[str, str]:
         return {

@@ -6,14 +6,14 @@ every request."""
 from __future__ import annotations
 
 import email.utils
-import http.server
 import threading
 from datetime import datetime, timezone
 
 from tests.testweb.archive import Capture
+from tests.testweb.loopback import LoopbackServer, QuietHandler
 
 
-class MementoArchive:
+class MementoArchive(LoopbackServer):
     def __init__(self, captures: list[Capture]) -> None:
         self.captures = list(captures)
         self.requests: list[str] = []
@@ -22,7 +22,7 @@ class MementoArchive:
     def start(self) -> MementoArchive:
         archive = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self) -> None:  # noqa: N802
                 with archive._lock:
                     archive.requests.append(self.path)
@@ -54,28 +54,10 @@ class MementoArchive:
                     "Link": f'<{url}>; rel="original"'})
 
             def _send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                self.answer(status, body, list(headers.items()))
 
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.serve(Handler)
         return self
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
 
     def entry(self, name: str) -> dict[str, object]:
         """This archive in the `archives` setting."""

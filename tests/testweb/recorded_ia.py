@@ -9,17 +9,18 @@ this server, so nothing leaves loopback. Unmatched requests are answered 599 and
 
 from __future__ import annotations
 
-import http.server
 import threading
 import urllib.parse
 from pathlib import Path
 
 import yaml
 
+from tests.testweb.loopback import LoopbackServer, QuietHandler
+
 CASSETTES = Path(__file__).parent.parent / "fixtures" / "wayback"
 
 
-class RecordedArchive:
+class RecordedArchive(LoopbackServer):
     def __init__(self, *names: str) -> None:
         self.answers: dict[tuple, dict] = {}
         for name in names:
@@ -32,7 +33,7 @@ class RecordedArchive:
     def start(self) -> RecordedArchive:
         archive = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             protocol_version = "HTTP/1.1"
 
             def do_GET(self) -> None:  # noqa: N802
@@ -42,37 +43,17 @@ class RecordedArchive:
                 if answer is None:
                     with archive._lock:
                         archive.unmatched.append(self.path)
-                    self.send_response(599)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
+                    self.answer(599, b"", [])
                     return
                 body = answer["body"]["string"] or b""
                 body = body.encode("utf-8") if isinstance(body, str) else body
-                self.send_response(answer["status"]["code"])
-                for name, values in answer["headers"].items():
-                    if name.lower() in ("transfer-encoding", "content-length", "connection"):
-                        continue
-                    for value in values:
-                        self.send_header(name, archive.rewrite(value))
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                headers = [(name, archive.rewrite(value)) for name, values in answer["headers"].items()
+                           if name.lower() not in ("transfer-encoding", "content-length", "connection")
+                           for value in values]
+                self.answer(answer["status"]["code"], body, headers)
 
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.serve(Handler)
         return self
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
 
     def rewrite(self, value: str) -> str:
         here = self.base.split("://", 1)[1]
