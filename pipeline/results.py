@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from pipeline.archive.model import ArchiveState, Lookup
+from pipeline.archive.model import Lookup
 from pipeline.linkstate import LinkState
 from pipeline.model import Citation, Document, LinkCheck, UrlRef, Verdict
 from pipeline.verify import QuoteMatch
@@ -88,7 +88,3 @@ def first_by_key(sources: Iterable[SourceResult]) -> dict[str, SourceResult]:
 def tally(values: Iterable[str]) -> dict[str, int]:
     """Counts, sorted by name."""
     return dict(sorted(Counter(values).items()))
-
-
-def archive_state(source: SourceResult) -> ArchiveState | None:
-    return source.lookup.state if source.lookup else None

@@ -25,7 +25,7 @@ from pipeline.archive.model import (
     Via,
 )
 from pipeline.archive.policy import RequestPolicy
-from pipeline.archive.save import SAVERS, NoSaver
+from pipeline.archive.save import SAVERS, NoSaver, Saver
 from pipeline.archive.timemap import TimeMapIndex
 from pipeline.archive.timegate import TimeGate
 from pipeline.config import Settings
@@ -66,7 +66,7 @@ class ArchiveClient:
             CdxIndex(settings.wayback_cdx_url, DIALECTS[settings.wayback_dialect], self.policy,
                      max_captures=settings.archive_max_captures))
         self.reader = MementoReader(settings.wayback_replay_url, self.policy)
-        self.saver = SAVERS.get(settings.wayback_dialect, NoSaver)(self.policy)
+        self.saver: Saver = SAVERS.get(settings.wayback_dialect, NoSaver)(self.policy)
         # a TimeGate of the Wayback form (<prefix><timestamp>/<url>); a Memento archive's differs
         self.timegate = TimeGate(self.reader) if settings.archive_mode == "timegate" and not memento else None
 
