@@ -88,7 +88,7 @@ def format_lookup(lookup: Lookup, saved: SaveResult | None = None) -> str:
     head = {ArchiveState.FOUND: "found", ArchiveState.NONE: "no usable capture",
             ArchiveState.EXCLUDED: "excluded by the archive (its copies are not shown)",
             ArchiveState.UNAVAILABLE: "archive unavailable"}[lookup.state]
-    lines = [f"{lookup.url}: {head}" + (f" at {lookup.archive}" if lookup.archive else "")
+    lines = [f"{lookup.url}: {head}" + (f" ({lookup.archive})" if lookup.archive else "")
              + (f", {lookup.captures} captures, {lookup.digests} versions" if lookup.captures else "")]
     if lookup.reason:
         lines.append(f"  {lookup.reason}")
