@@ -138,14 +138,15 @@ CPU_BUDGET = 5.0  # seconds of CPU a page may take to read, at most
 # under 1 character of text for TINY_RATIO of markup (scripts and styles aside), from TINY_FROM up.
 TINY_FROM = 20_000
 TINY_RATIO = 200
-_WS = re.compile(r"[^\S\n]+")
 _SPACES = re.compile(r"\s+")
 
 
 def read_page(body: bytes, content_type: str = "") -> PageText:
-    """The text of a page: HTML without scripts, styles, navigation and comments, blocks
-    kept apart and inline tags joined (a quote across a link or an `<em>` is one string);
-    plain text as is; PDF through pypdf. Unreadable when no text can be had."""
+    """The text of a page: HTML without scripts, styles, templates, frames, form controls
+    and comments (every container kept), blocks kept apart and inline tags joined (a quote
+    across a link or an `<em>` is one string); plain text as is; PDF through pypdf.
+    Unreadable when no text can be had, or so little next to the markup that the reading
+    failed (a page built by script)."""
     kind = content_type.split(";")[0].strip().lower()
     if kind == "application/pdf" or body[:5] == b"%PDF-":
         return _read_pdf(body)
