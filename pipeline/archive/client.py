@@ -18,6 +18,7 @@ from pipeline.archive.model import (
     ArchiveState,
     ArchiveUnavailable,
     Capture,
+    CaptureIndex,
     Evidence,
     Excluded,
     Lookup,
@@ -61,7 +62,7 @@ class ArchiveClient:
         self.policy = RequestPolicy(settings, session=session)
         self.cache = cache if cache is not None else MemoryCache()
         memento = settings.wayback_dialect == "memento"
-        self.index: CdxIndex | TimeMapIndex = (
+        self.index: CaptureIndex = (
             TimeMapIndex(settings.wayback_cdx_url, self.policy) if memento else
             CdxIndex(settings.wayback_cdx_url, DIALECTS[settings.wayback_dialect], self.policy,
                      max_captures=settings.archive_max_captures))

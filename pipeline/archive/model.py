@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 
 class ArchiveState(str, enum.Enum):
@@ -130,6 +130,16 @@ class SaveResult:
 
 class ArchiveUnavailable(Exception):
     """The archive could not answer: down, failing, rate limiting us, or the breaker is open."""
+
+
+class CaptureIndex(Protocol):
+    """Which captures an archive holds of a URL: one implementation a kind of archive
+    (`index.CdxIndex` for the Internet Archive's and pywb's CDX, `timemap.TimeMapIndex` for
+    any Memento archive)."""
+
+    def captures(self, url: str, start: str | None = None, end: str | None = None) -> list[Capture]: ...
+
+    def ping(self) -> str | None: ...
 
 
 class Excluded(Exception):
