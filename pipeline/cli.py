@@ -19,6 +19,7 @@ import click
 from pipeline import __version__
 from pipeline.archive import ArchiveState, SaveState
 from pipeline.config import LoadedSettings, describe, load_settings
+from pipeline.documents import find_documents
 from pipeline.errors import CitewatchError, ExitCode
 from pipeline.extract import extract, extraction_json
 from pipeline.extract.table import format_table
@@ -171,7 +172,7 @@ def extract_command(document: str, as_json: bool, fmt: str | None, base_url: str
 
 @cli.command("check")
 @click.argument("urls", nargs=-1)
-@click.option("--from", "from_document", help="Also check every URL cited by this document.")
+@click.option("--from", "from_document", help="Also check every URL cited by this document (a folder or a glob: by each).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON array, one object per URL in input order.")
 @click.option("--concurrency", type=click.IntRange(1), help="Requests in flight at most (default 32).")
 @click.option("--per-host", type=click.IntRange(1), help="Requests in flight at most to one host (default 4).")
@@ -200,7 +201,7 @@ def check_command(
     ).settings
     targets = list(urls)
     if from_document:
-        targets += extract(from_document).unique_urls()
+        targets += [url for path in find_documents([from_document]) for url in extract(path).unique_urls()]
     if not targets:
         raise click.UsageError("give at least one URL, or --from DOCUMENT")
     with progress(len(targets), options) as on_result:
@@ -295,11 +296,15 @@ def verify_command(options: Options, document: str, as_json: bool, fail_on: str)
 @click.option("--format", "formats", default="html,json,md", show_default=True, help="Report formats to write.")
 @click.option("--no-reports", is_flag=True, help="Write no reports.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as one JSON document.")
+@click.option("--exclude-path", "exclude_paths", multiple=True,
+              help="Leave out documents matching this pattern (gitignore syntax); repeatable.")
 @click.pass_obj
 def run_command(options: Options, documents: tuple[str, ...], db: str | None, reports_dir: str | None,
                 max_age: str | None, force: bool, archive_missing: bool, fail_on: str, formats: str,
-                no_reports: bool, as_json: bool) -> None:
-    """The whole pipeline, the job to schedule: extract the citations of DOCUMENTS, check
+                no_reports: bool, as_json: bool, exclude_paths: tuple[str, ...]) -> None:
+    """The whole pipeline, the job to schedule: extract the citations of DOCUMENTS (files,
+    folders, or globs such as 'posts/**/*.md'; what .gitignore files and --exclude-path
+    leave out is skipped; a document that cannot be read is reported and skipped), check
     the links that are not fresh, find archived copies, verify the quotes, store it all
     with its history, and write the reports.
 
@@ -311,12 +316,13 @@ def run_command(options: Options, documents: tuple[str, ...], db: str | None, re
     Examples:
       citewatch run data/000_7d4670f58732b56e.txt
       citewatch run posts/*.md --db /var/lib/citewatch/db.sqlite --fail-on dead --json
+      citewatch run notes/ 'posts/**/*.md' --exclude-path 'drafts/'
     """
     settings = options.load(db=db, reports_dir=reports_dir, max_age=max_age).settings
     run_options = RunOptions(force=force, archive_missing=archive_missing, fail_on=fail_on,
                              reports=not no_reports, formats=_formats(formats))
     with progress(0, options, label="checking") as on_check:
-        summary = run_documents(list(documents), settings, run_options, on_check=on_check)
+        summary = run_documents(list(documents), settings, run_options, on_check=on_check, exclude=exclude_paths)
     click.echo(json.dumps(summary.to_json(), indent=2) if as_json else format_summary(summary))
     if summary.exit_code:
         raise SystemExit(summary.exit_code)

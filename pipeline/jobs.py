@@ -25,12 +25,13 @@ from pipeline.archive.many import Archives
 from pipeline.config import Settings, shown
 from pipeline.errors import CannotRunError, ExitCode, InputError, UsageError
 from pipeline.extract import extract
+from pipeline.documents import find_documents
 from pipeline.extract.urls import canonicalize
 from pipeline.flow import LivePage, Verified, check_links, verify_citations
 from pipeline.linkstate import LinkState, link_state
 from pipeline.liveness import NetworkUnreachable, canary_problem
 from pipeline.model import LinkCheck, url_key
-from pipeline.report import report_names, write_reports, write_robust_links
+from pipeline.report import report_names, write_index, write_reports, write_robust_links
 from pipeline.report.document import citation_json
 from pipeline.results import CitationResult, DocumentResults, SourceResult, first_by_key, tally
 from pipeline.store import ArchiveCache, Store, StoreError
@@ -88,6 +89,8 @@ class RunSummary:
     reused: int = 0
     verified: int = 0
     saved: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    skipped: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # documents that could not be read
+    index: list[str] = dataclasses.field(default_factory=list)  # the index report's files
     notes: list[str] = dataclasses.field(default_factory=list)
     exit_code: int = 0
 
@@ -114,13 +117,24 @@ def _database_errors(function: F) -> F:
 @_database_errors
 def run_documents(
     paths: Sequence[str], settings: Settings, options: RunOptions = RunOptions(), *,
-    on_check: Callable[[LinkCheck], None] | None = None,
+    on_check: Callable[[LinkCheck], None] | None = None, exclude: Sequence[str] = (),
 ) -> RunSummary:
-    """The scheduled job over documents. Unreadable documents fail (exit 2) before the
+    """The scheduled job over documents: files, folders and globs (`find_documents`). A
+    document that cannot be read is reported and skipped, and the run goes on (its exit
+    code is then at least 1); when none can be read, the run fails (exit 2) before the
     database is touched."""
     _fail_on(options)
-    extractions = [extract(path) for path in paths]
+    extractions, skipped = [], []
+    for path in find_documents(paths, exclude):
+        try:
+            extractions.append(extract(path))
+        except InputError as exc:
+            skipped.append({"path": path, "reason": str(exc)})
+    if not extractions:
+        raise InputError("; ".join(s["reason"] for s in skipped) if skipped else "no document to run on")
     with Job(settings, "run") as job:
+        job.summary.skipped = skipped
+        job.summary.notes += [f"skipped {s['reason']}" for s in skipped]
         targets = []
         for extraction in extractions:
             document_id = job.store.save_document(extraction.document, job.run_id)
@@ -199,15 +213,16 @@ def build_reports(settings: Settings, formats: Sequence[str], *, only: Sequence[
                 raise UsageError(f"no document {', '.join(only)} in {settings.db}")
         names = report_names(d["path"] for d in store.documents())
         written = []
+        loaded = {}
         for document in documents:
-            results = store.load_results(document["id"])
+            results = loaded[document["path"]] = store.load_results(document["id"])
             written += _write(results, settings, formats, names[document["path"]])
             if robust_links:
                 try:
                     written.append(write_robust_links(results, settings.reports_dir, names[document["path"]]))
                 except InputError as exc:  # one document that cannot be read again stops no other
                     on_note(f"no Robust Links for {exc}")
-        return written
+        return written + _write_index(store, loaded, names, settings, formats)
     finally:
         store.close()
 
@@ -315,6 +330,8 @@ class Job:
             for document, document_results in zip(summary.documents, results):
                 document["reports"] = _write(document_results, settings, options.formats,
                                              names[document_results.document.path])
+            summary.index = _write_index(store, {r.document.path: r for r in results}, names, settings,
+                                         options.formats)
         return summary, results
 
     def _fresh(self, latest: LinkCheck | None) -> bool:
@@ -347,7 +364,7 @@ class Job:
             FailOn.UNVERIFIED: not all(v.is_verified for v in verdicts),
             FailOn.NEVER: False,
         }[FailOn(options.fail_on)]
-        summary.exit_code = int(ExitCode.PROBLEMS if problem else ExitCode.OK)
+        summary.exit_code = int(ExitCode.PROBLEMS if problem or summary.skipped else ExitCode.OK)
 
 
 class _Checks:
@@ -410,6 +427,16 @@ def _updated(known: DocumentResults, document_id: int, checks: _Checks, verified
 def _write(results: DocumentResults, settings: Settings, formats: Sequence[str], name: str) -> list[str]:
     try:
         return write_reports(results, settings.reports_dir, formats, name=name)
+    except OSError as exc:
+        raise CannotRunError(f"cannot write reports to {settings.reports_dir}: {exc.strerror or exc}") from exc
+
+
+def _write_index(store: Store, known: dict[str, DocumentResults], names: dict[str, str], settings: Settings,
+                 formats: Sequence[str]) -> list[str]:
+    """The index of every document in the database (those not in `known` loaded from it)."""
+    documents = [(known.get(d["path"]) or store.load_results(d["id"]), names[d["path"]]) for d in store.documents()]
+    try:
+        return write_index(documents, settings.reports_dir, formats)
     except OSError as exc:
         raise CannotRunError(f"cannot write reports to {settings.reports_dir}: {exc.strerror or exc}") from exc
 

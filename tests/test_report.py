@@ -268,7 +268,8 @@ def test_report_command_rebuilds_without_network_and_writes_robust_links(robust_
     result = CliRunner().invoke(cli, ["report", "--out", str(out), "--robust-links", "--format", "json,md"], env=env)
     assert result.exit_code == 0, result.output
     written = sorted(Path(line).relative_to(out).as_posix() for line in result.output.split())
-    assert written == ["linked/report.json", "linked/report.md", "linked/robust.html",
+    assert written == ["index.json", "index.md",  # the index report lists both (since folders of documents)
+                       "linked/report.json", "linked/report.md", "linked/robust.html",
                        "notes/report.json", "notes/report.md", "notes/robust.md"]
     robust_html = (out / "linked" / "robust.html").read_text()
     assert 'data-versiondate="2007-06-01"' in robust_html

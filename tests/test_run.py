@@ -78,8 +78,9 @@ def test_the_run_renders_what_the_store_then_gives_back(sample_run, tmp_path: Pa
     store. The two must agree, field for field (only the run's end time is known later)."""
     web, settings, summary = sample_run
     ran = json.loads(Path(summary.documents[0]["reports"][1]).read_text())
-    [path] = build_reports(dataclasses.replace(settings, reports_dir=str(tmp_path)), ["json"])
+    path, index = build_reports(dataclasses.replace(settings, reports_dir=str(tmp_path)), ["json"])
     rebuilt = json.loads(Path(path).read_text())
+    assert Path(index).name == "index.json"
     assert ran["run"].pop("finished_at") is None and rebuilt["run"].pop("finished_at")
     assert rebuilt == ran
 

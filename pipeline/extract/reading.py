@@ -21,6 +21,7 @@ _EXTENSIONS = {
     ".htm": DocumentFormat.HTML,
     ".xhtml": DocumentFormat.HTML,
 }
+DOCUMENT_SUFFIXES = frozenset(_EXTENSIONS)  # what a folder's documents end in
 _HTML_SNIFF = re.compile(rb"^\s*(<!doctype\s+html|<html|<head|<body|<meta|<!--)", re.IGNORECASE)
 
 

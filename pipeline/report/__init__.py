@@ -17,7 +17,7 @@ from typing import Any
 from pipeline.errors import InputError
 from pipeline.extract.reading import decode, read_bytes
 from pipeline.model import DocumentFormat
-from pipeline.report import html_format, json_format, markdown_format, robust
+from pipeline.report import html_format, index, json_format, markdown_format, robust
 from pipeline.report.document import report_document
 from pipeline.results import DocumentResults
 
@@ -68,6 +68,16 @@ def write_reports(results: DocumentResults, out: str | Path, formats: Sequence[s
         filename, render = RENDERERS[format_name]
         written.append(_replace(folder / filename, render(data)))
     return written
+
+
+def write_index(documents: Sequence[tuple[DocumentResults, str]], out: str | Path,
+                formats: Sequence[str] = ("html", "json", "md")) -> list[str]:
+    """The index report beside the documents' folders: every document with its counts."""
+    from_index = index.index_document(documents)
+    root = Path(out)
+    root.mkdir(parents=True, exist_ok=True)
+    return [_replace(root / filename, render(from_index))
+            for name, (filename, render) in index.INDEX_RENDERERS.items() if name in formats]
 
 
 def _replace(target: Path, text: str) -> str:

@@ -31,6 +31,10 @@ def format_summary(summary: Any) -> str:
     for document in data["documents"]:
         for path in document.get("reports", []):
             lines.append(f"report: {path}")
+    for path in data.get("index", []):
+        lines.append(f"index: {path}")
+    for skipped in data.get("skipped", []):
+        lines.append(f"skipped: {skipped['reason']}")
     lines += [f"note: {note}" for note in data["notes"]]
     return "\n".join(lines)
 
