@@ -293,7 +293,8 @@ def verify_command(options: Options, document: str, as_json: bool, fail_on: str)
 @click.option("--fail-on", type=click.Choice(list(FAIL_ON)), default="new-dead", show_default=True,
               help="What makes the exit code 1: any dead link, a link that died in this run, any citation not "
                    "verified, or nothing.")
-@click.option("--format", "formats", default="html,json,md", show_default=True, help="Report formats to write.")
+@click.option("--format", "formats", default="html,json,md", show_default=True,
+              help="Report formats to write: html, json, md, and for CI junit, sarif, github (annotations, printed).")
 @click.option("--no-reports", is_flag=True, help="Write no reports.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as one JSON document.")
 @click.option("--exclude-path", "exclude_paths", multiple=True,
@@ -323,6 +324,10 @@ def run_command(options: Options, documents: tuple[str, ...], db: str | None, re
                              reports=not no_reports, formats=_formats(formats))
     with progress(0, options, label="checking") as on_check:
         summary = run_documents(list(documents), settings, run_options, on_check=on_check, exclude=exclude_paths)
+    for document in summary.documents:  # GitHub reads workflow commands from standard output
+        for path in document.get("reports", []):
+            if path.endswith(".github.txt"):
+                click.echo(Path(path).read_text(encoding="utf-8"), nl=False)
     click.echo(json.dumps(summary.to_json(), indent=2) if as_json else format_summary(summary))
     if summary.exit_code:
         raise SystemExit(summary.exit_code)

@@ -17,7 +17,7 @@ from typing import Any
 from pipeline.errors import InputError
 from pipeline.extract.reading import decode, read_bytes
 from pipeline.model import DocumentFormat
-from pipeline.report import html_format, index, json_format, markdown_format, robust
+from pipeline.report import ci_formats, html_format, index, json_format, markdown_format, robust
 from pipeline.report.document import report_document
 from pipeline.results import DocumentResults
 
@@ -25,6 +25,9 @@ RENDERERS: dict[str, tuple[str, Callable[[dict[str, Any]], str]]] = {
     "html": ("report.html", html_format.render),
     "json": ("report.json", json_format.render),
     "md": ("report.md", markdown_format.render),
+    "junit": ("report.junit.xml", ci_formats.render_junit),
+    "sarif": ("report.sarif", ci_formats.render_sarif),
+    "github": ("report.github.txt", ci_formats.render_github),  # the run also prints them (GitHub reads stdout)
 }
 
 

@@ -20,6 +20,7 @@ def source_json(source: SourceResult) -> dict[str, Any]:
         "url": source.ref.url,
         "canonical": source.ref.canonical,
         "line": source.ref.line,
+        "column": source.ref.column,
         "status": check.status.value if check else None,
         "state": source.state.value,
         "http_status": check.http_status if check else None,

@@ -1,0 +1,106 @@
+"""Report formats for CI systems, from the report document: JUnit XML (one test case a
+citation), SARIF 2.1.0 (one result a problem, at the document's line and column, for
+code-scanning views) and GitHub workflow commands (`::error file=…,line=…::…`)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from xml.sax.saxutils import quoteattr
+
+from pipeline import PROJECT_URL, __version__
+from pipeline.model import Verdict
+
+# What a reader should look at, and how loudly: a rule a kind of problem.
+RULES = {
+    "dead-link": ("error", "A cited link is dead: it failed repeatedly over days."),
+    "misquoted": ("error", "The quote differs from its source: a number, a name, a negation or a word."),
+    "not-found": ("warning", "The quote was not found verbatim in any readable copy."),
+    "partial": ("warning", "Only part of the quote was found."),
+    "unverifiable": ("note", "No readable copy of the source: the quote could not be checked."),
+}
+_VERDICT_RULES = {Verdict.MISQUOTED.value: "misquoted", Verdict.NOT_FOUND.value: "not-found",
+                  Verdict.PARTIAL.value: "partial", Verdict.UNVERIFIABLE.value: "unverifiable"}
+
+
+def problems(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each problem of a report document: rule, level, message, line and column."""
+    found = []
+    for citation in data["citations"]:
+        for source in citation["sources"]:
+            if source["state"] == "dead":
+                found.append({"rule": "dead-link", "line": source.get("line") or citation["line_start"],
+                              "column": source.get("column") or 1,
+                              "message": f"dead link {source['url']} ({source.get('reason') or source['status']})"})
+        rule = _VERDICT_RULES.get(citation["verdict"])
+        if rule:
+            notes = "; ".join(dict.fromkeys(p["note"] for p in citation["passages"] if p.get("note")))
+            found.append({"rule": rule, "line": citation["line_start"], "column": 1,
+                          "message": f"citation {citation['index']} is {citation['verdict']}: {notes}".rstrip(": ")})
+    for problem in found:
+        problem["level"] = RULES[problem["rule"]][0]
+    return found
+
+
+def render_junit(data: dict[str, Any]) -> str:
+    """A test suite for the document, a test case a citation, a failure for each problem."""
+    path = data["document"]["path"]
+    by_line: dict[int, list[dict[str, Any]]] = {}
+    for problem in problems(data):
+        by_line.setdefault(problem["line"], []).append(problem)
+    cases = []
+    failures = 0
+    for citation in data["citations"]:
+        lines = {citation["line_start"], *(s.get("line") for s in citation["sources"])}
+        mine = [p for line in sorted(x for x in lines if x) for p in by_line.pop(line, [])]
+        name = f"citation {citation['index']} ({citation['id']}), line {citation['line_start']}"
+        body = "".join(f"<failure type={quoteattr(p['rule'])} message={quoteattr(p['message'])}/>" for p in mine)
+        failures += bool(mine)
+        cases.append(f"  <testcase classname={quoteattr(path)} name={quoteattr(name)}>{body}</testcase>")
+    head = (f"<testsuite name={quoteattr('citewatch: ' + path)} tests=\"{len(cases)}\" failures=\"{failures}\" "
+            f"errors=\"0\" skipped=\"0\">")
+    return "\n".join(['<?xml version="1.0" encoding="UTF-8"?>', head, *cases, "</testsuite>"]) + "\n"
+
+
+def render_sarif(data: dict[str, Any]) -> str:
+    path = data["document"]["path"]
+    results = [{
+        "ruleId": problem["rule"],
+        "level": problem["level"],
+        "message": {"text": problem["message"]},
+        "locations": [{"physicalLocation": {
+            "artifactLocation": {"uri": path},
+            "region": {"startLine": problem["line"], "startColumn": problem["column"]},
+        }}],
+    } for problem in problems(data)]
+    log = {
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {
+                "name": "citewatch", "version": __version__, "informationUri": PROJECT_URL,
+                "rules": [{"id": rule, "shortDescription": {"text": text}, "defaultConfiguration": {"level": level}}
+                          for rule, (level, text) in RULES.items()],
+            }},
+            "results": results,
+        }],
+    }
+    return json.dumps(log, ensure_ascii=False, indent=2) + "\n"
+
+
+def _escape_command(text: str, *, property_value: bool = False) -> str:
+    """Workflow-command escaping (GitHub Actions toolkit): %, CR, LF; and : , in properties."""
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return text.replace(":", "%3A").replace(",", "%2C") if property_value else text
+
+
+def render_github(data: dict[str, Any]) -> str:
+    """`::error file=…,line=…,col=…,title=…::message`, a line a problem (notes as ::notice)."""
+    path = _escape_command(data["document"]["path"], property_value=True)
+    lines = []
+    for problem in problems(data):
+        command = {"error": "error", "warning": "warning", "note": "notice"}[problem["level"]]
+        lines.append(f"::{command} file={path},line={problem['line']},col={problem['column']},"
+                     f"title={_escape_command('citewatch ' + problem['rule'], property_value=True)}"
+                     f"::{_escape_command(problem['message'])}")
+    return "\n".join(lines) + ("\n" if lines else "")
