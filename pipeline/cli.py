@@ -178,10 +178,14 @@ def extract_command(document: str, as_json: bool, fmt: str | None, base_url: str
 @click.option("--per-host", type=click.IntRange(1), help="Requests in flight at most to one host (default 4).")
 @click.option("--method", type=click.Choice(["get", "head"]), help="head: try HEAD first, GET when it fails.")
 @click.option("--no-probe", is_flag=True, default=None, help="Skip the soft-404 probe of a made-up sibling URL.")
+@click.option("--exclude", "exclude", multiple=True, help="Do not check URLs matching this regex (or * glob); repeatable.")
+@click.option("--accept", help="Statuses that mean alive, like 200..=299,403.")
+@click.option("--include-fragments", is_flag=True, default=None, help="Check that each URL's #fragment is in its page.")
 @click.pass_obj
 def check_command(
     options: Options, urls: tuple[str, ...], from_document: str | None, as_json: bool,
     concurrency: int | None, per_host: int | None, method: str | None, no_probe: bool | None,
+    exclude: tuple[str, ...], accept: str | None, include_fragments: bool | None,
 ) -> None:
     """Check whether URLS are alive, and classify each: ok, redirected, soft_404,
     not_found, server_error, blocked, rate_limited, timeout, dns_error, connection_error,
@@ -197,7 +201,8 @@ def check_command(
     """
     settings = options.load(
         check_concurrency=concurrency, check_per_host=per_host, check_method=method,
-        soft404_probe=False if no_probe else None,
+        soft404_probe=False if no_probe else None, exclude=exclude or None, accept=accept,
+        include_fragments=include_fragments,
     ).settings
     targets = list(urls)
     if from_document:
@@ -205,7 +210,7 @@ def check_command(
     if not targets:
         raise click.UsageError("give at least one URL, or --from DOCUMENT")
     with progress(len(targets), options) as on_result:
-        checks = check_urls(targets, settings, on_result=on_result)
+        checks = check_urls(targets, settings, on_result=on_result, fragments=settings.include_fragments)
     if as_json:
         click.echo(json.dumps([c.to_json() for c in checks], ensure_ascii=False, indent=2))
     else:
@@ -299,10 +304,13 @@ def verify_command(options: Options, document: str, as_json: bool, fail_on: str)
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as one JSON document.")
 @click.option("--exclude-path", "exclude_paths", multiple=True,
               help="Leave out documents matching this pattern (gitignore syntax); repeatable.")
+@click.option("--exclude", "exclude", multiple=True, help="Do not check URLs matching this regex (or * glob); repeatable.")
+@click.option("--accept", help="Statuses that mean alive, like 200..=299,403.")
 @click.pass_obj
 def run_command(options: Options, documents: tuple[str, ...], db: str | None, reports_dir: str | None,
                 max_age: str | None, force: bool, archive_missing: bool, fail_on: str, formats: str,
-                no_reports: bool, as_json: bool, exclude_paths: tuple[str, ...]) -> None:
+                no_reports: bool, as_json: bool, exclude_paths: tuple[str, ...], exclude: tuple[str, ...],
+                accept: str | None) -> None:
     """The whole pipeline, the job to schedule: extract the citations of DOCUMENTS (files,
     folders, or globs such as 'posts/**/*.md'; what .gitignore files and --exclude-path
     leave out is skipped; a document that cannot be read is reported and skipped), check
@@ -319,7 +327,8 @@ def run_command(options: Options, documents: tuple[str, ...], db: str | None, re
       citewatch run posts/*.md --db /var/lib/citewatch/db.sqlite --fail-on dead --json
       citewatch run notes/ 'posts/**/*.md' --exclude-path 'drafts/'
     """
-    settings = options.load(db=db, reports_dir=reports_dir, max_age=max_age).settings
+    settings = options.load(db=db, reports_dir=reports_dir, max_age=max_age, exclude=exclude or None,
+                            accept=accept).settings
     run_options = RunOptions(force=force, archive_missing=archive_missing, fail_on=fail_on,
                              reports=not no_reports, formats=_formats(formats))
     with progress(0, options, label="checking") as on_check:

@@ -16,6 +16,7 @@ from typing import Any
 
 from pipeline.errors import ConfigError
 from pipeline.guard import ConnectTo
+from pipeline.rules import parse_accept, url_pattern
 from pipeline.times import parse_duration, parse_iso
 
 CONFIG_FILE_NAME = "citewatch.toml"
@@ -134,9 +135,15 @@ class Settings:
     )
     domains: dict = _setting(
         {},
-        "per-domain rules: {domain: {alive_statuses = [403], skip = true, headers = {...}}}",
+        "per-domain rules: {domain: {alive_statuses = [403], accept = \"200..=299,403\", skip = true, headers = {...}}}",
         check=lambda rules: _check_domain_rules(rules),
     )
+    exclude: tuple[str, ...] = _setting(
+        (), "URLs not to check: regular expressions, or globs with * (also read from .citewatchignore)",
+        check=lambda patterns: _check_patterns(patterns))
+    accept: str = _setting("", "statuses that mean alive, like lychee's 200..=299,403 (empty: 2xx by content)",
+                           check=lambda text: parse_accept(text))
+    include_fragments: bool = _setting(False, "check that a URL's #fragment names an id or anchor in the page")
     archives: list = _setting(
         [],
         "archives to ask, in order: [{name, kind = ia|pywb|memento, cdx_url | timemap_url, replay_url, "
@@ -393,7 +400,7 @@ def _check_connect_to(entries: tuple[str, ...]) -> None:
         ConnectTo.parse(entry)
 
 
-_RULE_KEYS = {"alive_statuses": list, "skip": bool, "headers": dict}
+_RULE_KEYS = {"alive_statuses": list, "skip": bool, "headers": dict, "accept": str}
 
 
 def _check_domain_rules(rules: dict) -> None:
@@ -409,6 +416,8 @@ def _check_domain_rules(rules: dict) -> None:
         if not all(isinstance(code, int) and not isinstance(code, bool) and 100 <= code <= 599 for code in statuses):
             raise ValueError(f"domains.{domain}.alive_statuses must be HTTP statuses as whole numbers "
                              f"(like [403]), got {statuses!r}")
+        if "accept" in rule:
+            parse_accept(rule["accept"])
         headers = rule.get("headers", {})
         if not all(isinstance(k, str) and isinstance(v, str) and "\n" not in k + v and "\r" not in k + v
                    for k, v in headers.items()):
@@ -443,6 +452,14 @@ def _check_archives(entries: list) -> None:
         for key in ("cdx_per_minute", "replay_per_second"):
             if key in entry and not (math.isfinite(entry[key]) and entry[key] >= 0):
                 raise ValueError(f"{where}.{key} must be a finite number, 0 or more")
+
+
+def _check_patterns(patterns: tuple[str, ...]) -> None:
+    for pattern in patterns:
+        try:
+            url_pattern(pattern)
+        except re.error as exc:
+            raise ValueError(f"{pattern!r} is not a regular expression: {exc}") from None
 
 
 def _check_now(text: str) -> None:

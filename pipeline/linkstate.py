@@ -27,11 +27,11 @@ def link_state(history: Sequence[tuple[str, LinkStatus, bool]], *, failures: int
     """The state from a URL's checks, newest first: (checked_at, status, conclusive)."""
     if not history:
         return LinkState.UNCERTAIN
-    if history[0][1].alive:
+    if history[0][1].page_there:
         return LinkState.ALIVE
     streak: list[datetime] = []
     for checked_at, status, conclusive in history:
-        if status.alive:
+        if status.page_there:
             break
         if status.broken and conclusive:
             streak.append(parse_iso(checked_at))

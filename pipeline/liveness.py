@@ -18,6 +18,7 @@ import time
 import urllib.parse
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 
 from rapidfuzz import fuzz
 
@@ -27,6 +28,7 @@ from pipeline.errors import CannotRunError
 from pipeline.extract.urls import canonicalize
 from pipeline.http import FetchError, FetchErrorKind, Fetcher, Response, run_sync
 from pipeline.model import LinkCheck, LinkStatus, url_key
+from pipeline.rules import IGNORE_FILE, Exclusions, parse_accept, read_ignore_file
 from pipeline.signals import is_bot_wall, is_paywalled, says_cannot_be_found, says_not_found_in_title, unusable_copy
 from pipeline.text import PageText
 from pipeline.times import now_iso, parse_retry_after
@@ -184,6 +186,7 @@ def similarity(a: str, b: str) -> float:
 # without the GIL; the walk over the tree is bounded by `text.read_page`'s CPU budget).
 _READERS = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="citewatch-read")
 INLINE_READ_BYTES = 16_384  # read on the loop: linear, well under a millisecond
+_SUCCESS = frozenset(range(200, 300))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -220,7 +223,7 @@ class Checker:
     reading, and handed on (for whoever verifies quotes)."""
 
     def __init__(self, fetcher: Fetcher, settings: Settings, *, rng: random.Random | None = None,
-                 on_page: Callable[[LinkCheck, PageRead], None] | None = None) -> None:
+                 on_page: Callable[[LinkCheck, PageRead], None] | None = None, fragments: bool = False) -> None:
         self.fetcher = fetcher
         self.settings = settings
         self.rng = rng or random.Random()
@@ -229,6 +232,10 @@ class Checker:
         # Pages fetched but not read yet wait in memory: as many at most as requests in flight,
         # so that fetching never runs far ahead of reading (a body can be megabytes).
         self._pages = asyncio.Semaphore(settings.check_concurrency)
+        self.exclusions = Exclusions([(p, "--exclude") for p in settings.exclude]
+                                     + read_ignore_file(Path.cwd() / IGNORE_FILE))
+        self.accepted = parse_accept(settings.accept) - _SUCCESS
+        self.fragments = fragments
 
     def _rule(self, host: str) -> tuple[str | None, Mapping]:
         """The per-domain rule for a host: (domain, rule)."""
@@ -250,6 +257,8 @@ class Checker:
         if rule.get("skip"):
             return LinkCheck(url, canonical, LinkStatus.SKIPPED, None, None, (), 0.0, started,
                              f"skipped by the rule for {rule_domain}")
+        if excluded := self.exclusions.reason(target) or self.exclusions.reason(url):
+            return LinkCheck(url, canonical, LinkStatus.SKIPPED, None, None, (), 0.0, started, excluded)
         outcome, tries, elapsed = await self._fetch(target, rule.get("headers"), rule_domain)
         elapsed = round(elapsed, 1)
         if isinstance(outcome, FetchError):
@@ -269,19 +278,27 @@ class Checker:
         verdict = classify(
             target, outcome, view,
             paywall_site=domain_matches(host, self.settings.paywall_domains) is not None,
-            alive_statuses=rule.get("alive_statuses", ()),
+            alive_statuses=self._accepted(rule),
         )
         if verdict.status.alive and self.settings.soft404_probe and not is_site_root(target):
             verdict = await self._probe_verdict(target, outcome, view, verdict)
         result = LinkCheck(
             url, canonical, verdict.status, outcome.status, outcome.final_url, outcome.hops,
             elapsed, started, verdict.reason, tries, verdict.paywall, queued_ms=outcome.queued_ms,
+            anchors=text.anchors_of(outcome.body, outcome.headers.get("Content-Type", ""))
+            if self.fragments and verdict.status.alive else None,
         )
         if self.on_page is not None and result.status.alive:
             loop = asyncio.get_running_loop()
             read = read or await loop.run_in_executor(_READERS, read_response, outcome)
             await loop.run_in_executor(_READERS, self.on_page, result, read)  # whoever keeps it may normalise it
         return result
+
+    def _accepted(self, rule: Mapping) -> frozenset[int]:
+        """Statuses that mean alive here, beyond 2xx (judged by content whatever the rules):
+        --accept, and the domain's `accept` and `alive_statuses`."""
+        domain = parse_accept(rule.get("accept", "")) - _SUCCESS
+        return self.accepted | domain | frozenset(rule.get("alive_statuses", ()))
 
     def _read_for_check(self, response: Response) -> tuple[PageRead | None, PageText]:
         """The page read in full (when it will be verified) and what classification looks at."""
@@ -390,17 +407,19 @@ async def check_urls_async(
     on_result: Callable[[LinkCheck], None] | None = None,
     on_page: Callable[[LinkCheck, PageRead], None] | None = None,
     rng: random.Random | None = None,
+    fragments: bool = False,
 ) -> list[LinkCheck]:
     """One LinkCheck per input URL, in input order; each canonical URL is checked once
-    (fragments aside: they never reach the server). Raises NetworkUnreachable instead of
-    reporting every link broken when offline."""
+    (fragments aside: they never reach the server). With `fragments`, a URL whose
+    `#fragment` names no id or anchor of its (alive) page is `fragment_not_found`. Raises
+    NetworkUnreachable instead of reporting every link broken when offline."""
     canonicals = [canonicalize(url) for url in urls]
     keys = [url_key(canonical) for canonical in canonicals]
     first: dict[str, str] = {}
     for url, key in zip(urls, keys):
         first.setdefault(key, url)
     async with checking_fetcher(settings) as fetcher:
-        checker = Checker(fetcher, settings, rng=rng, on_page=on_page)
+        checker = Checker(fetcher, settings, rng=rng, on_page=on_page, fragments=fragments)
 
         async def one(url: str) -> LinkCheck:
             result = await checker.check(url)
@@ -415,10 +434,17 @@ async def check_urls_async(
                     f"the network looks unreachable: all {len(done)} checks failed to connect, and so did the "
                     f"canary {settings.canary_url} ({reason}); nothing is reported broken"
                 )
-    return [
-        dataclasses.replace(done[key], url=url, canonical=canonical)
-        for url, canonical, key in zip(urls, canonicals, keys)
-    ]
+    return [_with_fragment(dataclasses.replace(done[key], url=url, canonical=canonical), fragments)
+            for url, canonical, key in zip(urls, canonicals, keys)]
+
+
+def _with_fragment(check: LinkCheck, fragments: bool) -> LinkCheck:
+    fragment = urllib.parse.unquote(urllib.parse.urldefrag(check.url)[1])
+    if not fragments or not fragment or check.anchors is None or fragment in check.anchors \
+            or fragment.startswith((":~:", "!")):  # text fragments and hash-bang routes are not anchors
+        return check
+    return dataclasses.replace(check, status=LinkStatus.FRAGMENT_NOT_FOUND,
+                               reason=f"{check.reason}; but no id or anchor #{fragment} in the page")
 
 
 def checking_fetcher(settings: Settings) -> Fetcher:
@@ -458,10 +484,10 @@ def read_pages(urls: Sequence[str], settings: Settings) -> dict[str, PageRead]:
 
 def check_urls(
     urls: Sequence[str], settings: Settings, *, on_result: Callable[[LinkCheck], None] | None = None,
-    on_page: Callable[[LinkCheck, PageRead], None] | None = None,
+    on_page: Callable[[LinkCheck, PageRead], None] | None = None, fragments: bool = False,
 ) -> list[LinkCheck]:
     """`check_urls_async` for callers without an event loop."""
-    return run_sync(check_urls_async(urls, settings, on_result=on_result, on_page=on_page))
+    return run_sync(check_urls_async(urls, settings, on_result=on_result, on_page=on_page, fragments=fragments))
 
 
 def count_by_status(checks: Sequence[LinkCheck]) -> dict[str, int]:

@@ -104,10 +104,17 @@ class LinkStatus(str, enum.Enum):
     INVALID_URL = "invalid_url"
     REFUSED = "refused"
     SKIPPED = "skipped"
+    FRAGMENT_NOT_FOUND = "fragment_not_found"  # the page is there, the #fragment it was cited with is not
 
     @property
     def alive(self) -> bool:
         return self in (LinkStatus.OK, LinkStatus.REDIRECTED)
+
+    @property
+    def page_there(self) -> bool:
+        """The page answered: alive, or alive without the #fragment it was cited with (a
+        broken citation, never a dead page)."""
+        return self.alive or self is LinkStatus.FRAGMENT_NOT_FOUND
 
     @property
     def broken(self) -> bool:
@@ -145,6 +152,7 @@ class LinkCheck:
     paywall: bool = False
     conclusive: bool = True
     queued_ms: float = 0.0  # waited for a free place for the host before the last try was sent
+    anchors: frozenset[str] | None = dataclasses.field(default=None, compare=False, repr=False)  # with --include-fragments
 
     def to_json(self) -> dict[str, object]:
         return {

@@ -192,6 +192,14 @@ def view_of(body: bytes, content_type: str = "") -> PageText:
     return PageText((), "", "html", title, headings, text)
 
 
+def anchors_of(body: bytes, content_type: str = "") -> frozenset[str]:
+    """The fragments a page answers to: its elements' `id`s and its anchors' `name`s."""
+    root = _parse(decode_lenient(body, content_type)) if body else None
+    if root is None:
+        return frozenset()
+    return frozenset(str(value) for value in root.xpath("//@id | //a/@name"))
+
+
 def read_html(markup: str, encoding: str = "utf-8", *, cpu_budget: float = CPU_BUDGET) -> PageText:
     """The parsed page (lxml) read with lxml's own iteration: the readable paragraphs of the
     body, the title, the first headings and the visible text. Python touches only block

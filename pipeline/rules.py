@@ -1,0 +1,65 @@
+"""The rules people bring from other link checkers: URLs to leave alone (`.citewatchignore`,
+`--exclude`) and statuses to accept (`200..=299,403`, as lychee writes them)."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+IGNORE_FILE = ".citewatchignore"
+_REGEX_ONLY = re.compile(r"[\\^$()\[\]+{}|]|\.\*")
+
+
+def url_pattern(line: str) -> re.Pattern[str]:
+    """A line of an ignore file or an --exclude: a glob when it has `*` or `?` and nothing
+    only a regular expression would have (`.*`, `^`, `(`, `[`, `\\`…), else a regular
+    expression searched anywhere in the URL."""
+    if ("*" in line or "?" in line) and not _REGEX_ONLY.search(line):
+        return re.compile(fnmatch.translate(line))
+    return re.compile(line)
+
+
+def read_ignore_file(path: Path) -> list[tuple[str, str]]:
+    """(pattern, where) for each line of an ignore file; blank lines and `#` comments skipped."""
+    if not path.is_file():
+        return []
+    return [(line.strip(), f"{path.name} line {number}")
+            for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1)
+            if line.strip() and not line.strip().startswith("#")]
+
+
+class Exclusions:
+    """The URLs not to check, and why."""
+
+    def __init__(self, patterns: Sequence[tuple[str, str]]) -> None:
+        self.patterns = [(url_pattern(text), where) for text, where in patterns]
+
+    def reason(self, url: str) -> str | None:
+        for pattern, where in self.patterns:
+            if pattern.search(url):
+                return f"excluded by {where} ({pattern.pattern})"
+        return None
+
+
+_RANGE = re.compile(r"^\s*(\d{3})\s*(?:\.\.(=?)\s*(\d{3}))?\s*$")
+
+
+def parse_accept(text: str) -> frozenset[int]:
+    """`200..=299,403` (inclusive), `200..300` (300 left out), `403`: the statuses accepted."""
+    accepted: set[int] = set()
+    for part in text.split(","):
+        if not part.strip():
+            continue
+        match = _RANGE.match(part)
+        if not match:
+            raise ValueError(f"{part.strip()!r} is not a status or a range like 200..=299")
+        low = int(match.group(1))
+        high = int(match.group(3)) if match.group(3) else low
+        if match.group(3) and not match.group(2):
+            high -= 1  # `..` leaves the end out, `..=` keeps it
+        if not 100 <= low <= high <= 599:
+            raise ValueError(f"{part.strip()!r} is not a range of HTTP statuses (100 to 599)")
+        accepted.update(range(low, high + 1))
+    return frozenset(accepted)
