@@ -27,7 +27,8 @@ from pipeline.flow import find_snapshots, verify_document
 from pipeline.jobs import FAIL_ON, RunOptions, build_reports, recheck, run_documents, unlock, url_history
 from pipeline.liveness import check_urls
 from pipeline.model import DocumentFormat, LinkCheck
-from pipeline.report import RENDERERS
+from pipeline.report import RENDERERS, write_file
+from pipeline.report.ci_formats import render_new_issues
 from pipeline.report.document import report_document
 from pipeline.report.text import (
     format_checks,
@@ -173,6 +174,9 @@ def extract_command(document: str, as_json: bool, fmt: str | None, base_url: str
 @cli.command("check")
 @click.argument("urls", nargs=-1)
 @click.option("--from", "from_document", help="Also check every URL cited by this document (a folder or a glob: by each).")
+@click.option("--documents", "as_documents", is_flag=True,
+              help="The arguments are documents (files, folders, globs) whose cited URLs to check: "
+                   "for pre-commit, which passes the changed files.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON array, one object per URL in input order.")
 @click.option("--concurrency", type=click.IntRange(1), help="Requests in flight at most (default 32).")
 @click.option("--per-host", type=click.IntRange(1), help="Requests in flight at most to one host (default 4).")
@@ -183,13 +187,14 @@ def extract_command(document: str, as_json: bool, fmt: str | None, base_url: str
 @click.option("--include-fragments", is_flag=True, default=None, help="Check that each URL's #fragment is in its page.")
 @click.pass_obj
 def check_command(
-    options: Options, urls: tuple[str, ...], from_document: str | None, as_json: bool,
+    options: Options, urls: tuple[str, ...], from_document: str | None, as_documents: bool, as_json: bool,
     concurrency: int | None, per_host: int | None, method: str | None, no_probe: bool | None,
     exclude: tuple[str, ...], accept: str | None, include_fragments: bool | None,
 ) -> None:
     """Check whether URLS are alive, and classify each: ok, redirected, soft_404,
     not_found, server_error, blocked, rate_limited, timeout, dns_error, connection_error,
-    tls_error, redirect_loop, invalid_url, refused, skipped.
+    tls_error, redirect_loop, invalid_url, refused, skipped (and fragment_not_found with
+    --include-fragments).
 
     Exit 0 when no link is broken, 1 when some are (blocked, rate-limited and timed-out
     links are not counted as broken), 3 when the network looks unreachable.
@@ -198,17 +203,22 @@ def check_command(
     Examples:
       citewatch check https://www.theguardian.com/world/2010/jul/25/iran-backing-taliban-alqaida-afghanistan
       citewatch check --from data/000_7d4670f58732b56e.txt --json > links.json
+      citewatch check --documents notes/ 'posts/**/*.md'
     """
     settings = options.load(
         check_concurrency=concurrency, check_per_host=per_host, check_method=method,
         soft404_probe=False if no_probe else None, exclude=exclude or None, accept=accept,
         include_fragments=include_fragments,
     ).settings
-    targets = list(urls)
-    if from_document:
-        targets += [url for path in find_documents([from_document]) for url in extract(path).unique_urls()]
-    if not targets:
+    documents = ([from_document] if from_document else []) + (list(urls) if as_documents else [])
+    targets = [] if as_documents else list(urls)
+    if documents:
+        targets += [url for path in find_documents(documents) for url in extract(path).unique_urls()]
+    if not targets and not as_documents:
         raise click.UsageError("give at least one URL, or --from DOCUMENT")
+    if not targets:
+        click.echo("no cited URL in these documents")
+        return
     with progress(len(targets), options) as on_result:
         checks = check_urls(targets, settings, on_result=on_result, fragments=settings.include_fragments)
     if as_json:
@@ -306,11 +316,14 @@ def verify_command(options: Options, document: str, as_json: bool, fail_on: str)
               help="Leave out documents matching this pattern (gitignore syntax); repeatable.")
 @click.option("--exclude", "exclude", multiple=True, help="Do not check URLs matching this regex (or * glob); repeatable.")
 @click.option("--accept", help="Statuses that mean alive, like 200..=299,403.")
+@click.option("--new-issues", "new_issues", type=click.Path(dir_okay=False),
+              help="Write the links that died in this run, and where each is cited, to this Markdown file "
+                   "(empty when none), for a bot to open an issue.")
 @click.pass_obj
 def run_command(options: Options, documents: tuple[str, ...], db: str | None, reports_dir: str | None,
                 max_age: str | None, force: bool, archive_missing: bool, fail_on: str, formats: str,
                 no_reports: bool, as_json: bool, exclude_paths: tuple[str, ...], exclude: tuple[str, ...],
-                accept: str | None) -> None:
+                accept: str | None, new_issues: str | None) -> None:
     """The whole pipeline, the job to schedule: extract the citations of DOCUMENTS (files,
     folders, or globs such as 'posts/**/*.md'; what .gitignore files and --exclude-path
     leave out is skipped; a document that cannot be read is reported and skipped), check
@@ -337,6 +350,8 @@ def run_command(options: Options, documents: tuple[str, ...], db: str | None, re
         for path in document.get("reports", []):
             if path.endswith(".github.txt"):
                 click.echo(Path(path).read_text(encoding="utf-8"), nl=False)
+    if new_issues:
+        write_file(new_issues, render_new_issues(summary.new_problems))
     click.echo(json.dumps(summary.to_json(), indent=2) if as_json else format_summary(summary))
     if summary.exit_code:
         raise SystemExit(summary.exit_code)

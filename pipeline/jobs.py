@@ -85,6 +85,7 @@ class RunSummary:
     links: dict[str, int] = dataclasses.field(default_factory=dict)
     classes: dict[str, int] = dataclasses.field(default_factory=dict)
     newly_dead: list[str] = dataclasses.field(default_factory=list)
+    new_problems: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # where each newly dead link is cited
     checked: int = 0
     reused: int = 0
     verified: int = 0
@@ -356,6 +357,7 @@ class Job:
         summary.links = {state.value: states.count(state) for state in LinkState}
         summary.classes = tally(s.status for s in sources.values())
         summary.newly_dead = list(reversed(checks.newly_dead))  # newest first, as events are listed
+        summary.new_problems = _cited_where(summary.newly_dead, results, chosen)
         summary.documents = [{"path": r.document.path, "title": r.document.title, "citations": len(group)}
                              for r, group in zip(results, chosen)]
         problem = {
@@ -400,6 +402,22 @@ class _Checks:
             self.newly_dead.append(key)
         self.done[key] = check
         self.states[key] = state
+
+
+def _cited_where(keys: Sequence[str], results: Sequence[DocumentResults],
+                 chosen: Sequence[Sequence[CitationResult]]) -> list[dict[str, Any]]:
+    """Each of `keys` (newly dead URLs) with its reason and every place a document cites it."""
+    found: dict[str, dict[str, Any]] = {key: {"url": key, "reason": "", "cited": []} for key in keys}
+    for document, group in zip(results, chosen):
+        for result in group:
+            for source in result.sources:
+                if source.ref.key in found:
+                    entry = found[source.ref.key]
+                    entry["url"] = source.ref.url
+                    entry["reason"] = entry["reason"] or (source.check.reason if source.check else "") or ""
+                    entry["cited"].append({"path": document.document.path, "line": source.ref.line,
+                                           "citation": result.citation.id})
+    return list(found.values())
 
 
 def _first_sources(citations: Iterable[CitationResult]) -> dict[str, SourceResult]:

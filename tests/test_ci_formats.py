@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from lxml import etree
 
 from pipeline.cli import cli
-from pipeline.report.ci_formats import problems, render_github, render_junit, render_sarif
+from pipeline.report.ci_formats import problems, render_github, render_junit, render_new_issues, render_sarif
 
 SARIF_SCHEMA = json.loads((Path(__file__).parent / "fixtures" / "sarif" / "sarif-2.1.0-rtm.5.json").read_text())
 
@@ -87,3 +87,13 @@ def test_a_run_prints_its_annotations_for_github(tmp_path: Path, web_settings, o
     annotation = next(line for line in result.output.splitlines() if line.startswith("::"))
     assert re.fullmatch(r"::notice file=[^,]+note\.md,line=3,col=1,title=citewatch unverifiable::citation 1 is unverifiable.*",
                         annotation), annotation
+
+
+def test_new_issues_are_markdown_that_escapes_what_documents_said() -> None:
+    problems_seen = [{"url": "http://gone.test/a_(b)", "reason": "HTTP 404 <b>Not Found</b>",
+                      "cited": [{"path": "notes/*odd*.md", "line": 5, "citation": "8a769ef67dd0aaaa"}]}]
+    text = render_new_issues(problems_seen)
+    assert text.startswith("# citewatch: 1 cited link died\n")
+    assert "[http://gone.test/a\\_\\(b\\)](<http://gone.test/a_(b)>)" in text
+    assert "HTTP 404 \\<b\\>Not Found\\</b\\>" in text and "notes/\\*odd\\*.md line 5 (citation 8a769ef67dd0)" in text
+    assert render_new_issues([]) == ""

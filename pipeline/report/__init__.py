@@ -83,6 +83,17 @@ def write_index(documents: Sequence[tuple[DocumentResults, str]], out: str | Pat
             for name, (filename, render) in index.INDEX_RENDERERS.items() if name in formats]
 
 
+def write_file(path: str | Path, text: str) -> str:
+    """`text` written whole to `path` (never half a file); a path that cannot be written is an
+    InputError naming it."""
+    target = Path(path)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return _replace(target, text)
+    except OSError as exc:
+        raise InputError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
 def _replace(target: Path, text: str) -> str:
     handle, partial = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
     try:

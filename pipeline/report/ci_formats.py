@@ -10,6 +10,7 @@ from xml.sax.saxutils import quoteattr
 
 from pipeline import PROJECT_URL, __version__
 from pipeline.model import Verdict
+from pipeline.report.markdown_format import escape, link
 
 # What a reader should look at, and how loudly: a rule a kind of problem.
 RULES = {
@@ -104,3 +105,18 @@ def render_github(data: dict[str, Any]) -> str:
                      f"title={_escape_command('citewatch ' + problem['rule'], property_value=True)}"
                      f"::{_escape_command(problem['message'])}")
     return "\n".join(lines) + ("\n" if lines else "")
+
+
+def render_new_issues(new_problems: list[dict[str, Any]]) -> str:
+    """The problems first seen in a run (links that died in it) as Markdown, for a bot to
+    open an issue with; empty when there are none, so that `test -s FILE` tells."""
+    if not new_problems:
+        return ""
+    lines = [f"# citewatch: {len(new_problems)} cited link{'s' * (len(new_problems) != 1)} died", "",
+             "Dead by the rule (failed repeatedly over days) in this run; the archived copies and older "
+             "problems are in the reports.", ""]
+    for problem in new_problems:
+        lines.append(f"- {link(problem['url'], problem['url'])}: {escape(problem['reason'] or 'dead')}")
+        lines += [f"  - {escape(place['path'])} line {place['line']} (citation {escape(place['citation'][:12])})"
+                  for place in problem["cited"]]
+    return "\n".join(lines) + "\n"
