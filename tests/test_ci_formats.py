@@ -17,6 +17,7 @@ from pipeline.cli import cli
 from pipeline.report.ci_formats import problems, render_github, render_junit, render_new_issues, render_sarif
 
 SARIF_SCHEMA = json.loads((Path(__file__).parent / "fixtures" / "sarif" / "sarif-2.1.0-rtm.5.json").read_text())
+JUNIT_SCHEMA = etree.XMLSchema(etree.parse(str(Path(__file__).parent / "fixtures" / "junit" / "junit-10.xsd")))
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +49,7 @@ def test_sarif_validates_against_the_published_schema(sample_data: dict) -> None
 
 def test_junit_has_a_test_case_a_citation_and_a_failure_a_problem(sample_data: dict) -> None:
     suite = etree.fromstring(render_junit(sample_data).encode())
+    JUNIT_SCHEMA.assertValid(suite)
     cases = suite.findall("testcase")
     assert suite.tag == "testsuite" and suite.get("tests") == "36" and len(cases) == 36
     failing = [c for c in cases if c.find("failure") is not None]
