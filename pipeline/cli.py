@@ -20,7 +20,7 @@ from pipeline import __version__
 from pipeline.archive import ArchiveState, SaveState
 from pipeline.config import LoadedSettings, describe, load_settings
 from pipeline.documents import find_documents
-from pipeline.errors import CitewatchError, ExitCode
+from pipeline.errors import CitewatchError, ExitCode, InputError
 from pipeline.extract import extract, extraction_json
 from pipeline.extract.table import format_table
 from pipeline.flow import find_snapshots, verify_document
@@ -268,33 +268,53 @@ def snapshots_command(options: Options, url: str, date: str | None, as_json: boo
 
 
 @cli.command("verify")
-@click.argument("document")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@click.argument("documents", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one JSON document (a JSON array of them for several documents).")
 @click.option("--fail-on", type=click.Choice(["unverified", "never"]), default="never", show_default=True,
               help="unverified: exit 1 when any citation is partial, not found or unverifiable.")
 @click.pass_obj
-def verify_command(options: Options, document: str, as_json: bool, fail_on: str) -> None:
-    """Verify the quotes of DOCUMENT: check its links, read the archived copy closest to
-    each claim's date and the live page, and find each passage in them.
+def verify_command(options: Options, documents: tuple[str, ...], as_json: bool, fail_on: str) -> None:
+    """Verify the quotes of DOCUMENTS (files, folders or globs): check their links, read the
+    archived copy closest to each claim's date and the live page, and find each passage in
+    them. A document that cannot be read among several is reported and skipped (exit 1).
 
     Verdicts: verified (in an archived copy), verified_live (only in the live page),
-    partial, not_found (not found verbatim: a paraphrase or translation is not a quote),
-    unverifiable (no readable copy).
+    misquoted, partial, not_found (not found verbatim: a paraphrase or translation is not a
+    quote), unverifiable (no readable copy).
 
     \b
     Examples:
       citewatch verify data/000_7d4670f58732b56e.txt
       citewatch verify notes.md --json --fail-on unverified > verification.json
+      citewatch verify 'posts/**/*.md'
     """
     settings = options.load().settings
-    extraction = extract(document)
-    with progress(len(extraction.unique_urls()), options) as on_check:
-        results = verify_document(extraction, settings, on_check=on_check)
+    paths = find_documents(documents)
+    extractions, skipped = [], []
+    for path in paths:
+        try:
+            extractions.append(extract(path))
+        except InputError as exc:
+            if len(paths) == 1:
+                raise
+            skipped.append(path)
+            click.echo(f"skipped {exc}", err=True)
+    if not extractions:
+        raise click.UsageError("no document could be read")
+    every = []
+    for extraction in extractions:
+        with progress(len(extraction.unique_urls()), options) as on_check:
+            every.append(verify_document(extraction, settings, on_check=on_check))
     if as_json:
-        click.echo(json.dumps(report_document(results), ensure_ascii=False, indent=2))
+        shown = [report_document(results) for results in every]
+        click.echo(json.dumps(shown[0] if len(paths) == 1 else shown, ensure_ascii=False, indent=2))
     else:
-        click.echo(format_verification(results, shutil.get_terminal_size((100, 24)).columns))
-    if fail_on == "unverified" and not all(r.verdict.is_verified for r in results.citations):
+        width = shutil.get_terminal_size((100, 24)).columns
+        click.echo("\n\n".join((f"== {r.document.path}\n" if len(paths) > 1 else "") + format_verification(r, width)
+                               for r in every))
+    unverified = fail_on == "unverified" and not all(c.verdict.is_verified for r in every for c in r.citations)
+    if unverified or skipped:
         raise SystemExit(int(ExitCode.PROBLEMS))
 
 

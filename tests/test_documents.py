@@ -89,3 +89,19 @@ def test_check_from_a_folder_checks_every_document(notes: Path, web_settings: Se
                                      "CITEWATCH_SOFT404_PROBE": "0"})
     assert result.exit_code == 0
     assert [c["url"] for c in json.loads(result.output)] == ["http://f.test/ok", "http://g.test/ok"]
+
+
+def test_verify_takes_a_folder_and_skips_what_cannot_be_read(notes: Path, web_settings: Settings,
+                                                             origin: OriginServer) -> None:
+    (notes / "posts" / "broken.md").write_bytes(b"\x00\x01binary" * 100)
+    env = {"CITEWATCH_CONNECT_TO": ",".join(web_settings.connect_to), "CITEWATCH_SOFT404_PROBE": "0",
+           "CITEWATCH_WAYBACK_CDX_URL": "http://127.0.0.1:9/cdx", "CITEWATCH_WAYBACK_REPLAY_URL": "http://127.0.0.1:9/web/"}
+    result = CliRunner().invoke(cli, ["verify", str(notes / "posts"), "--json"], env=env)
+    assert result.exit_code == 1  # a document was skipped
+    shown = json.loads(result.stdout)
+    assert [Path(d["document"]["path"]).name for d in shown] == ["f.md", "g.md"]
+    assert "broken.md" in result.stderr
+    one = CliRunner().invoke(cli, ["verify", str(notes / "posts" / "2016" / "f.md"), "--json"], env=env)
+    assert one.exit_code == 0 and json.loads(one.stdout)["document"]["path"].endswith("f.md")  # one: as before
+    bad = CliRunner().invoke(cli, ["verify", str(notes / "posts" / "broken.md")], env=env)
+    assert bad.exit_code == 2
