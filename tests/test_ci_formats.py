@@ -74,7 +74,7 @@ def test_report_writes_the_ci_files(sample_run, tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["report", "--db", settings.db, "--out", str(tmp_path), "--format", "junit,sarif"])
     assert result.exit_code == 0
     written = sorted(Path(line).name for line in result.output.split())
-    assert written == ["report.junit.xml", "report.sarif"]
+    assert written == ["index.sarif", "report.junit.xml", "report.sarif"]  # the index: every document in one run
 
 
 def test_a_run_prints_its_annotations_for_github(tmp_path: Path, web_settings, origin) -> None:

@@ -4,6 +4,7 @@ GitLab example parsed, and their commands checked against the CLI they call."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -11,6 +12,7 @@ import sys
 from pathlib import Path
 
 import click
+import jsonschema
 import pytest
 import yaml
 from click.testing import CliRunner
@@ -80,6 +82,10 @@ def test_the_action_script_two_nights(tmp_path: Path, web_settings: Settings, or
     assert {p.name for p in reports.iterdir()} >= {"index.html", "index.json", "index.md", "new-issues.md"}
     assert {p.name for p in (reports / "field").iterdir()} >= {"report.html", "report.json", "report.md",
                                                                 "report.sarif", "report.github.txt"}
+    sarif = json.loads((reports / "index.sarif").read_text())
+    jsonschema.validate(sarif, json.loads((ROOT / "tests" / "fixtures" / "sarif" / "sarif-2.1.0-rtm.5.json").read_text()))
+    assert len(sarif["runs"]) == 1 and {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+                                        for r in sarif["runs"][0]["results"]} == {"notes/field.md"}
     new_issues = (reports / "new-issues.md").read_text()
     assert "http://gone.test/status/404" in new_issues and "notes/field.md line 5" in new_issues
     assert outputs == {"exit-code": "1", "reports": "citewatch-reports",

@@ -75,12 +75,17 @@ def write_reports(results: DocumentResults, out: str | Path, formats: Sequence[s
 
 def write_index(documents: Sequence[tuple[DocumentResults, str]], out: str | Path,
                 formats: Sequence[str] = ("html", "json", "md")) -> list[str]:
-    """The index report beside the documents' folders: every document with its counts."""
+    """The index report beside the documents' folders: every document with its counts; with
+    `sarif`, every document's problems in one SARIF log (`index.sarif`, for one upload)."""
     from_index = index.index_document(documents)
     root = Path(out)
     root.mkdir(parents=True, exist_ok=True)
-    return [_replace(root / filename, render(from_index))
-            for name, (filename, render) in index.INDEX_RENDERERS.items() if name in formats]
+    written = [_replace(root / filename, render(from_index))
+               for name, (filename, render) in index.INDEX_RENDERERS.items() if name in formats]
+    if "sarif" in formats:
+        every = [report_document(results) for results, _ in documents]
+        written.append(_replace(root / "index.sarif", ci_formats.render_sarif_of(every)))
+    return written
 
 
 def write_file(path: str | Path, text: str) -> str:

@@ -64,16 +64,22 @@ def render_junit(data: dict[str, Any]) -> str:
 
 
 def render_sarif(data: dict[str, Any]) -> str:
-    path = data["document"]["path"]
+    """One document's problems as a SARIF log."""
+    return render_sarif_of([data])
+
+
+def render_sarif_of(documents: list[dict[str, Any]]) -> str:
+    """Several documents' problems as one SARIF log with one run: what GitHub code scanning
+    takes in one upload (it no longer combines several runs of one tool)."""
     results = [{
         "ruleId": problem["rule"],
         "level": problem["level"],
         "message": {"text": problem["message"]},
         "locations": [{"physicalLocation": {
-            "artifactLocation": {"uri": path},
+            "artifactLocation": {"uri": data["document"]["path"]},
             "region": {"startLine": problem["line"], "startColumn": problem["column"]},
         }}],
-    } for problem in problems(data)]
+    } for data in documents for problem in problems(data)]
     log = {
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
