@@ -133,6 +133,8 @@ def test_the_pre_commit_hook_checks_the_documents_it_is_given(tmp_path: Path, we
     hook, = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
     entry = hook["entry"].split()
     assert entry[:2] == ["citewatch", "check"] and hook["language"] == "python"
+    taken = re.compile(hook["files"])
+    assert all(taken.search(name) for name in ("notes/a.md", "b.txt", "c.html")) and not taken.search("setup.py")
     good, bad = tmp_path / "good.md", tmp_path / "bad.md"
     good.write_text("[ok](http://alive.test/ok)\n")
     bad.write_text("[gone](http://gone.test/status/404)\n")
