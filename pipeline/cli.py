@@ -337,8 +337,8 @@ def verify_command(options: Options, documents: tuple[str, ...], as_json: bool, 
 @click.option("--exclude", "exclude", multiple=True, help="Do not check URLs matching this regex (or * glob); repeatable.")
 @click.option("--accept", help="Statuses that mean alive, like 200..=299,403.")
 @click.option("--new-issues", "new_issues", type=click.Path(dir_okay=False),
-              help="Write the links that died in this run, and where each is cited, to this Markdown file "
-                   "(empty when none), for a bot to open an issue.")
+              help="Write the problems first seen in this run (links that died, quotes newly misquoted) and "
+                   "where each is cited to this Markdown file (empty when none), for a bot to open an issue.")
 @click.pass_obj
 def run_command(options: Options, documents: tuple[str, ...], db: str | None, reports_dir: str | None,
                 max_age: str | None, force: bool, archive_missing: bool, fail_on: str, formats: str,

@@ -14,7 +14,7 @@ import dataclasses
 import enum
 import functools
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -30,7 +30,7 @@ from pipeline.extract.urls import canonicalize
 from pipeline.flow import LivePage, Verified, check_links, verify_citations
 from pipeline.linkstate import LinkState, link_state
 from pipeline.liveness import NetworkUnreachable, canary_problem
-from pipeline.model import LinkCheck, url_key
+from pipeline.model import LinkCheck, Verdict, url_key
 from pipeline.report import report_names, write_index, write_reports, write_robust_links
 from pipeline.report.document import citation_json
 from pipeline.results import CitationResult, DocumentResults, SourceResult, first_by_key, tally
@@ -85,7 +85,7 @@ class RunSummary:
     links: dict[str, int] = dataclasses.field(default_factory=dict)
     classes: dict[str, int] = dataclasses.field(default_factory=dict)
     newly_dead: list[str] = dataclasses.field(default_factory=list)
-    new_problems: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # where each newly dead link is cited
+    new_problems: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # first seen in this run, and where
     checked: int = 0
     reused: int = 0
     verified: int = 0
@@ -323,9 +323,11 @@ class Job:
         for document_id, result in to_verify:
             store.add_match(self.run_id, document_id, result.citation.id, verified.verifications[result.citation.id])
         summary.verified = len(to_verify)
+        misquoted = {c.citation.id for _, c in to_verify if c.verdict is not Verdict.MISQUOTED
+                     and verified.verifications[c.citation.id].verdict is Verdict.MISQUOTED}
 
         results = [_updated(known[t.document_id], t.document_id, checks, verified, verifying) for t in targets]
-        self._summarize(results, targets, checks, options)
+        self._summarize(results, targets, checks, options, misquoted)
         if options.reports:
             names = report_names(d["path"] for d in store.documents())
             for document, document_results in zip(summary.documents, results):
@@ -344,7 +346,7 @@ class Job:
         return parse_iso(latest.checked_at) >= self.now() - max_age
 
     def _summarize(self, results: Sequence[DocumentResults], targets: Sequence[Target], checks: _Checks,
-                   options: RunOptions) -> None:
+                   options: RunOptions, misquoted: Collection[str] = ()) -> None:
         summary = self.summary
         assert summary is not None
         chosen = [[c for c in r.citations if t.only is None or c.citation.id in t.only] for r, t in zip(results, targets)]
@@ -357,7 +359,7 @@ class Job:
         summary.links = {state.value: states.count(state) for state in LinkState}
         summary.classes = tally(s.status for s in sources.values())
         summary.newly_dead = list(reversed(checks.newly_dead))  # newest first, as events are listed
-        summary.new_problems = _cited_where(summary.newly_dead, results, chosen)
+        summary.new_problems = _cited_where(summary.newly_dead, results, chosen) + _misquoted_where(misquoted, results)
         summary.documents = [{"path": r.document.path, "title": r.document.title, "citations": len(group)}
                              for r, group in zip(results, chosen)]
         problem = {
@@ -407,7 +409,8 @@ class _Checks:
 def _cited_where(keys: Sequence[str], results: Sequence[DocumentResults],
                  chosen: Sequence[Sequence[CitationResult]]) -> list[dict[str, Any]]:
     """Each of `keys` (newly dead URLs) with its reason and every place a document cites it."""
-    found: dict[str, dict[str, Any]] = {key: {"url": key, "reason": "", "cited": []} for key in keys}
+    found: dict[str, dict[str, Any]] = {key: {"kind": "dead-link", "url": key, "reason": "", "cited": []}
+                                        for key in keys}
     for document, group in zip(results, chosen):
         for result in group:
             for source in result.sources:
@@ -418,6 +421,16 @@ def _cited_where(keys: Sequence[str], results: Sequence[DocumentResults],
                     entry["cited"].append({"path": document.document.path, "line": source.ref.line,
                                            "citation": result.citation.id})
     return list(found.values())
+
+
+def _misquoted_where(ids: Collection[str], results: Sequence[DocumentResults]) -> list[dict[str, Any]]:
+    """Each citation of `ids` (misquoted in this run, not before) with its differences."""
+    return [{"kind": "misquoted", "url": result.citation.urls[0].url if result.citation.urls else "",
+             "reason": "; ".join(dict.fromkeys(p.note for p in result.passages if p.note)) or "misquoted",
+             "differences": [dataclasses.asdict(d) for p in result.passages for d in p.differences],
+             "cited": [{"path": document.document.path, "line": result.citation.line_start,
+                        "citation": result.citation.id}]}
+            for document in results for result in document.citations if result.citation.id in ids]
 
 
 def _first_sources(citations: Iterable[CitationResult]) -> dict[str, SourceResult]:

@@ -9,7 +9,7 @@
 #   INPUT_DB          the database the cache keeps            (default .citewatch/citewatch.sqlite)
 #   INPUT_REPORTS     where the reports go                    (default citewatch-reports)
 #   INPUT_FAIL_ON     dead | new-dead | unverified | never    (default new-dead)
-#   INPUT_NEW_ISSUES  Markdown of the links that died in this run, empty when none
+#   INPUT_NEW_ISSUES  Markdown of the problems first seen in this run, empty when none
 #                     (default <reports>/new-issues.md)
 set -uo pipefail
 

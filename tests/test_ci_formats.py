@@ -95,7 +95,7 @@ def test_new_issues_are_markdown_that_escapes_what_documents_said() -> None:
     problems_seen = [{"url": "http://gone.test/a_(b)", "reason": "HTTP 404 <b>Not Found</b>",
                       "cited": [{"path": "notes/*odd*.md", "line": 5, "citation": "8a769ef67dd0aaaa"}]}]
     text = render_new_issues(problems_seen)
-    assert text.startswith("# citewatch: 1 cited link died\n")
+    assert text.startswith("# citewatch: 1 new problem\n") and "## 1 cited link died\n" in text
     assert "[http://gone.test/a\\_\\(b\\)](<http://gone.test/a_(b)>)" in text
     assert "HTTP 404 \\<b\\>Not Found\\</b\\>" in text and "notes/\\*odd\\*.md line 5 (citation 8a769ef67dd0)" in text
     assert render_new_issues([]) == ""

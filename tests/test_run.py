@@ -20,6 +20,7 @@ from click.testing import CliRunner
 from pipeline.cli import cli
 from pipeline.config import Settings
 from pipeline.errors import CannotRunError
+from pipeline.report.ci_formats import render_new_issues
 from pipeline.jobs import RunOptions, build_reports, recheck, run_documents, url_history
 from pipeline.store import LockHeld, Store
 from tests.testweb import sample_web
@@ -147,6 +148,20 @@ def test_a_failed_url_is_always_checked_again(small, origin: OriginServer) -> No
     origin.reset_counts()
     again = run_documents([str(document)], settings)
     assert again.checked == 1 and len(origin.requests_for(host="down.test")) == 1
+
+
+def test_a_quote_misquoted_for_the_first_time_is_a_new_problem_once(small, origin: OriginServer) -> None:
+    document, settings = small
+    document.write_text(SMALL.replace("2 May 2016: British troops", "2 May 2016: French troops"))
+    first = run_documents([str(document)], settings, RunOptions(fail_on="never"))
+    assert first.verdicts == {"verified": 1, "misquoted": 1}
+    problem, = first.new_problems
+    assert problem["kind"] == "misquoted" and problem["url"] == "http://two.test/page"
+    assert problem["cited"][0]["line"] == 6 and {"quote": "French", "source": "British"} in problem["differences"]
+    again = run_documents([str(document)], settings, RunOptions(force=True, fail_on="never"))
+    assert again.verdicts == first.verdicts and again.new_problems == []  # still misquoted, not new
+    text = render_new_issues(first.new_problems)
+    assert "quote differs from its source" in text and "~~French~~ → source: **British**" in text
 
 
 # --- state over days --------------------------------------------------------------------

@@ -113,16 +113,30 @@ def render_github(data: dict[str, Any]) -> str:
     return "\n".join(lines) + ("\n" if lines else "")
 
 
+_NEW_KINDS = {  # kind: (one, several, what it means)
+    "dead-link": ("cited link died", "cited links died", "Dead by the rule (failed repeatedly over days) in this run."),
+    "misquoted": ("quote differs from its source", "quotes differ from their source",
+                  "Found in a copy of the source with a word, a number, a name or a negation changed."),
+}
+
+
 def render_new_issues(new_problems: list[dict[str, Any]]) -> str:
-    """The problems first seen in a run (links that died in it) as Markdown, for a bot to
-    open an issue with; empty when there are none, so that `test -s FILE` tells."""
+    """The problems first seen in a run (links that died in it, citations that became
+    misquoted) as Markdown, for a bot to open an issue with; empty when there are none, so
+    that `test -s FILE` tells. Older problems stay in the reports."""
     if not new_problems:
         return ""
-    lines = [f"# citewatch: {len(new_problems)} cited link{'s' * (len(new_problems) != 1)} died", "",
-             "Dead by the rule (failed repeatedly over days) in this run; the archived copies and older "
-             "problems are in the reports.", ""]
-    for problem in new_problems:
-        lines.append(f"- {link(problem['url'], problem['url'])}: {escape(problem['reason'] or 'dead')}")
-        lines += [f"  - {escape(place['path'])} line {place['line']} (citation {escape(place['citation'][:12])})"
-                  for place in problem["cited"]]
-    return "\n".join(lines) + "\n"
+    lines = [f"# citewatch: {len(new_problems)} new problem{'s' * (len(new_problems) != 1)}", ""]
+    for kind, (one, several, meaning) in _NEW_KINDS.items():
+        mine = [p for p in new_problems if p.get("kind", "dead-link") == kind]
+        if not mine:
+            continue
+        lines += [f"## {len(mine)} {one if len(mine) == 1 else several}", "", meaning, ""]
+        for problem in mine:
+            lines.append(f"- {link(problem['url'], problem['url'])}: {escape(problem['reason'] or kind)}")
+            lines += [f"  - quote: ~~{escape(d['quote']) or '∅'}~~ → source: **{escape(d['source']) or '∅'}**"
+                      for d in problem.get("differences", [])]
+            lines += [f"  - {escape(place['path'])} line {place['line']} (citation {escape(place['citation'][:12])})"
+                      for place in problem["cited"]]
+        lines.append("")
+    return "\n".join(lines)
