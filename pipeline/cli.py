@@ -19,8 +19,8 @@ import click
 from pipeline import __version__
 from pipeline.archive import ArchiveState, SaveState
 from pipeline.config import LoadedSettings, describe, load_settings
-from pipeline.documents import find_documents
-from pipeline.errors import CitewatchError, ExitCode, InputError
+from pipeline.documents import find_documents, read_documents
+from pipeline.errors import CitewatchError, ExitCode
 from pipeline.extract import extract, extraction_json
 from pipeline.extract.table import format_table
 from pipeline.flow import find_snapshots, verify_document
@@ -290,28 +290,20 @@ def verify_command(options: Options, documents: tuple[str, ...], as_json: bool, 
       citewatch verify 'posts/**/*.md'
     """
     settings = options.load().settings
-    paths = find_documents(documents)
-    extractions, skipped = [], []
-    for path in paths:
-        try:
-            extractions.append(extract(path))
-        except InputError as exc:
-            if len(paths) == 1:
-                raise
-            skipped.append(path)
-            click.echo(f"skipped {exc}", err=True)
-    if not extractions:
-        raise click.UsageError("no document could be read")
+    extractions, skipped = read_documents(documents)
+    for document in skipped:
+        click.echo(f"skipped {document['reason']}", err=True)
+    several = len(extractions) + len(skipped) > 1
     every = []
     for extraction in extractions:
         with progress(len(extraction.unique_urls()), options) as on_check:
             every.append(verify_document(extraction, settings, on_check=on_check))
     if as_json:
         shown = [report_document(results) for results in every]
-        click.echo(json.dumps(shown[0] if len(paths) == 1 else shown, ensure_ascii=False, indent=2))
+        click.echo(json.dumps(shown if several else shown[0], ensure_ascii=False, indent=2))
     else:
         width = shutil.get_terminal_size((100, 24)).columns
-        click.echo("\n\n".join((f"== {r.document.path}\n" if len(paths) > 1 else "") + format_verification(r, width)
+        click.echo("\n\n".join((f"== {r.document.path}\n" if several else "") + format_verification(r, width)
                                for r in every))
     unverified = fail_on == "unverified" and not all(c.verdict.is_verified for r in every for c in r.citations)
     if unverified or skipped:

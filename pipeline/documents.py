@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pathspec
 
-from pipeline.errors import UsageError
+from pipeline.errors import InputError, UsageError
+from pipeline.extract import extract
 from pipeline.extract.reading import DOCUMENT_SUFFIXES
+from pipeline.model import Extraction
 
 _SKIPPED_FOLDERS = {".git", ".hg", ".svn"}
 
@@ -72,3 +74,18 @@ def find_documents(arguments: Sequence[str], exclude: Sequence[str] = (), *, roo
             raise UsageError(f"{argument}: no document there (or all of them ignored)")
         found += kept
     return list(dict.fromkeys(found))
+
+
+def read_documents(arguments: Sequence[str], exclude: Sequence[str] = ()) -> tuple[list[Extraction], list[dict[str, str]]]:
+    """The documents `find_documents` names, extracted, and those that could not be read
+    ({path, reason}), so that one unreadable file stops none of the others. InputError when
+    none can be read."""
+    extractions, skipped = [], []
+    for path in find_documents(arguments, exclude):
+        try:
+            extractions.append(extract(path))
+        except InputError as exc:
+            skipped.append({"path": path, "reason": str(exc)})
+    if not extractions:
+        raise InputError("; ".join(s["reason"] for s in skipped) if skipped else "no document to read")
+    return extractions, skipped

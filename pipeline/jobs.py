@@ -24,8 +24,7 @@ from pipeline.archive import ArchiveState
 from pipeline.archive.many import Archives
 from pipeline.config import Settings, shown
 from pipeline.errors import CannotRunError, ExitCode, InputError, UsageError
-from pipeline.extract import extract
-from pipeline.documents import find_documents
+from pipeline.documents import read_documents
 from pipeline.extract.urls import canonicalize
 from pipeline.flow import LivePage, Verified, check_links, verify_citations
 from pipeline.linkstate import LinkState, link_state
@@ -120,19 +119,12 @@ def run_documents(
     paths: Sequence[str], settings: Settings, options: RunOptions = RunOptions(), *,
     on_check: Callable[[LinkCheck], None] | None = None, exclude: Sequence[str] = (),
 ) -> RunSummary:
-    """The scheduled job over documents: files, folders and globs (`find_documents`). A
+    """The scheduled job over documents: files, folders and globs (`read_documents`). A
     document that cannot be read is reported and skipped, and the run goes on (its exit
     code is then at least 1); when none can be read, the run fails (exit 2) before the
     database is touched."""
     _fail_on(options)
-    extractions, skipped = [], []
-    for path in find_documents(paths, exclude):
-        try:
-            extractions.append(extract(path))
-        except InputError as exc:
-            skipped.append({"path": path, "reason": str(exc)})
-    if not extractions:
-        raise InputError("; ".join(s["reason"] for s in skipped) if skipped else "no document to run on")
+    extractions, skipped = read_documents(paths, exclude)
     with Job(settings, "run") as job:
         job.summary.skipped = skipped
         job.summary.notes += [f"skipped {s['reason']}" for s in skipped]

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import fnmatch
+import functools
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -46,6 +47,7 @@ class Exclusions:
 _RANGE = re.compile(r"^\s*(\d{3})\s*(?:\.\.(=?)\s*(\d{3}))?\s*$")
 
 
+@functools.cache  # asked for each URL checked, with a handful of distinct texts
 def parse_accept(text: str) -> frozenset[int]:
     """`200..=299,403` (inclusive), `200..300` (300 left out), `403`: the statuses accepted."""
     accepted: set[int] = set()

@@ -105,3 +105,15 @@ def test_verify_takes_a_folder_and_skips_what_cannot_be_read(notes: Path, web_se
     assert one.exit_code == 0 and json.loads(one.stdout)["document"]["path"].endswith("f.md")  # one: as before
     bad = CliRunner().invoke(cli, ["verify", str(notes / "posts" / "broken.md")], env=env)
     assert bad.exit_code == 2
+
+
+def test_the_index_escapes_what_documents_said() -> None:
+    from pipeline.report import index
+
+    data = {"totals": {"documents": 1, "citations": 1, "not_verified": 0, "dead_links": 0},
+            "documents": [{"path": "notes/\u202egnp.md", "title": "<script>alert(1)</script>", "report": "a/report.html",
+                           "citations": 1, "not_verified": 0, "link_states": {}}]}
+    html = index.render_html(data)
+    assert "<script>" not in html and "&lt;script&gt;" in html and "\u202e" not in html and "[U+202E]" in html
+    markdown = index.render_markdown(data)
+    assert "<script>" not in markdown and "\\<script\\>" in markdown and "\u202e" not in markdown

@@ -44,6 +44,11 @@ def visible_controls(text: str | None) -> str:
 _environment.filters["shown"] = visible_controls
 
 
+def render_template(name: str, **values: Any) -> str:
+    """A template of `templates/`, with the report's escaping and filters."""
+    return _environment.get_template(name).render(**values)
+
+
 def safe_href(url: str | None) -> str | None:
     """The URL when it is http(s), else None: javascript:, data: and the like never become links."""
     if url and re.match(r"^https?://[^\s]+$", url.strip(), re.IGNORECASE):
@@ -121,7 +126,8 @@ def render(data: dict[str, Any]) -> str:
         })
     summary = data["summary"]
     script_hash = base64.b64encode(hashlib.sha256(SCRIPT.encode("utf-8")).digest()).decode()
-    return _environment.get_template("report.html.j2").render(
+    return render_template(
+        "report.html.j2",
         data=data, citations=citations, script=SCRIPT, script_hash=script_hash,
         verdict_bars=bars(summary["verdicts"], VERDICT_COLOURS, "Citations by verdict"),
         state_bars=bars(summary["link_states"], STATE_COLOURS, "Links by state"),

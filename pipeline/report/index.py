@@ -7,9 +7,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-import jinja2
-
-from pipeline.report.html_format import visible_controls
+from pipeline.report.html_format import render_template
 from pipeline.report.markdown_format import escape, link
 from pipeline.results import DocumentResults, tally
 
@@ -50,25 +48,8 @@ def render_markdown(data: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-_ENVIRONMENT = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
-_ENVIRONMENT.filters["shown"] = visible_controls
-_TEMPLATE = _ENVIRONMENT.from_string("""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
-<title>Provenance reports</title>
-<style>body{font:16px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}
-table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.4rem;border-bottom:1px solid #d0d7de}
-td.n{text-align:right}</style></head><body>
-<h1>Provenance reports</h1>
-<p>{{ data.totals.documents }} documents, {{ data.totals.citations }} citations, {{ data.totals.not_verified }} not verified, {{ data.totals.dead_links }} dead links.</p>
-<table><thead><tr><th scope="col">Document</th><th scope="col">Citations</th><th scope="col">Not verified</th><th scope="col">Dead links</th></tr></thead><tbody>
-{% for e in data.documents %}<tr><td><a href="{{ e.report }}"><bdi>{{ (e.title or e.path)|shown }}</bdi></a><br><small><bdi dir="ltr">{{ e.path|shown }}</bdi></small></td><td class="n">{{ e.citations }}</td><td class="n">{{ e.not_verified }}</td><td class="n">{{ e.link_states.get('dead', 0) }}</td></tr>
-{% endfor %}</tbody></table></body></html>
-""")
-
-
 def render_html(data: dict[str, Any]) -> str:
-    return _TEMPLATE.render(data=data)
+    return render_template("index.html.j2", data=data)
 
 
 INDEX_RENDERERS = {"html": ("index.html", render_html), "json": ("index.json", render_json),
