@@ -19,7 +19,7 @@ import click
 from pipeline import __version__
 from pipeline.archive import ArchiveState, SaveState
 from pipeline.config import LoadedSettings, describe, load_settings
-from pipeline.documents import find_documents, read_documents
+from pipeline.documents import read_documents
 from pipeline.errors import CitewatchError, ExitCode
 from pipeline.extract import extract, extraction_json
 from pipeline.extract.table import format_table
@@ -197,7 +197,8 @@ def check_command(
     --include-fragments).
 
     Exit 0 when no link is broken, 1 when some are (blocked, rate-limited and timed-out
-    links are not counted as broken), 3 when the network looks unreachable.
+    links are not counted as broken) or a document could not be read (it is skipped), 3
+    when the network looks unreachable.
 
     \b
     Examples:
@@ -212,12 +213,18 @@ def check_command(
     ).settings
     documents = ([from_document] if from_document else []) + (list(urls) if as_documents else [])
     targets = [] if as_documents else list(urls)
+    skipped = []
     if documents:
-        targets += [url for path in find_documents(documents) for url in extract(path).unique_urls()]
+        extractions, skipped = read_documents(documents)
+        for document in skipped:
+            click.echo(f"skipped {document['reason']}", err=True)
+        targets += [url for extraction in extractions for url in extraction.unique_urls()]
     if not targets and not as_documents:
         raise click.UsageError("give at least one URL, or --from DOCUMENT")
     if not targets:
         click.echo("no cited URL in these documents")
+        if skipped:
+            raise SystemExit(int(ExitCode.PROBLEMS))
         return
     with progress(len(targets), options) as on_result:
         checks = check_urls(targets, settings, on_result=on_result, fragments=settings.include_fragments)
@@ -225,7 +232,7 @@ def check_command(
         click.echo(json.dumps([c.to_json() for c in checks], ensure_ascii=False, indent=2))
     else:
         click.echo(format_checks(checks, shutil.get_terminal_size((100, 24)).columns))
-    if any(c.status.broken for c in checks):
+    if skipped or any(c.status.broken for c in checks):
         raise SystemExit(int(ExitCode.PROBLEMS))
 
 

@@ -117,3 +117,16 @@ def test_the_index_escapes_what_documents_said() -> None:
     assert "<script>" not in html and "&lt;script&gt;" in html and "\u202e" not in html and "[U+202E]" in html
     markdown = index.render_markdown(data)
     assert "<script>" not in markdown and "\\<script\\>" in markdown and "\u202e" not in markdown
+
+
+def test_check_documents_skips_one_that_cannot_be_read(tmp_path: Path, web_settings: Settings,
+                                                       origin: OriginServer) -> None:
+    good, binary = tmp_path / "good.md", tmp_path / "binary.md"
+    good.write_text("[ok](http://alive.test/ok)\n")
+    binary.write_bytes(b"\x00\x01binary" * 100)
+    env = {"CITEWATCH_CONNECT_TO": ",".join(web_settings.connect_to), "CITEWATCH_SOFT404_PROBE": "0"}
+    result = CliRunner().invoke(cli, ["check", "--documents", str(good), str(binary), "--json"], env=env)
+    assert result.exit_code == 1 and "skipped" in result.stderr and "binary.md" in result.stderr
+    assert [c["status"] for c in json.loads(result.stdout)] == ["ok"]  # the readable one was still checked
+    alone = CliRunner().invoke(cli, ["check", "--documents", str(binary)], env=env)
+    assert alone.exit_code == 2

@@ -4,12 +4,16 @@ status ranges (globally and per domain), --include-fragments."""
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import json
+import re
 from pathlib import Path
 
 import pytest
+from bs4 import BeautifulSoup
 from click.testing import CliRunner
 
+from pipeline import text
 from pipeline.cli import cli
 from pipeline.config import Settings
 from pipeline.linkstate import LinkState, link_state
@@ -77,3 +81,27 @@ def test_a_missing_fragment_never_makes_a_page_dead() -> None:
     history = [("2026-01-09T00:00:00Z", LinkStatus.NOT_FOUND, True), ("2026-01-05T00:00:00Z", LinkStatus.NOT_FOUND, True),
                ("2026-01-03T00:00:00Z", LinkStatus.FRAGMENT_NOT_FOUND, True), ("2026-01-01T00:00:00Z", LinkStatus.NOT_FOUND, True)]
     assert link_state(history) == LinkState.UNCERTAIN  # the streak of failures stops at the page that answered
+
+
+def _inside_a_script(markup: str, anchor: str) -> bool:
+    """Every `id="anchor"` of the raw page stands between a `<script` and its `</script>`."""
+    places = [m.start() for m in re.finditer(f'id=["\']{re.escape(anchor)}["\']', markup)]
+    return bool(places) and all(markup.rfind("<script", 0, at) > markup.rfind("</script", 0, at) for at in places)
+
+
+def test_fragments_on_real_pages_are_their_ids_and_anchor_names() -> None:
+    """46 real article pages (tests/realpages): the anchors found are those an independent
+    parser (Python's html.parser, through BeautifulSoup) finds, except ids that stand only
+    inside a script's text, which that parser takes for markup and a browser does not."""
+    pages = sorted((Path(__file__).parent / "realpages" / "pages").glob("*.html.gz"))
+    assert len(pages) == 46
+    found = 0
+    for page in pages:
+        body = gzip.decompress(page.read_bytes())
+        mine = text.anchors_of(body, "text/html")
+        soup = BeautifulSoup(body, "html.parser")
+        theirs = {t["id"] for t in soup.find_all(id=True)} | {t["name"] for t in soup.find_all("a", attrs={"name": True})}
+        assert mine <= theirs, page.name
+        assert all(_inside_a_script(body.decode("utf-8", "replace"), extra) for extra in theirs - mine), page.name
+        found += len(mine)
+    assert found > 3000  # pages full of anchors, not a vacuous comparison

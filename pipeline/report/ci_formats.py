@@ -14,7 +14,8 @@ from pipeline.report.markdown_format import escape, link
 
 # What a reader should look at, and how loudly: a rule a kind of problem.
 RULES = {
-    "dead-link": ("error", "A cited link is dead: it failed repeatedly over days."),
+    "dead-link": ("error", "A cited link is dead: it failed as many checks in a row, over as many days, as the "
+                           "settings ask (dead_after_failures, dead_after_days; 3 over 3 days by default)."),
     "misquoted": ("error", "The quote differs from its source: a number, a name, a negation or a word."),
     "not-found": ("warning", "The quote was not found verbatim in any readable copy."),
     "partial": ("warning", "Only part of the quote was found."),
@@ -114,7 +115,9 @@ def render_github(data: dict[str, Any]) -> str:
 
 
 _NEW_KINDS = {  # kind: (one, several, what it means)
-    "dead-link": ("cited link died", "cited links died", "Dead by the rule (failed repeatedly over days) in this run."),
+    "dead-link": ("cited link died", "cited links died",
+                  "Dead in this run by the rule in force: as many failed checks in a row, over as many days, as "
+                  "`dead_after_failures` and `dead_after_days` ask (3 over 3 days by default)."),
     "misquoted": ("quote differs from its source", "quotes differ from their source",
                   "Found in a copy of the source with a word, a number, a name or a negation changed."),
 }
