@@ -286,7 +286,7 @@ class Checker:
             url, canonical, verdict.status, outcome.status, outcome.final_url, outcome.hops,
             elapsed, started, verdict.reason, tries, verdict.paywall, queued_ms=outcome.queued_ms,
             anchors=text.anchors_of(outcome.body, outcome.headers.get("Content-Type", ""))
-            if self.fragments and verdict.status.alive else None,
+            if self.fragments and verdict.status.alive and outcome.body and not outcome.truncated else None,
         )
         if self.on_page is not None and result.status.alive:
             loop = asyncio.get_running_loop()
@@ -440,8 +440,12 @@ async def check_urls_async(
 
 def _with_fragment(check: LinkCheck, fragments: bool) -> LinkCheck:
     fragment = urllib.parse.unquote(urllib.parse.urldefrag(check.url)[1])
-    if not fragments or not fragment or check.anchors is None or fragment in check.anchors \
-            or fragment.startswith((":~:", "!")):  # text fragments and hash-bang routes are not anchors
+    if not fragments or not fragment or not check.status.alive or fragment.startswith((":~:", "!")):
+        return check  # text fragments and hash-bang routes are not anchors
+    if check.anchors is None:
+        return dataclasses.replace(check, reason=f"{check.reason}; #{fragment} not looked up: the page was not "
+                                                 "read in full (a HEAD answer, or past check_max_bytes)")
+    if fragment in check.anchors:
         return check
     return dataclasses.replace(check, status=LinkStatus.FRAGMENT_NOT_FOUND,
                                reason=f"{check.reason}; but no id or anchor #{fragment} in the page")

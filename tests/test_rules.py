@@ -105,3 +105,16 @@ def test_fragments_on_real_pages_are_their_ids_and_anchor_names() -> None:
         assert all(_inside_a_script(body.decode("utf-8", "replace"), extra) for extra in theirs - mine), page.name
         found += len(mine)
     assert found > 3000  # pages full of anchors, not a vacuous comparison
+
+
+def test_a_fragment_is_not_judged_on_part_of_a_page(web_settings: Settings, origin: OriginServer) -> None:
+    late = b"<html><body>" + b"<p>filler</p>" * 2000 + b'<h2 id="late">Late</h2></body></html>'
+    origin.add_page("long.test", "/doc", Page(body=late))
+    cut = dataclasses.replace(web_settings, soft404_probe=False, check_max_bytes=4096)
+    check, = check_urls(["http://long.test/doc#late"], cut, fragments=True)
+    assert check.status is LinkStatus.OK and "#late not looked up" in check.reason
+    whole, = check_urls(["http://long.test/doc#late"], dataclasses.replace(cut, check_max_bytes=1_000_000),
+                        fragments=True)
+    assert whole.status is LinkStatus.OK and "not looked up" not in whole.reason
+    headed, = check_urls(["http://long.test/doc#late"], dataclasses.replace(cut, check_method="head"), fragments=True)
+    assert headed.status is LinkStatus.OK and "#late not looked up" in headed.reason
