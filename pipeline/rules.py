@@ -9,6 +9,8 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
+from pipeline.errors import ConfigError
+
 IGNORE_FILE = ".citewatchignore"
 _REGEX_ONLY = re.compile(r"[\\^$()\[\]+{}|]|\.\*")
 
@@ -26,8 +28,11 @@ def read_ignore_file(path: Path) -> list[tuple[str, str]]:
     """(pattern, where) for each line of an ignore file; blank lines and `#` comments skipped."""
     if not path.is_file():
         return []
-    return [(line.strip(), f"{path.name} line {number}")
-            for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1)
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    return [(line.strip(), f"{path.name} line {number}") for number, line in enumerate(lines, 1)
             if line.strip() and not line.strip().startswith("#")]
 
 
@@ -35,7 +40,13 @@ class Exclusions:
     """The URLs not to check, and why."""
 
     def __init__(self, patterns: Sequence[tuple[str, str]]) -> None:
-        self.patterns = [(url_pattern(text), where) for text, where in patterns]
+        """`patterns`: (text, where it was given); ConfigError names where one is not a pattern."""
+        self.patterns = []
+        for text, where in patterns:
+            try:
+                self.patterns.append((url_pattern(text), where))
+            except re.error as exc:
+                raise ConfigError(f"{where}: {text!r} is not a regular expression: {exc}") from None
 
     def reason(self, url: str) -> str | None:
         for pattern, where in self.patterns:

@@ -68,11 +68,15 @@ def test_include_fragments_checks_ids_and_anchor_names(web_settings: Settings, o
     assert len(origin.requests_for(host="frag.test")) == 1  # one page, every fragment looked up in it
 
 
-def test_bad_rules_are_refused(tmp_path: Path) -> None:
+def test_bad_rules_are_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     result = CliRunner().invoke(cli, ["settings"], env={"CITEWATCH_ACCEPT": "2xx"})
     assert result.exit_code == 2 and "is not a status or a range" in result.output
     result = CliRunner().invoke(cli, ["settings"], env={"CITEWATCH_EXCLUDE": "(unclosed"})
     assert result.exit_code == 2 and "is not a regular expression" in result.output
+    (tmp_path / ".citewatchignore").write_text("# fine\n(unclosed\n")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["check", "http://any.test/ok"])
+    assert result.exit_code == 2 and ".citewatchignore line 2: '(unclosed' is not a regular expression" in result.output
 
 
 def test_a_missing_fragment_never_makes_a_page_dead() -> None:
