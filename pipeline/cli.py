@@ -211,6 +211,8 @@ def check_command(
         soft404_probe=False if no_probe else None, exclude=exclude or None, accept=accept,
         include_fragments=include_fragments,
     ).settings
+    if as_documents and not urls:
+        raise click.UsageError("--documents: give at least one document, folder or glob")
     documents = ([from_document] if from_document else []) + (list(urls) if as_documents else [])
     targets = [] if as_documents else list(urls)
     skipped = []

@@ -130,3 +130,5 @@ def test_check_documents_skips_one_that_cannot_be_read(tmp_path: Path, web_setti
     assert [c["status"] for c in json.loads(result.stdout)] == ["ok"]  # the readable one was still checked
     alone = CliRunner().invoke(cli, ["check", "--documents", str(binary)], env=env)
     assert alone.exit_code == 2
+    nothing = CliRunner().invoke(cli, ["check", "--documents"], env=env)
+    assert nothing.exit_code == 2 and "give at least one document" in nothing.output
