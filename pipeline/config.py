@@ -108,6 +108,16 @@ class Settings:
     # The scheduled job.
     db: str = _setting("citewatch.sqlite", "the database file (history, results)")
     reports_dir: str = _setting("reports", "where run and recheck write reports/<document-name>/")
+
+    # Evidence: the bytes verdicts rest on (docs/evidence.md).
+    keep_evidence: bool = _setting(True, "keep every copy verification reads (archived and live) as WARC records")
+    evidence_dir: str = _setting("", "the evidence folder (empty: citewatch-evidence next to the database)")
+    evidence_budget: int = _setting(
+        2_000_000_000, "bytes of WARC files past which a run drops the records no current verdict rests on "
+        "(0: no budget)", min=0)
+    evidence_replay_url: str = _setting(
+        "http://127.0.0.1:8090/evidence/", "where `citewatch evidence serve` replays kept copies: the reports' "
+        "'local copy' links", url=True)
     dead_after_failures: int = _setting(3, "failing checks in a row before a URL is dead", min=1)
     dead_after_days: float = _setting(3.0, "days those failing checks must span", min=0, max=36500)
     max_age: str = _setting("7d", "a URL found alive more recently is not checked again (e.g. 12h, 7d, 0)",

@@ -14,6 +14,7 @@ from pipeline.archive import ArchiveState, Evidence, Lookup, SaveResult, SaveSta
 from pipeline.archive.many import Archives
 from pipeline.config import Settings
 from pipeline.errors import UsageError
+from pipeline.evidence.model import EvidenceRef, Exchange, Keep
 from pipeline.extract.urls import canonicalize
 from pipeline.linkstate import LinkState, link_state
 from pipeline.liveness import PageRead, check_urls, invalid_reason, read_pages
@@ -21,6 +22,7 @@ from pipeline.model import Citation, Extraction, LinkCheck, LinkStatus, Verdict,
 from pipeline.results import CitationResult, DocumentResults, SourceResult, Verification
 from pipeline.signals import unusable_copy
 from pipeline.text import Unreadable, read_page
+from pipeline.times import iso, now_iso, timestamp_to_datetime
 from pipeline.verify import Copy, CopyKind, NormalizedPage, Thresholds, citation_verdict, verify_passage
 
 T = TypeVar("T")
@@ -34,10 +36,18 @@ class LivePage:
     final_url: str
     page: NormalizedPage | None
     reason: str
+    evidence: EvidenceRef | None = None
 
     @classmethod
-    def of(cls, read: PageRead) -> LivePage:
-        return cls(read.final_url, NormalizedPage.of(read.page, read.unusable) if read.page else None, read.reason)
+    def of(cls, read: PageRead, keep: Keep | None = None, read_at: str | None = None) -> LivePage:
+        """The page as a copy; with `keep`, its bytes are kept first."""
+        evidence = None
+        if keep is not None and read.response is not None:
+            response = read.response
+            evidence = keep(Exchange("live", response.final_url, read_at or now_iso(), response.status,
+                                     response.headers, response.body, response.truncated))
+        return cls(read.final_url, NormalizedPage.of(read.page, read.unusable) if read.page else None, read.reason,
+                   evidence)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,41 +59,51 @@ class ArchivedCopy:
     timestamp: str | None
     page: NormalizedPage | None
     reason: str
+    evidence: EvidenceRef | None = None
 
 
 # --- the stages -----------------------------------------------------------------------
 
 
-def check_links(urls: Sequence[str], settings: Settings, *,
-                on_check: Callable[[LinkCheck], None] | None = None) -> tuple[list[LinkCheck], dict[str, LivePage]]:
+def check_links(urls: Sequence[str], settings: Settings, *, on_check: Callable[[LinkCheck], None] | None = None,
+                keep: Keep | None = None) -> tuple[list[LinkCheck], dict[str, LivePage]]:
     """Check each URL (as written); the live page of each one alive is read in full, once,
-    and kept for verification (by URL key)."""
+    and kept for verification (by URL key), its bytes handed to `keep`."""
     live: dict[str, LivePage] = {}
 
-    def keep(check: LinkCheck, read: PageRead) -> None:
-        live[url_key(check.canonical)] = LivePage.of(read)
+    def on_page(check: LinkCheck, read: PageRead) -> None:
+        live[url_key(check.canonical)] = LivePage.of(read, keep, check.checked_at)
 
     reading = dataclasses.replace(settings, check_max_bytes=settings.max_body_bytes)
-    checks = check_urls(urls, reading, on_result=on_check, on_page=keep) if urls else []
+    checks = check_urls(urls, reading, on_result=on_check, on_page=on_page) if urls else []
     return checks, live
 
 
-def _copy_of(lookup: Lookup, evidence: Evidence) -> ArchivedCopy:
+def memento_exchange(lookup: Lookup, evidence: Evidence) -> Exchange:
+    """A memento as the evidence store keeps it: at its original URL and its own date."""
+    snapshot = evidence.snapshot
+    return Exchange("archive", evidence.final_url, iso(timestamp_to_datetime(snapshot.timestamp)), evidence.status,
+                    evidence.headers, evidence.body, evidence.truncated, snapshot.replay_url, snapshot.raw_url,
+                    lookup.archive)
+
+
+def _copy_of(lookup: Lookup, evidence: Evidence, keep: Keep | None) -> ArchivedCopy:
+    kept = keep(memento_exchange(lookup, evidence)) if keep is not None else None
     try:
         read = read_page(evidence.body, evidence.headers.get("Content-Type", ""))
         page, reason = NormalizedPage.of(read, unusable_copy(read, evidence.body)), ""
     except Unreadable as exc:
         page, reason = None, str(exc)
-    return ArchivedCopy(lookup, evidence.snapshot.raw_url, evidence.snapshot.timestamp, page, reason)
+    return ArchivedCopy(lookup, evidence.snapshot.raw_url, evidence.snapshot.timestamp, page, reason, kept)
 
 
-def archived_copy(archive: Archives, key: str, date: str | None) -> ArchivedCopy:
-    """The capture closest to the claim's date, read."""
+def archived_copy(archive: Archives, key: str, date: str | None, keep: Keep | None = None) -> ArchivedCopy:
+    """The capture closest to the claim's date, read (and its bytes kept)."""
     lookup = archive.lookup(key, date)
     evidence = archive.evidence(key, date) if lookup.state is ArchiveState.FOUND else None
     if evidence is None:
         return ArchivedCopy(lookup, None, None, None, lookup.reason or f"archive: {lookup.state.value}")
-    return _copy_of(lookup, evidence)
+    return _copy_of(lookup, evidence, keep)
 
 
 def _parallel(archive: Archives, work: Callable[[T], R], items: Sequence[T]) -> list[R]:
@@ -92,17 +112,18 @@ def _parallel(archive: Archives, work: Callable[[T], R], items: Sequence[T]) -> 
         return list(pool.map(work, items))
 
 
-def archived_copies(archive: Archives, wanted: Iterable[tuple[str, str | None]]) -> dict[tuple[str, str | None], ArchivedCopy]:
+def archived_copies(archive: Archives, wanted: Iterable[tuple[str, str | None]],
+                    keep: Keep | None = None) -> dict[tuple[str, str | None], ArchivedCopy]:
     """The archived copy for each (URL key, date)."""
     wanted = list(dict.fromkeys(wanted))
-    return dict(zip(wanted, _parallel(archive, lambda item: archived_copy(archive, *item), wanted)))
+    return dict(zip(wanted, _parallel(archive, lambda item: archived_copy(archive, *item, keep), wanted)))
 
 
 def further_copies(archive: Archives, first: ArchivedCopy, key: str, date: str | None,
-                   count: int) -> list[ArchivedCopy]:
+                   count: int, keep: Keep | None = None) -> list[ArchivedCopy]:
     """Further versions near the date, when the first copy did not hold a passage."""
     seen = {first.timestamp} if first.timestamp else set()
-    return [_copy_of(first.lookup, evidence) for evidence in archive.more_evidence(key, date, seen, count)]
+    return [_copy_of(first.lookup, evidence, keep) for evidence in archive.more_evidence(key, date, seen, count)]
 
 
 def verify_citation(
@@ -116,14 +137,23 @@ def verify_citation(
     for ref in citation.urls:
         for found in archived.get((ref.key, date), ()):
             copies.append(Copy(ref.url, ref.canonical, CopyKind.ARCHIVE, found.location, found.timestamp, found.page,
-                               found.reason))
+                               found.reason, found.evidence))
         if ref.key in live:
             page = live[ref.key]
-            copies.append(Copy(ref.url, ref.canonical, CopyKind.LIVE, page.final_url, None, page.page, page.reason))
+            copies.append(Copy(ref.url, ref.canonical, CopyKind.LIVE, page.final_url, None, page.page, page.reason,
+                               page.evidence))
         elif ref.key in statuses:
             copies.append(Copy(ref.url, ref.canonical, CopyKind.LIVE, None, None, None, f"link is {statuses[ref.key]}"))
-    matches = tuple(verify_passage(p.text, p.line, copies, thresholds) for p in citation.passages)
-    return Verification(citation_verdict([m.verdict for m in matches]), matches, verified_at)
+    return verify_citation_copies([(p.text, p.line) for p in citation.passages], copies, thresholds, verified_at)
+
+
+def verify_citation_copies(passages: Sequence[tuple[str, int]], copies: Sequence[Copy],
+                           thresholds: Thresholds = Thresholds(), verified_at: str | None = None) -> Verification:
+    """Passages (text, line) against copies: the verdicts, and the copies (without their
+    pages) as the record of what they were made against."""
+    matches = tuple(verify_passage(text, line, copies, thresholds) for text, line in passages)
+    return Verification(citation_verdict([m.verdict for m in matches]), matches, verified_at,
+                        tuple(dataclasses.replace(c, page=None) for c in copies))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -138,17 +168,18 @@ class Verified:
 def verify_citations(
     items: Sequence[tuple[Citation, str | None]], settings: Settings, archive: Archives, *,
     live: dict[str, LivePage], statuses: Mapping[str, str], checked: Iterable[str] = (),
-    verified_at: str | None = None,
+    verified_at: str | None = None, keep: Keep | None = None,
 ) -> Verified:
     """Copies, then verdicts, for citations whose links were checked (`statuses`, with the
     live pages read then in `live`). An alive URL not checked now (`checked` lists those
-    that were) has its live page read here, with the same rules as a check."""
+    that were) has its live page read here, with the same rules as a check. Every copy
+    read is handed to `keep`."""
     wanted_live = {ref.key: ref.url for citation, _ in items for ref in citation.urls}
     done = set(checked)
     missing = [k for k in wanted_live if k not in live and k not in done
                and statuses.get(k) in (LinkStatus.OK.value, LinkStatus.REDIRECTED.value)]
-    live.update((k, LivePage.of(read)) for k, read in read_pages(missing, settings).items())
-    closest = archived_copies(archive, ((ref.key, date) for citation, date in items for ref in citation.urls))
+    live.update((k, LivePage.of(read, keep)) for k, read in read_pages(missing, settings).items())
+    closest = archived_copies(archive, ((ref.key, date) for citation, date in items for ref in citation.urls), keep)
     archived = {pair: [copy] for pair, copy in closest.items()}
     thresholds = Thresholds.of(settings)
 
@@ -161,8 +192,8 @@ def verify_citations(
     pairs = list(dict.fromkeys((ref.key, date) for c, date in lacking for ref in c.urls
                                if closest[(ref.key, date)].lookup.state is ArchiveState.FOUND))
     if pairs and settings.verify_more_captures:
-        more = _parallel(archive, lambda pair: further_copies(archive, closest[pair], *pair, settings.verify_more_captures),
-                         pairs)
+        more = _parallel(archive, lambda pair: further_copies(archive, closest[pair], *pair,
+                                                              settings.verify_more_captures, keep), pairs)
         for pair, copies in zip(pairs, more):
             archived[pair] += copies
         grown = {pair for pair, copies in zip(pairs, more) if copies}
@@ -175,16 +206,16 @@ def verify_citations(
 
 
 def verify_document(extraction: Extraction, settings: Settings, *, archive: Archives | None = None,
-                    on_check: Callable[[LinkCheck], None] | None = None) -> DocumentResults:
+                    on_check: Callable[[LinkCheck], None] | None = None, keep: Keep | None = None) -> DocumentResults:
     """Check every cited URL, read the archived capture closest to each citation's date and
     the live pages, and verify every passage: the whole flow, with no history (a link's
-    state is what this one check says)."""
+    state is what this one check says). Every copy read is handed to `keep`."""
     archive = archive or Archives(settings)
-    checks, live = check_links(extraction.unique_urls(), settings, on_check=on_check)
+    checks, live = check_links(extraction.unique_urls(), settings, on_check=on_check, keep=keep)
     by_key = {url_key(c.canonical): c for c in checks}
     statuses = {k: c.status.value for k, c in by_key.items()}
     items = extraction.dated()
-    verified = verify_citations(items, settings, archive, live=live, statuses=statuses, checked=by_key)
+    verified = verify_citations(items, settings, archive, live=live, statuses=statuses, checked=by_key, keep=keep)
     citations = tuple(
         CitationResult(
             citation, date,

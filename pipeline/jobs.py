@@ -24,6 +24,8 @@ from pipeline.archive import ArchiveState
 from pipeline.archive.many import Archives
 from pipeline.config import Settings, shown
 from pipeline.errors import CannotRunError, ExitCode, InputError, UsageError
+from pipeline.evidence.model import Keep
+from pipeline.evidence.store import EvidenceStore, folder_for
 from pipeline.documents import read_documents
 from pipeline.extract.urls import canonicalize
 from pipeline.flow import LivePage, Verified, check_links, verify_citations
@@ -91,6 +93,7 @@ class RunSummary:
     saved: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     skipped: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # documents that could not be read
     index: list[str] = dataclasses.field(default_factory=list)  # the index report's files
+    evidence: dict[str, Any] = dataclasses.field(default_factory=dict)  # records and bytes kept, what was pruned
     notes: list[str] = dataclasses.field(default_factory=list)
     exit_code: int = 0
 
@@ -101,7 +104,7 @@ class RunSummary:
 # --- entry points ---------------------------------------------------------------------
 
 
-def _database_errors(function: F) -> F:
+def database_errors(function: F) -> F:
     """A database that fails after it was opened (a corrupt page, a full disk) is a
     StoreError (exit 3, one line), not an internal error."""
     @functools.wraps(function)
@@ -114,7 +117,7 @@ def _database_errors(function: F) -> F:
     return wrapped  # type: ignore[return-value]
 
 
-@_database_errors
+@database_errors
 def run_documents(
     paths: Sequence[str], settings: Settings, options: RunOptions = RunOptions(), *,
     on_check: Callable[[LinkCheck], None] | None = None, exclude: Sequence[str] = (),
@@ -136,12 +139,12 @@ def run_documents(
         return job.execute(targets, options, on_check=on_check)[0]
 
 
-@_database_errors
+@database_errors
 def recheck(target: str, settings: Settings, options: RunOptions = RunOptions()) -> tuple[RunSummary, list[dict[str, Any]]]:
     """Re-run one citation now, by its id (a prefix will do) or one of its URLs: check its
     URLs ignoring max-age, look up snapshots, verify its passages, store, write reports.
     Returns the summary and the citations' provenance."""
-    _require_database(settings)
+    require_database(settings)
     with Job(settings, "recheck") as job:
         looks_like_url = "://" in target or target.startswith("www.")
         found = job.store.find_citations(canonical=canonicalize(target)) if looks_like_url else \
@@ -159,10 +162,10 @@ def recheck(target: str, settings: Settings, options: RunOptions = RunOptions())
         return summary, provenance
 
 
-@_database_errors
+@database_errors
 def url_history(url: str, settings: Settings) -> dict[str, Any]:
     """Every past check of one URL (newest first) and its changes of state."""
-    _require_database(settings)
+    require_database(settings)
     store = Store.open(settings.db)
     try:
         canonical = url_key(canonicalize(url))
@@ -180,10 +183,10 @@ def url_history(url: str, settings: Settings) -> dict[str, Any]:
         store.close()
 
 
-@_database_errors
+@database_errors
 def unlock(settings: Settings) -> dict[str, Any] | None:
     """Clear the database's lock, whoever holds it; what it was (None: nothing held it)."""
-    _require_database(settings)
+    require_database(settings)
     store = Store.open(settings.db)
     try:
         return store.break_lock()
@@ -191,11 +194,11 @@ def unlock(settings: Settings) -> dict[str, Any] | None:
         store.close()
 
 
-@_database_errors
+@database_errors
 def build_reports(settings: Settings, formats: Sequence[str], *, only: Sequence[str] = (),
                   robust_links: bool = False, on_note: Callable[[str], None] = lambda note: None) -> list[str]:
     """Rebuild reports from the database alone (no network, no lock: it only reads)."""
-    _require_database(settings)
+    require_database(settings)
     store = Store.open(settings.db)
     try:
         documents = store.documents()
@@ -233,6 +236,7 @@ class Job:
         self.store = Store.open(settings.db)
         self.run_id = 0
         self.summary: RunSummary | None = None
+        self.evidence: EvidenceStore | None = None
 
     def __enter__(self) -> Job:
         started = iso(self.now())
@@ -247,6 +251,13 @@ class Job:
         self.summary = RunSummary(self.run_id, self.kind, "running", started)
         if note:
             self.summary.notes.append(note)
+        if self.settings.keep_evidence:
+            try:
+                self.evidence = EvidenceStore.open(folder_for(self.settings.db, self.settings.evidence_dir),
+                                                   label=f"{self.kind} {self.run_id}")
+            except BaseException:
+                self.__exit__(None, None, None)
+                raise
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
@@ -265,10 +276,17 @@ class Job:
                 summary.finished_at = iso(self.now())
                 if exc is not None:
                     summary.notes.append(str(exc))
+                if self.evidence is not None:
+                    summary.evidence = {**self.evidence.written.to_json(), **summary.evidence,
+                                        "folder": str(self.evidence.folder)}
                 self.store.finish_run(self.run_id, summary.finished_at, status, summary.to_json())
         finally:
-            self.store.release_lock()
-            self.store.close()
+            try:
+                if self.evidence is not None:
+                    self.evidence.close()
+            finally:
+                self.store.release_lock()
+                self.store.close()
 
     def execute(self, targets: Sequence[Target], options: RunOptions, *,
                 on_check: Callable[[LinkCheck], None] | None = None) -> tuple[RunSummary, list[DocumentResults]]:
@@ -291,7 +309,7 @@ class Job:
                 raise Inconclusive(f"the network looks unreachable (the canary {settings.canary_url}: {reason}); "
                                    "nothing was checked or marked")
             _, live = check_links([s.ref.url for k, s in sources.items() if k in checks.due], settings,
-                                  on_check=checks.recorder(on_check))
+                                  on_check=checks.recorder(on_check), keep=self.keep)
         summary.checked = len(due)
 
         statuses = {k: checks.done[k].status.value if k in checks.done else s.status for k, s in sources.items()}
@@ -306,7 +324,8 @@ class Job:
                                  "earlier results are kept")
             to_verify = []
         verified = verify_citations([(c.citation, c.date) for _, c in to_verify], settings, archive, live=live,
-                                    statuses=statuses, checked=checks.done, verified_at=summary.started_at)
+                                    statuses=statuses, checked=checks.done, verified_at=summary.started_at,
+                                    keep=self.keep)
         for (key, date), lookup in verified.lookups.items():
             store.add_snapshot(self.run_id, key, date, iso(self.now()), lookup)
             if options.archive_missing and lookup.state is ArchiveState.NONE and key in live:
@@ -320,6 +339,7 @@ class Job:
 
         results = [_updated(known[t.document_id], t.document_id, checks, verified, verifying) for t in targets]
         self._summarize(results, targets, checks, options, misquoted)
+        self._within_budget()
         if options.reports:
             names = report_names(d["path"] for d in store.documents())
             for document, document_results in zip(summary.documents, results):
@@ -328,6 +348,22 @@ class Job:
             summary.index = _write_index(store, {r.document.path: r for r in results}, names, settings,
                                          options.formats)
         return summary, results
+
+    @property
+    def keep(self) -> Keep | None:
+        return self.evidence.keep if self.evidence is not None else None
+
+    def _within_budget(self) -> None:
+        """Past the evidence budget, drop the records no current verdict rests on; what
+        they rest on is never dropped, and a store still over budget is said."""
+        evidence, summary = self.evidence, self.summary
+        budget = self.settings.evidence_budget
+        if evidence is None or summary is None or not budget or evidence.size() <= budget:
+            return
+        summary.evidence["pruned"] = evidence.prune(self.store.evidence_in_use())
+        if (size := evidence.size()) > budget:
+            summary.notes.append(f"the evidence store ({evidence.folder}) holds {size:,} bytes, over its budget of "
+                                 f"{budget:,}: all of it is what current verdicts rest on")
 
     def _fresh(self, latest: LinkCheck | None) -> bool:
         """Checked alive within max-age. A failed check is never fresh: caching failures
@@ -469,7 +505,7 @@ def _fail_on(options: RunOptions) -> None:
         raise UsageError(f"--fail-on must be one of {', '.join(FAIL_ON)}")
 
 
-def _require_database(settings: Settings) -> None:
+def require_database(settings: Settings) -> None:
     """Commands that read history need one: a missing file is a mistake, not a new database."""
     if settings.db != ":memory:" and not Path(settings.db).is_file():
         raise UsageError(f"{settings.db}: no such database; run `citewatch run` first or give --db")
@@ -478,5 +514,6 @@ def _require_database(settings: Settings) -> None:
 def _result_settings(settings: Settings) -> dict[str, Any]:
     """The settings that change results, for the record (no secrets)."""
     names = ("wayback_cdx_url", "wayback_replay_url", "wayback_dialect", "archive_mode", "archive_after_window_days",
-             "dead_after_failures", "dead_after_days", "max_age", "check_method", "soft404_probe", "max_body_bytes")
+             "dead_after_failures", "dead_after_days", "max_age", "check_method", "soft404_probe", "max_body_bytes",
+             "verify_segment_score", "verify_partial_share", "evidence_replay_url")
     return {name: shown(settings, name) for name in names}

@@ -207,14 +207,15 @@ class PageRead:
     page: PageText | None
     reason: str = ""
     unusable: str | None = None
+    response: Response | None = None  # what was read, for whoever keeps the bytes
 
 
 def read_response(response: Response) -> PageRead:
     try:
         page = text.read_page(response.body, response.headers.get("Content-Type", ""))
     except text.Unreadable as exc:
-        return PageRead(response.final_url, None, str(exc))
-    return PageRead(response.final_url, page, "", unusable_copy(page, response.body))
+        return PageRead(response.final_url, None, str(exc), response=response)
+    return PageRead(response.final_url, page, "", unusable_copy(page, response.body), response)
 
 
 class Checker:

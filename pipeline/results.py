@@ -12,7 +12,7 @@ from typing import Any
 from pipeline.archive.model import Lookup
 from pipeline.linkstate import LinkState
 from pipeline.model import Citation, Document, LinkCheck, UrlRef, Verdict
-from pipeline.verify import QuoteMatch
+from pipeline.verify import Copy, QuoteMatch
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,11 +32,14 @@ class SourceResult:
 
 @dataclasses.dataclass(frozen=True)
 class Verification:
-    """A citation's verdict, its passages' verdicts with their evidence, and when."""
+    """A citation's verdict, its passages' verdicts with their evidence, and when; `copies`:
+    every copy the verdicts were made against (without their pages), so that they can be
+    made again from the kept bytes alone."""
 
     verdict: Verdict
     passages: tuple[QuoteMatch, ...]
     verified_at: str | None = None
+    copies: tuple[Copy, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)

@@ -30,7 +30,7 @@ from pipeline.model import (
 )
 from pipeline.results import CitationResult, DocumentResults, RunInfo, SourceResult, Verification
 from pipeline.times import Clock, iso
-from pipeline.verify import QuoteMatch
+from pipeline.verify import Copy, QuoteMatch
 
 _CHUNK = 500  # keys per IN (...) query, well under SQLite's limit on bound parameters
 
@@ -146,6 +146,11 @@ MIGRATIONS: list[str] = [
     # 4: the lock knows its process by more than a PID (a PID is reused after the process dies)
     """
     ALTER TABLE lock ADD COLUMN identity TEXT;
+    """,
+    # 5: a verification keeps every copy it was made against, with where their bytes are
+    # kept (the evidence store), so that it can be made again offline
+    """
+    ALTER TABLE matches ADD COLUMN copies TEXT NOT NULL DEFAULT '[]';
     """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -460,23 +465,42 @@ class Store:
     # -- verification results ------------------------------------------------------------
     def add_match(self, run_id: int, document_id: int, citation_id: str, verification: Verification) -> None:
         self.db.execute(
-            "INSERT OR REPLACE INTO matches (run_id, document_id, citation_id, verdict, passages) VALUES (?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO matches (run_id, document_id, citation_id, verdict, passages, copies) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
             (run_id, document_id, citation_id, verification.verdict.value,
-             json.dumps([m.to_json() for m in verification.passages])),
+             json.dumps([m.to_json() for m in verification.passages]),
+             json.dumps([c.to_json() for c in verification.copies])),
         )
 
     def latest_matches(self, document_id: int) -> dict[str, Verification]:
         """Each citation's newest verification, with the start of the run that made it."""
         rows = self.db.execute(
-            "SELECT m.citation_id, m.verdict, m.passages, r.started_at FROM matches m JOIN runs r ON r.id = m.run_id "
+            "SELECT m.citation_id, m.verdict, m.passages, m.copies, r.started_at FROM matches m JOIN runs r ON r.id = m.run_id "
             "WHERE m.document_id = ? AND m.run_id = (SELECT MAX(m2.run_id) FROM matches m2 "
             "WHERE m2.document_id = m.document_id AND m2.citation_id = m.citation_id)", (document_id,))
         return {
             row["citation_id"]: Verification(Verdict(row["verdict"]),
                                              tuple(QuoteMatch.from_json(p) for p in json.loads(row["passages"])),
-                                             row["started_at"])
+                                             row["started_at"], tuple(Copy.from_json(c) for c in json.loads(row["copies"])))
             for row in rows
         }
+
+    def evidence_in_use(self) -> set[str]:
+        """The WARC records the current verdicts rest on: those named by the newest
+        verification of each citation documents still hold (payload records and the
+        revisits written for them)."""
+        rows = self.db.execute(
+            "SELECT m.passages, m.copies FROM matches m JOIN citations c ON c.document_id = m.document_id "
+            "AND c.id = m.citation_id WHERE m.run_id = (SELECT MAX(m2.run_id) FROM matches m2 "
+            "WHERE m2.document_id = m.document_id AND m2.citation_id = m.citation_id)")
+        used: set[str] = set()
+        for row in rows:
+            for item in json.loads(row["passages"]) + json.loads(row["copies"]):
+                if evidence := item.get("evidence"):
+                    used.add(evidence["record_id"])
+                    if evidence.get("revisit"):
+                        used.add(evidence["revisit"])
+        return used
 
     # -- a document's results ------------------------------------------------------------
     def load_results(self, document_id: int) -> DocumentResults:

@@ -25,6 +25,7 @@ from typing import Any
 
 from rapidfuzz import fuzz
 
+from pipeline.evidence.model import EvidenceRef
 from pipeline.model import Verdict
 from pipeline.text import ELISION, PageText, normalize, normalize_lines
 
@@ -379,6 +380,19 @@ class Copy:
     timestamp: str | None  # the capture's, for an archived copy
     page: NormalizedPage | None
     reason: str = ""  # why there is no readable page
+    evidence: EvidenceRef | None = None  # where the bytes read are kept
+
+    def to_json(self) -> dict[str, Any]:
+        """The copy as a verdict's record keeps it: everything but the page read, which
+        its kept bytes give again."""
+        return {"url": self.url, "canonical": self.canonical, "kind": self.kind.value, "location": self.location,
+                "timestamp": self.timestamp, "reason": self.reason,
+                "evidence": self.evidence.to_json() if self.evidence else None}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Copy:
+        return cls(data["url"], data.get("canonical", data["url"]), CopyKind(data["kind"]), data.get("location"),
+                   data.get("timestamp"), None, data.get("reason", ""), EvidenceRef.from_json(data.get("evidence")))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -402,6 +416,7 @@ class QuoteMatch:
     note: str = ""
     similarity: float | None = None  # the weakest alignment, when not every piece is verbatim
     differences: tuple[Difference, ...] = ()
+    evidence: EvidenceRef | None = None  # the bytes of the copy given as evidence
 
     def to_json(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -419,6 +434,7 @@ class QuoteMatch:
         values["copy"] = CopyKind(data["copy"]) if data.get("copy") else None
         values["missing"] = tuple(data.get("missing", ()))
         values["differences"] = tuple(Difference(**d) for d in data.get("differences", ()))
+        values["evidence"] = EvidenceRef.from_json(data.get("evidence"))
         return cls(**values)
 
 
@@ -466,5 +482,5 @@ def verify_passage(text: str, line: int, copies: Sequence[Copy], thresholds: Thr
         text, line, verdict, score.share, copy.url, copy.kind, copy.location, copy.timestamp,
         score.matched, score.context, score.missing, changed, note,
         None if score.similarity >= 100 or not (score.found or score.differences) else round(score.similarity, 1),
-        score.differences,
+        score.differences, copy.evidence,
     )

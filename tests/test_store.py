@@ -18,7 +18,7 @@ def check(n: int, status: str = "ok", at: str = "2026-01-01T00:00:00Z") -> LinkC
 
 def test_new_database_is_at_the_latest_schema_in_wal_mode(tmp_path: Path) -> None:
     store = Store.open(tmp_path / "db.sqlite")
-    assert store.version == SCHEMA_VERSION == 4  # 4: the lock records its process identity
+    assert store.version == SCHEMA_VERSION == 5  # 5: a verification keeps the copies it was made against
     assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 

@@ -11,7 +11,7 @@ from pipeline.archive.model import ArchiveState
 from pipeline.model import Verdict
 from pipeline.results import CitationResult, DocumentResults, SourceResult, tally
 
-SCHEMA_VERSION = 2  # 2: the misquoted verdict; passages carry similarity and differences
+SCHEMA_VERSION = 3  # 2: the misquoted verdict; passages carry similarity and differences; 3: evidence (kept bytes)
 
 
 def source_json(source: SourceResult) -> dict[str, Any]:
@@ -42,7 +42,8 @@ def _not_verified_yet(result: CitationResult) -> list[dict[str, Any]]:
     return [
         {"text": p.text, "line": p.line, "verdict": Verdict.UNVERIFIABLE.value, "score": 0.0, "source": None,
          "copy": None, "location": None, "timestamp": None, "matched": "", "context": "", "missing": [],
-         "changed_since_cited": False, "note": "not verified yet", "similarity": None, "differences": []}
+         "changed_since_cited": False, "note": "not verified yet", "similarity": None, "differences": [],
+         "evidence": None}
         for p in result.citation.passages
     ]
 
@@ -61,6 +62,7 @@ def citation_json(result: CitationResult) -> dict[str, Any]:
         "verified_at": verification.verified_at if verification else None,
         "passages": [m.to_json() for m in verification.passages] if verification else _not_verified_yet(result),
         "sources": [source_json(source) for source in result.sources],
+        "copies": [copy.to_json() for copy in verification.copies] if verification else [],
     }
 
 

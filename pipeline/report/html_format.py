@@ -102,14 +102,24 @@ def bars(counts: dict[str, int], colours: dict[str, str], label: str) -> dict[st
     return {"label": label, "segments": items, "total": sum(counts.values())}
 
 
+def local_copy(replay_prefix: str | None, evidence: dict[str, Any] | None) -> str | None:
+    """The kept copy as `citewatch evidence serve` replays it: at its URL and its own date."""
+    if not replay_prefix or not evidence:
+        return None
+    stamp = re.sub(r"\D", "", evidence.get("date", ""))[:14]
+    return safe_href(f"{replay_prefix}{stamp}/{evidence['url']}") if len(stamp) == 14 else None
+
+
 def render(data: dict[str, Any]) -> str:
     citations = []
+    replay_prefix = (data.get("run") or {}).get("settings", {}).get("evidence_replay_url")
     for c in data["citations"]:
         passages = []
         for p in c["passages"]:
             found_any = Verdict(p["verdict"]).found_any
             passages.append({**p, "found_any": found_any, "runs": runs(p["text"], p.get("missing", []), found_any),
-                             "evidence_href": text_fragment(p.get("location"), p.get("matched", "")) if found_any else None})
+                             "evidence_href": text_fragment(p.get("location"), p.get("matched", "")) if found_any else None,
+                             "local_href": local_copy(replay_prefix, p.get("evidence")) if found_any else None})
         sources = []
         for s in c["sources"]:
             snapshot = s.get("snapshot")

@@ -35,7 +35,45 @@ def format_summary(summary: Any) -> str:
         lines.append(f"index: {path}")
     for skipped in data.get("skipped", []):
         lines.append(f"skipped: {skipped['reason']}")
+    if evidence := data.get("evidence"):
+        pruned = evidence.get("pruned")
+        lines.append(f"evidence: {evidence.get('responses', 0)} new copies, {evidence.get('revisits', 0)} revisits "
+                     f"({evidence.get('bytes', 0):,} bytes) in {evidence.get('folder', '')}"
+                     + (f"; pruned {pruned['records_dropped']} records, {pruned['bytes_freed']:,} bytes" if pruned else ""))
     lines += [f"note: {note}" for note in data["notes"]]
+    return "\n".join(lines)
+
+
+def format_reverified(outcome: dict[str, Any]) -> str:
+    """`verify --offline` for one document: what changed, what could not be read back."""
+    summary = outcome["summary"]
+    lines = [f"{outcome['document']}: {summary['citations']} citations made again from {outcome['evidence']}: "
+             f"{summary['same']} same, {summary['changed']} changed, {summary['problems']} evidence problems"]
+    for citation in outcome["citations"]:
+        if citation["changed"]:
+            lines.append(f"  {citation['id']}: {citation['verdict_then']} → {citation['verdict_now']}")
+            lines += [f"    line {p['line']}: {p['then']} → {p['now']} ({p['note']})" for p in citation["passages"]
+                      if p["then"] != p["now"]]
+        lines += [f"  {citation['id']}: {problem}" for problem in citation["problems"]]
+    return "\n".join(lines)
+
+
+def format_evidence(listing: dict[str, Any]) -> str:
+    """`evidence ls`: the files of the store, or the copies one document rests on."""
+    if "copies" not in listing:
+        lines = [f"{listing['folder']}: {len(listing['files'])} WARC files, {listing['bytes']:,} bytes"
+                 + (f" (budget {listing['budget']:,})" if listing["budget"] else "")]
+        lines += [f"  {f['name']}  {f['label']}  {f['started_at']}  {f['responses']} copies, {f['revisits']} revisits, "
+                  f"{f['on_disk']:,} bytes" for f in listing["files"]]
+        return "\n".join(lines)
+    lines = [f"{listing['document']}: {len(listing['copies'])} copies its verdicts rest on ({listing['folder']})"]
+    for copy in listing["copies"]:
+        if copy["sha256"]:
+            where = f"{copy['warc']} {copy['bytes']:,} bytes" if copy["kept"] else "NOT KEPT"
+            lines.append(f"  {copy['citation']}  {copy['kind']:7}  {copy['date']}  sha256:{copy['sha256'][:12]}  "
+                         f"{where}  {copy['url']}")
+        else:
+            lines.append(f"  {copy['citation']}  {copy['kind']:7}  no bytes ({copy['reason']})  {copy['url']}")
     return "\n".join(lines)
 
 

@@ -1,0 +1,510 @@
+"""The evidence store: a folder of WARC files (written with warcio) and their index.
+
+Every copy verification reads is kept as it is read: a `response` record whose payload is
+the bytes the verdict was made on (the memento's own date as `WARC-Date`, its original URL
+as `WARC-Target-URI`), then for an archived copy a `metadata` record naming its replay URL.
+A payload already kept (same SHA-256) is written again only as a `revisit` record that
+points at the first. The index (`index.sqlite` in the folder) finds a record by id and a
+payload by digest; it is a cache of what the WARC files say, and the files stand alone.
+
+Each writer appends to its own file, `<name>.warc.gz.open`, holding an exclusive lock on it,
+and renames it to `<name>.warc.gz` when done. A record enters the index only once its
+bytes are flushed, so a killed writer leaves complete records plus perhaps a torn tail:
+the next store opened on the folder cuts the tail off at the last indexed record and
+renames the file. Readers and `evidence serve` only ever see whole records.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import fcntl
+import hashlib
+import io
+import os
+import secrets
+import sqlite3
+import threading
+import zlib
+from base64 import b32encode
+from collections.abc import Iterable, Iterator, Mapping
+from http import HTTPStatus
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from warcio.archiveiterator import ArchiveIterator
+from warcio.exceptions import ArchiveLoadFailed
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
+
+from pipeline import __version__
+from pipeline.evidence.model import EvidenceAltered, EvidenceError, EvidenceMissing, EvidenceRef, Exchange
+from pipeline.times import now_iso
+
+INDEX = "index.sqlite"
+OPEN = ".open"  # a file still being written
+PRUNING = ".pruning"  # a file being rewritten by prune
+SUFFIX = ".warc.gz"
+# Headers that describe the transfer, not the payload kept: the body is stored decoded.
+_TRANSFER = {"content-encoding", "transfer-encoding", "content-length", "connection", "keep-alive"}
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS records (
+    record_id TEXT PRIMARY KEY,
+    warc TEXT NOT NULL,
+    offset INTEGER NOT NULL,
+    length INTEGER NOT NULL,
+    type TEXT NOT NULL,
+    kind TEXT,
+    url TEXT NOT NULL,
+    date TEXT NOT NULL,
+    sha256 TEXT,
+    payload_bytes INTEGER,
+    refers_to TEXT,
+    written_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS records_by_payload ON records (sha256, type);
+CREATE INDEX IF NOT EXISTS records_by_file ON records (warc, offset);
+CREATE TABLE IF NOT EXISTS files (
+    name TEXT PRIMARY KEY,
+    label TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT
+);
+"""
+
+
+def folder_for(db: str, evidence_dir: str = "") -> Path:
+    """Where evidence is kept: `evidence_dir`, else `citewatch-evidence` next to the database."""
+    if evidence_dir:
+        return Path(evidence_dir)
+    return (Path(db).parent if db != ":memory:" else Path.cwd()) / "citewatch-evidence"
+
+
+@dataclasses.dataclass(frozen=True)
+class Payload:
+    """A kept copy read back: the HTTP status and headers recorded, and the payload."""
+
+    ref: EvidenceRef
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+    @property
+    def content_type(self) -> str:
+        return next((v for k, v in self.headers.items() if k.lower() == "content-type"), "")
+
+
+@dataclasses.dataclass(frozen=True)
+class Written:
+    """What one writer added: new payloads, revisits of kept ones, bytes on disk."""
+
+    responses: int = 0
+    revisits: int = 0
+    bytes: int = 0
+
+    def __add__(self, other: Written) -> Written:
+        return Written(self.responses + other.responses, self.revisits + other.revisits, self.bytes + other.bytes)
+
+    def to_json(self) -> dict[str, int]:
+        return dataclasses.asdict(self)
+
+
+class EvidenceStore:
+    """One evidence folder. `keep` may be called from many threads at once."""
+
+    def __init__(self, folder: Path, db: sqlite3.Connection, label: str) -> None:
+        self.folder = folder
+        self.db = db
+        self.label = label
+        self.written = Written()
+        self._lock = threading.Lock()
+        self._file: BinaryIO | None = None
+        self._writer_of_file: WARCWriter | None = None
+        self._name = ""
+
+    @classmethod
+    def open(cls, folder: str | Path, *, label: str = "verify", create: bool = True) -> EvidenceStore:
+        """The store in `folder` (created when missing, unless `create` is false), with the
+        leftovers of killed writers made whole first."""
+        folder = Path(folder)
+        try:
+            if not folder.is_dir():
+                if not create:
+                    raise EvidenceError(f"{folder}: no evidence store here")
+                folder.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(folder / INDEX, timeout=30, check_same_thread=False, isolation_level=None)
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(_SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise EvidenceError(f"{folder}: cannot open the evidence store: {exc}") from exc
+        store = cls(folder, db, label)
+        store.recover()
+        return store
+
+    # --- writing ----------------------------------------------------------------------
+
+    def keep(self, exchange: Exchange) -> EvidenceRef:
+        """Write one copy as read; return where its payload is kept."""
+        sha = exchange.sha256
+        with self._lock:
+            try:
+                return self._keep(exchange, sha)
+            except (OSError, sqlite3.Error) as exc:
+                raise EvidenceError(f"{self.folder}: cannot write evidence: {exc}") from exc
+
+    def _keep(self, exchange: Exchange, sha: str) -> EvidenceRef:
+        stream, writer = self._writer()
+        http_headers = _http_headers(exchange)
+        digest = "sha256:" + b32encode(bytes.fromhex(sha)).decode()
+        warc_date = exchange.date
+        known = self.db.execute(
+            "SELECT record_id, warc, offset, url, date FROM records WHERE sha256 = ? AND type = 'response' "
+            "ORDER BY written_at LIMIT 1", (sha,)).fetchone()
+        extra = {"WARC-Truncated": "length"} if exchange.truncated else {}
+        if known is None:
+            record = writer.create_warc_record(
+                exchange.url, "response", payload=io.BytesIO(exchange.body), length=len(exchange.body),
+                http_headers=http_headers,
+                warc_headers_dict={"WARC-Date": warc_date, "WARC-Payload-Digest": digest, **extra})
+        else:
+            record = writer.create_revisit_record(
+                exchange.url, digest, known["url"], known["date"], http_headers=http_headers,
+                warc_headers_dict={"WARC-Date": warc_date, "WARC-Refers-To": known["record_id"], **extra})
+        record_id = record.rec_headers.get_header("WARC-Record-ID")
+        rows = [self._append(stream, writer, record, exchange, sha, known["record_id"] if known else None)]
+        if exchange.kind == "archive":
+            rows.append(self._append(stream, writer, _metadata(writer, exchange, record_id, sha), exchange, None,
+                                     record_id))
+        stream.flush()
+        with self._transaction():
+            self.db.executemany(
+                "INSERT INTO records (record_id, warc, offset, length, type, kind, url, date, sha256, payload_bytes, "
+                "refers_to, written_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        added = sum(row[3] for row in rows)
+        if known is None:
+            self.written += Written(1, 0, added)
+            return EvidenceRef(sha, self._name, record_id, rows[0][2], exchange.url, exchange.date)
+        self.written += Written(0, 1, added)
+        return EvidenceRef(sha, known["warc"], known["record_id"], known["offset"], exchange.url, exchange.date,
+                           revisit=record_id)
+
+    def _append(self, stream: BinaryIO, writer: WARCWriter, record: Any, exchange: Exchange, sha: str | None,
+                refers_to: str | None) -> tuple:
+        offset = stream.tell()
+        writer.write_record(record)
+        kind = record.rec_headers.get_header("WARC-Type")
+        return (record.rec_headers.get_header("WARC-Record-ID"), self._name, offset, stream.tell() - offset, kind,
+                exchange.kind, exchange.url, exchange.date, sha,
+                len(exchange.body) if kind != "metadata" else None, refers_to, now_iso())
+
+    def _writer(self) -> tuple[BinaryIO, WARCWriter]:
+        if self._file is None:
+            stamp = now_iso().replace("-", "").replace(":", "").replace("T", "").rstrip("Z")
+            self._name = f"citewatch-{stamp}-{os.getpid()}-{secrets.token_hex(3)}{SUFFIX}"
+            stream = open(self.folder / (self._name + OPEN), "xb")
+            fcntl.flock(stream.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            self._file = stream
+            with self._transaction():
+                self.db.execute("INSERT INTO files (name, label, started_at) VALUES (?, ?, ?)",
+                                (self._name, self.label, now_iso()))
+            writer = WARCWriter(stream, gzip=True, warc_version="1.1")
+            info = writer.create_warcinfo_record(self._name, {"software": f"citewatch {__version__}",
+                                                              "format": "WARC File Format 1.1",
+                                                              "description": f"evidence of {self.label}"})
+            writer.write_record(info)
+            stream.flush()
+            self._writer_of_file = writer
+        assert self._writer_of_file is not None
+        return self._file, self._writer_of_file
+
+    def close(self) -> None:
+        """Finish this writer's file (renamed into place) and close the index."""
+        with self._lock:
+            if self._file is not None:
+                self._file.flush()
+                os.fsync(self._file.fileno())
+                os.replace(self.folder / (self._name + OPEN), self.folder / self._name)
+                self._file.close()
+                self._file = None
+                with self._transaction():
+                    self.db.execute("UPDATE files SET finished_at = ? WHERE name = ?", (now_iso(), self._name))
+            self.db.close()
+
+    def __enter__(self) -> EvidenceStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # --- the leftovers of killed writers ------------------------------------------------
+
+    def recover(self) -> list[str]:
+        """Files of writers that died: cut at the end of their last indexed record and
+        renamed into place (an unindexed tail may be torn). Files being written are left."""
+        done = []
+        for partial in sorted(self.folder.glob("*" + SUFFIX + OPEN)):
+            name = partial.name[:-len(OPEN)]
+            with open(partial, "r+b") as stream:
+                try:
+                    fcntl.flock(stream.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue  # its writer is alive
+                end = self.db.execute("SELECT MAX(offset + length) FROM records WHERE warc = ?", (name,)).fetchone()[0]
+                if end is None:
+                    partial.unlink()
+                    continue
+                stream.truncate(end)
+                os.fsync(stream.fileno())
+            os.replace(partial, self.folder / name)
+            done.append(name)
+        for leftover in self.folder.glob("*" + PRUNING):  # a prune that died before it committed
+            leftover.unlink()
+        return done
+
+    # --- reading ----------------------------------------------------------------------
+
+    def read(self, ref: EvidenceRef) -> Payload:
+        """The payload a reference names, its SHA-256 checked. Raises EvidenceMissing (no
+        such record) or EvidenceAltered (the bytes or the file changed)."""
+        row = self.db.execute("SELECT warc, offset FROM records WHERE record_id = ?", (ref.record_id,)).fetchone()
+        places = [(row["warc"], row["offset"])] if row else []
+        places.append((ref.warc, ref.offset))
+        return read_payload(self.folder, ref, places)
+
+    # --- what is kept -----------------------------------------------------------------
+
+    def files(self) -> list[dict[str, Any]]:
+        """Each WARC file: the writer that made it, when, its records and size."""
+        rows = self.db.execute(
+            "SELECT f.name, f.label, f.started_at, f.finished_at, "
+            "SUM(r.type = 'response') AS responses, SUM(r.type = 'revisit') AS revisits, "
+            "COALESCE(SUM(r.length), 0) AS bytes FROM files f LEFT JOIN records r ON r.warc = f.name "
+            "GROUP BY f.name ORDER BY f.started_at, f.name")
+        return [dict(row) | {"responses": row["responses"] or 0, "revisits": row["revisits"] or 0,
+                             "on_disk": self._size(row["name"])} for row in rows]
+
+    def _size(self, name: str) -> int:
+        for candidate in (self.folder / name, self.folder / (name + OPEN)):
+            if candidate.exists():
+                return candidate.stat().st_size
+        return 0
+
+    def size(self) -> int:
+        """Bytes of the WARC files on disk."""
+        return sum(p.stat().st_size for p in self.folder.iterdir() if p.name.endswith((SUFFIX, SUFFIX + OPEN)))
+
+    def records(self, record_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        ids = list(record_ids)
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            rows = self.db.execute(f"SELECT * FROM records WHERE record_id IN ({','.join('?' * len(chunk))})", chunk)
+            found.update((row["record_id"], dict(row)) for row in rows)
+        return found
+
+    def with_metadata(self, record_ids: Iterable[str]) -> list[dict[str, Any]]:
+        """The records `record_ids` name and the metadata records that describe them, in
+        file order (what a package of them holds)."""
+        found = self.records(record_ids)
+        ids = list(found)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            rows = self.db.execute(f"SELECT * FROM records WHERE type = 'metadata' AND refers_to IN "
+                                   f"({','.join('?' * len(chunk))})", chunk)
+            found.update((row["record_id"], dict(row)) for row in rows)
+        return sorted(found.values(), key=lambda row: (row["warc"], row["offset"]))
+
+    def raw_record(self, row: Mapping[str, Any]) -> bytes:
+        """A record's bytes as stored (one gzip member)."""
+        stream = _open_warc(self.folder, row["warc"])
+        if stream is None:
+            raise EvidenceMissing(f"{row['warc']} is not in {self.folder}")
+        with stream:
+            stream.seek(row["offset"])
+            return stream.read(row["length"])
+
+    def warc_paths(self) -> list[Path]:
+        """The finished WARC files."""
+        return sorted(self.folder.glob("*" + SUFFIX))
+
+    # --- pruning ----------------------------------------------------------------------
+
+    def prune(self, needed: Iterable[str]) -> dict[str, int]:
+        """Drop every record no reference in `needed` (record ids) rests on: a file whose
+        records are all needed stays as it is, one with none goes, one with some is
+        rewritten with those (and their metadata) into a new file. Files being written
+        are left alone."""
+        with self._lock:
+            keep = set(needed)
+            keep |= {row["record_id"] for row in self.db.execute("SELECT record_id, refers_to FROM records "
+                                                                  "WHERE type = 'metadata'") if row["refers_to"] in keep}
+            freed = dropped = 0
+            for name in [row["name"] for row in self.db.execute("SELECT DISTINCT warc AS name FROM records")]:
+                path = self.folder / name
+                if not path.exists():
+                    continue  # being written (.open): its writer is alive
+                rows = self.db.execute("SELECT * FROM records WHERE warc = ? ORDER BY offset", (name,)).fetchall()
+                kept = [row for row in rows if row["record_id"] in keep]
+                if len(kept) == len(rows):
+                    continue
+                before = path.stat().st_size
+                dropped += len(rows) - len(kept)
+                if not kept:
+                    with self._transaction():
+                        self.db.execute("DELETE FROM records WHERE warc = ?", (name,))
+                        self.db.execute("DELETE FROM files WHERE name = ?", (name,))
+                    path.unlink()
+                    freed += before
+                    continue
+                freed += before - self._rewrite(path, kept)
+            return {"records_dropped": dropped, "bytes_freed": freed}
+
+    def _rewrite(self, path: Path, kept: list[sqlite3.Row]) -> int:
+        """Copy the kept records' bytes (whole gzip members) into a new file, point the
+        index at it, then remove the old one."""
+        name = path.name[:-len(SUFFIX)] + "-p" + secrets.token_hex(2) + SUFFIX
+        aside = self.folder / (name + PRUNING)
+        moved = []
+        with open(path, "rb") as source, open(aside, "xb") as target:
+            for row in kept:
+                source.seek(row["offset"])
+                moved.append((name, target.tell(), row["record_id"]))
+                target.write(source.read(row["length"]))
+            target.flush()
+            os.fsync(target.fileno())
+            size = target.tell()
+        label = self.db.execute("SELECT label, started_at FROM files WHERE name = ?", (path.name,)).fetchone()
+        with self._transaction():
+            self.db.execute("DELETE FROM records WHERE warc = ? AND record_id NOT IN (%s)" % ",".join("?" * len(kept)),
+                            [path.name, *(row["record_id"] for row in kept)])
+            self.db.executemany("UPDATE records SET warc = ?, offset = ? WHERE record_id = ?", moved)
+            self.db.execute("INSERT INTO files (name, label, started_at, finished_at) VALUES (?, ?, ?, ?)",
+                            (name, label["label"] if label else "pruned", label["started_at"] if label else now_iso(),
+                             now_iso()))
+            self.db.execute("DELETE FROM files WHERE name = ?", (path.name,))
+            os.replace(aside, self.folder / name)
+        path.unlink()
+        return size
+
+
+def read_payload(folder: Path, ref: EvidenceRef, places: Iterable[tuple[str, int]]) -> Payload:
+    """The payload of the response record `ref` names, looked for at `places` (file,
+    offset), else in every WARC file of the folder; its SHA-256 must be the one recorded."""
+    tried: set[tuple[str, int]] = set()
+    for warc, offset in places:
+        if (warc, offset) in tried or "/" in warc or "\\" in warc:
+            continue
+        tried.add((warc, offset))
+        found = _read_at(folder, warc, offset, ref)
+        if found is not None:
+            return found
+    for path in sorted(folder.glob("*" + SUFFIX)):  # the slow way: a folder without its index, or moved records
+        found = _scan(path, ref)
+        if found is not None:
+            return found
+    raise EvidenceMissing(f"record {ref.record_id} ({ref.url}) is not in {folder}")
+
+
+def _open_warc(folder: Path, name: str) -> BinaryIO | None:
+    for candidate in (folder / name, folder / (name + OPEN)):
+        with contextlib.suppress(FileNotFoundError):
+            return open(candidate, "rb")
+    return None
+
+
+def _read_at(folder: Path, warc: str, offset: int, ref: EvidenceRef) -> Payload | None:
+    stream = _open_warc(folder, warc)
+    if stream is None:
+        return None
+    with stream:
+        stream.seek(offset)
+        try:
+            for record in ArchiveIterator(stream):
+                if record.rec_headers.get_header("WARC-Record-ID") != ref.record_id:
+                    return None
+                return _payload(record, ref)
+        except (ArchiveLoadFailed, zlib.error, EOFError, ValueError, OSError) as exc:
+            raise EvidenceAltered(f"{warc}: the record of {ref.url} cannot be read ({exc})") from exc
+    return None
+
+
+def _scan(path: Path, ref: EvidenceRef) -> Payload | None:
+    with open(path, "rb") as stream:
+        try:
+            for record in ArchiveIterator(stream):
+                if record.rec_headers.get_header("WARC-Record-ID") == ref.record_id:
+                    return _payload(record, ref)
+        except (ArchiveLoadFailed, zlib.error, EOFError, ValueError, OSError):
+            return None
+    return None
+
+
+def _payload(record: Any, ref: EvidenceRef) -> Payload:
+    body = record.raw_stream.read()
+    actual = hashlib.sha256(body).hexdigest()
+    if actual != ref.sha256:
+        raise EvidenceAltered(f"the kept copy of {ref.url} has changed: its SHA-256 is {actual[:12]}…, "
+                              f"the verdict was made on {ref.sha256[:12]}…")
+    http = record.http_headers
+    status = int(http.get_statuscode() or 0) if http else 0
+    headers = dict(http.headers) if http else {}
+    return Payload(ref, status, headers, body)
+
+
+def split_headers(exchange: Exchange) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(the page's own headers, the archive's): an archive answers a raw memento with the
+    original headers renamed `X-Archive-Orig-*` (the Internet Archive, pywb) or as they
+    were, beside headers of its own (Memento-Datetime, Link, ...). The page's are what a
+    response record holds; the archive's go in the metadata record."""
+    items = list(exchange.headers.items())
+    if exchange.kind != "archive":
+        return items, []
+    prefix = "x-archive-orig-"
+    renamed = any(k.lower().startswith(prefix) for k, _ in items)
+    own, archive = [], []
+    for name, value in items:
+        lower = name.lower()
+        if lower.startswith(prefix):
+            own.append((name[len(prefix):], value))
+        elif lower == "content-type" or not renamed and lower not in _ARCHIVE_HEADERS and not lower.startswith("x-archive"):
+            own.append((name, value))
+        else:
+            archive.append((name, value))
+    return own, archive
+
+
+_ARCHIVE_HEADERS = {"memento-datetime", "link", "content-location"}
+
+
+def _http_headers(exchange: Exchange) -> StatusAndHeaders:
+    try:
+        phrase = HTTPStatus(exchange.status).phrase
+    except ValueError:
+        phrase = "Unknown"
+    headers = [(k, v) for k, v in split_headers(exchange)[0] if k.lower() not in _TRANSFER]
+    headers.append(("Content-Length", str(len(exchange.body))))
+    return StatusAndHeaders(f"{exchange.status} {phrase}", headers, protocol="HTTP/1.1")
+
+
+def _metadata(writer: WARCWriter, exchange: Exchange, record_id: str, sha: str) -> Any:
+    fields = [("citewatch-kind", exchange.kind), ("citewatch-archive", exchange.archive),
+              ("citewatch-replay-url", exchange.replay_url or ""), ("citewatch-raw-url", exchange.raw_url or ""),
+              ("citewatch-payload-sha256", sha)]
+    fields += [("citewatch-archive-header", f"{name}: {value}") for name, value in split_headers(exchange)[1]]
+    text = "".join(f"{k}: {' '.join(v.split())}\r\n" for k, v in fields if v).encode("utf-8")
+    return writer.create_warc_record(
+        exchange.url, "metadata", payload=io.BytesIO(text), length=len(text),
+        warc_content_type="application/warc-fields",
+        warc_headers_dict={"WARC-Date": exchange.date, "WARC-Concurrent-To": record_id})
