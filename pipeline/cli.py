@@ -21,6 +21,16 @@ from pipeline.archive import ArchiveState, SaveState
 from pipeline.config import LoadedSettings, describe, load_settings
 from pipeline.documents import read_documents
 from pipeline.errors import CitewatchError, ExitCode
+from pipeline.evidence.commands import (
+    evidence_folder,
+    export_document,
+    list_evidence,
+    prune_evidence,
+    reverify_targets,
+    serve_evidence,
+)
+from pipeline.evidence.package import COLLECTION
+from pipeline.evidence.store import EvidenceStore
 from pipeline.extract import extract, extraction_json
 from pipeline.extract.table import format_table
 from pipeline.flow import find_snapshots, verify_document
@@ -32,9 +42,11 @@ from pipeline.report.ci_formats import render_new_issues
 from pipeline.report.document import report_document
 from pipeline.report.text import (
     format_checks,
+    format_evidence,
     format_history,
     format_lookup,
     format_provenance,
+    format_reverified,
     format_summary,
     format_verification,
 )
@@ -282,31 +294,62 @@ def snapshots_command(options: Options, url: str, date: str | None, as_json: boo
               help="Print one JSON document (a JSON array of them for several documents).")
 @click.option("--fail-on", type=click.Choice(["unverified", "never"]), default="never", show_default=True,
               help="unverified: exit 1 when any citation is partial, not found or unverifiable.")
+@click.option("--offline", is_flag=True,
+              help="No network: make every verdict again from the kept bytes alone, and say what would change. "
+                   "DOCUMENTS are documents as run (their record in the database), report.json files or WACZ "
+                   "files written by `evidence export`.")
+@click.option("--evidence", "evidence", type=click.Path(file_okay=False),
+              help="With --offline: the evidence folder to read (default: the one next to the database).")
+@click.option("--db", "db", help="The database (default ./citewatch.sqlite, or CITEWATCH_DB).")
 @click.pass_obj
-def verify_command(options: Options, documents: tuple[str, ...], as_json: bool, fail_on: str) -> None:
+def verify_command(options: Options, documents: tuple[str, ...], as_json: bool, fail_on: str, offline: bool,
+                   evidence: str | None, db: str | None) -> None:
     """Verify the quotes of DOCUMENTS (files, folders or globs): check their links, read the
     archived copy closest to each claim's date and the live page, and find each passage in
-    them. A document that cannot be read among several is reported and skipped (exit 1).
+    them. Every copy read is kept in the evidence folder (WARC). A document that cannot be
+    read among several is reported and skipped (exit 1).
 
     Verdicts: verified (in an archived copy), verified_live (only in the live page),
     misquoted, partial, not_found (not found verbatim: a paraphrase or translation is not a
     quote), unverifiable (no readable copy).
+
+    With --offline, nothing is fetched: each verdict is made again from the bytes it was
+    made on, their SHA-256 checked; exit 1 when a verdict would change or a kept copy is
+    missing or altered.
 
     \b
     Examples:
       citewatch verify data/000_7d4670f58732b56e.txt
       citewatch verify notes.md --json --fail-on unverified > verification.json
       citewatch verify 'posts/**/*.md'
+      citewatch verify --offline data/000_7d4670f58732b56e.txt
+      citewatch verify --offline reports/000_7d4670f58732b56e/report.json --evidence ./citewatch-evidence
     """
-    settings = options.load().settings
+    settings = options.load(db=db).settings
+    if offline:
+        outcomes = reverify_targets(documents, settings, evidence)
+        if as_json:
+            click.echo(json.dumps(outcomes if len(outcomes) > 1 else outcomes[0], ensure_ascii=False, indent=2))
+        else:
+            click.echo("\n\n".join(format_reverified(outcome) for outcome in outcomes))
+        if any(o["summary"]["changed"] or o["summary"]["problems"] for o in outcomes):
+            raise SystemExit(int(ExitCode.PROBLEMS))
+        return
+    if evidence:
+        raise click.UsageError("--evidence goes with --offline (the folder verification keeps copies in is the "
+                               "evidence_dir setting)")
     extractions, skipped = read_documents(documents)
     for document in skipped:
         click.echo(f"skipped {document['reason']}", err=True)
     several = len(extractions) + len(skipped) > 1
     every = []
-    for extraction in extractions:
-        with progress(len(extraction.unique_urls()), options) as on_check:
-            every.append(verify_document(extraction, settings, on_check=on_check))
+    with contextlib.ExitStack() as stack:
+        keep = None
+        if settings.keep_evidence and extractions:
+            keep = stack.enter_context(EvidenceStore.open(evidence_folder(settings), label="verify")).keep
+        for extraction in extractions:
+            with progress(len(extraction.unique_urls()), options) as on_check:
+                every.append(verify_document(extraction, settings, on_check=on_check, keep=keep))
     if as_json:
         shown = [report_document(results) for results in every]
         click.echo(json.dumps(shown if several else shown[0], ensure_ascii=False, indent=2))
@@ -471,6 +514,81 @@ def unlock_command(options: Options, db: str | None) -> None:
     else:
         click.echo(f"{settings.db}: cleared the lock of PID {held['pid']} on {held['host']} "
                    f"(started {held['started_at']})")
+
+
+@cli.group("evidence")
+def evidence_group() -> None:
+    """The kept copies: the bytes each verdict was made on, as WARC files in the evidence
+    folder (citewatch-evidence next to the database unless evidence_dir says otherwise).
+
+    \b
+    Examples:
+      citewatch evidence ls
+      citewatch evidence ls data/000_7d4670f58732b56e.txt
+      citewatch evidence export data/000_7d4670f58732b56e.txt --wacz
+      citewatch evidence serve --port 8090
+      citewatch evidence prune
+    """
+
+
+@evidence_group.command("ls")
+@click.argument("document", required=False)
+@click.option("--db", "db", help="The database (default ./citewatch.sqlite, or CITEWATCH_DB).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@click.pass_obj
+def evidence_ls_command(options: Options, document: str | None, db: str | None, as_json: bool) -> None:
+    """Without DOCUMENT: each WARC file, the run that wrote it, its new copies, revisits and
+    size. With DOCUMENT (its path as run): every copy its current verdicts rest on, its
+    SHA-256, and whether its record is kept."""
+    settings = options.load(db=db).settings
+    listing = list_evidence(settings, document)
+    click.echo(json.dumps(listing, ensure_ascii=False, indent=2) if as_json else format_evidence(listing))
+    if document is not None and not all(c["kept"] or not c["sha256"] for c in listing["copies"]):
+        raise SystemExit(int(ExitCode.PROBLEMS))
+
+
+@evidence_group.command("prune")
+@click.option("--db", "db", help="The database (default ./citewatch.sqlite, or CITEWATCH_DB).")
+@click.pass_obj
+def evidence_prune_command(options: Options, db: str | None) -> None:
+    """Drop every kept record that no current verdict rests on (older copies, revisits of
+    past runs); what the verdicts rest on is never dropped. A run does this by itself
+    when the folder passes the evidence_budget setting."""
+    settings = options.load(db=db).settings
+    pruned = prune_evidence(settings)
+    click.echo(f"dropped {pruned['records_dropped']} records, freed {pruned['bytes_freed']:,} bytes "
+               f"({pruned['bytes_before']:,} → {pruned['bytes_after']:,}); kept every record current verdicts rest on")
+
+
+@evidence_group.command("export")
+@click.argument("document")
+@click.option("--wacz", "as_wacz", is_flag=True, default=True, show_default=True,
+              help="Write a WACZ (the only package format).")
+@click.option("-o", "--out", "out", type=click.Path(dir_okay=False),
+              help="Where (default: <reports>/<document-name>/evidence.wacz).")
+@click.option("--db", "db", help="The database (default ./citewatch.sqlite, or CITEWATCH_DB).")
+@click.pass_obj
+def evidence_export_command(options: Options, document: str, as_wacz: bool, out: str | None, db: str | None) -> None:
+    """Package the copies DOCUMENT's verdicts rest on as one WACZ: one WARC of their
+    records as kept, the pages index, and the report (logs/citewatch-provenance.json), openable in any
+    WACZ replay tool and re-verifiable with `citewatch verify --offline FILE.wacz`. Needs
+    the replay extra."""
+    settings = options.load(db=db).settings
+    done = export_document(settings, document, out)
+    click.echo(f"{done['path']}: {done['copies']} copies, {done['records']} records, {done['bytes']:,} bytes")
+
+
+@evidence_group.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8090, show_default=True, help="Port to listen on.")
+@click.option("--db", "db", help="The database (default ./citewatch.sqlite, or CITEWATCH_DB).")
+@click.pass_obj
+def evidence_serve_command(options: Options, host: str, port: int, db: str | None) -> None:
+    """Replay the kept copies through pywb at http://HOST:PORT/evidence/<date>/<url> (the
+    reports' "local copy" links, evidence_replay_url) until stopped. Needs the replay extra."""
+    settings = options.load(db=db).settings
+    click.echo(f"replaying {evidence_folder(settings)} at http://{host}:{port}/{COLLECTION}/ (Ctrl-C stops)", err=True)
+    raise SystemExit(serve_evidence(settings, host, port))
 
 
 def _formats(text: str) -> tuple[str, ...]:
