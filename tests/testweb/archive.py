@@ -56,13 +56,15 @@ def write_warc(path: Path, captures: Iterable[Capture]) -> Path:
 
 
 class PywbArchive:
-    """`start()` writes the WARC, indexes it with wb-manager and runs `wayback` on a free
+    """`start()` writes the WARC (and adds any `warcs` given), indexes them with wb-manager and runs `wayback` on a free
     loopback port; `stop()` ends it. `cdx_url` and `replay_url` are what the
     CITEWATCH_WAYBACK_* settings take (dialect `pywb`)."""
 
-    def __init__(self, root: Path, captures: Iterable[Capture], *, record: bool = False) -> None:
+    def __init__(self, root: Path, captures: Iterable[Capture], *, record: bool = False,
+                 warcs: Iterable[Path] = ()) -> None:
         self.root = root
         self.captures = list(captures)
+        self.warcs = list(warcs)  # WARC files of someone else's, added as they are
         self.record = record
         self.process: subprocess.Popen | None = None
         self.port = 0
@@ -90,9 +92,9 @@ class PywbArchive:
         self.root.mkdir(parents=True, exist_ok=True)
         warc = write_warc(self.root / "captures.warc.gz", self.captures)
         _tool("wb-manager", "init", COLLECTION, cwd=self.root)
-        _tool("wb-manager", "add", COLLECTION, str(warc), cwd=self.root)
+        _tool("wb-manager", "add", COLLECTION, str(warc), *(str(w) for w in self.warcs), cwd=self.root)
         for _attempt in range(3):
-            self.port = _free_port()
+            self.port = free_port()
             command = [_script("wayback"), "-b", "127.0.0.1", "-p", str(self.port), "-t", "8"]
             if self.record:
                 command += ["--live", "--record", "-a", "--auto-interval", "2"]
@@ -140,7 +142,7 @@ def _tool(*args: str, cwd: Path) -> None:
         raise RuntimeError(f"{' '.join(args)} failed: {result.stderr[-2000:]}")
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
