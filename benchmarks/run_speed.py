@@ -2,13 +2,14 @@
 requests counted at the servers); and a generated document of 10,000 citations over 200
 hosts (wall time, peak RSS).
 
-Run: .venv/bin/python benchmarks/run_speed.py [--citations 10000] [--hosts 200] [--skip-large]
+Run: .venv/bin/python benchmarks/run_speed.py [--citations 10000] [--hosts 200] [--skip-large] [--without-evidence]
 Needs the test extras (`make install-test`). Not a test: nothing is asserted.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -16,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import trustme
@@ -33,7 +35,9 @@ from tests.testweb.origin import OriginServer  # noqa: E402
 SAMPLE = ROOT / "data" / "000_7d4670f58732b56e.txt"
 
 
-def sample(work: Path) -> None:
+@contextlib.contextmanager
+def sample_test_web(work: Path) -> Iterator[tuple[Settings, OriginServer, FakeInternetArchive]]:
+    """The sample document's 46 URLs on the test web, and settings pointed at it."""
     ca = trustme.CA()
     ca_file = work / "ca.pem"
     ca.cert_pem.write_to_path(str(ca_file))
@@ -41,12 +45,19 @@ def sample(work: Path) -> None:
     web = sample_web.build(str(SAMPLE), origin)
     archive = FakeInternetArchive(web.captures).start()
     try:
-        settings = Settings(
+        yield Settings(
             connect_to=origin.connect_to(*web.hosts) + origin.connect_to(), ca_bundle=str(ca_file),
             **archive.env(), archive_cdx_per_minute=0, archive_replay_per_second=0,
             canary_url="http://canary.test/ok", check_retries=0, read_timeout=0.5, request_deadline=5,
             db=str(work / "sample.sqlite"), reports_dir=str(work / "reports"),
-        )
+        ), origin, archive
+    finally:
+        archive.stop()
+        origin.stop()
+
+
+def sample(work: Path) -> None:
+    with sample_test_web(work) as (settings, origin, archive):
         for label in ("cold", "warm"):
             origin.reset_counts()
             archive.reset()
@@ -56,12 +67,9 @@ def sample(work: Path) -> None:
             print(f"sample, {label}: {wall:.2f} s wall; {len(origin.requests)} origin requests, "
                   f"{len(archive.requests)} archive requests; {summary.checked} URLs checked, "
                   f"{summary.reused} fresh, {summary.verified} citations verified")
-    finally:
-        archive.stop()
-        origin.stop()
 
 
-def large(work: Path, citations: int, hosts: int) -> None:
+def large(work: Path, citations: int, hosts: int, keep_evidence: bool = True) -> None:
     server = subprocess.Popen([sys.executable, "-m", "tests.testweb.slowweb", "--hosts", str(hosts), "--delay", "0.02"],
                               cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
@@ -80,7 +88,7 @@ def large(work: Path, citations: int, hosts: int) -> None:
             wayback_cdx_url=archive.cdx_url, wayback_replay_url=archive.replay_url, wayback_dialect="pywb",
             archive_mode="timegate", archive_cdx_per_minute=0, archive_replay_per_second=0,
             canary_url="http://host0.example/story/0", db=str(work / "large.sqlite"),
-            reports_dir=str(work / "reports"), check_concurrency=80,
+            reports_dir=str(work / "reports"), check_concurrency=80, keep_evidence=keep_evidence,
         )
         try:
             started = time.perf_counter()
@@ -89,8 +97,10 @@ def large(work: Path, citations: int, hosts: int) -> None:
         finally:
             archive.stop()
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        kept = summary.evidence
         print(f"large: {citations} citations over {hosts} hosts: {wall:.1f} s wall, peak RSS {peak:.0f} MB; "
-              f"verdicts {summary.verdicts}, links {summary.links}")
+              f"verdicts {summary.verdicts}, links {summary.links}; evidence "
+              + (f"{kept['responses']} copies, {kept['revisits']} revisits, {kept['bytes']:,} bytes" if kept else "not kept"))
     finally:
         server.kill()
 
@@ -100,12 +110,13 @@ def main() -> None:
     parser.add_argument("--citations", type=int, default=10_000)
     parser.add_argument("--hosts", type=int, default=200)
     parser.add_argument("--skip-large", action="store_true")
+    parser.add_argument("--without-evidence", action="store_true", help="keep_evidence off (to compare)")
     args = parser.parse_args()
     print(f"{os.cpu_count()} cores")
     with tempfile.TemporaryDirectory() as tmp:
         sample(Path(tmp))
         if not args.skip_large:
-            large(Path(tmp), args.citations, args.hosts)
+            large(Path(tmp), args.citations, args.hosts, keep_evidence=not args.without_evidence)
 
 
 if __name__ == "__main__":

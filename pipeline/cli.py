@@ -29,6 +29,7 @@ from pipeline.evidence.commands import (
     reverify_targets,
     serve_evidence,
 )
+from pipeline.evidence.model import EvidenceError
 from pipeline.evidence.package import COLLECTION
 from pipeline.evidence.store import EvidenceStore
 from pipeline.extract import extract, extraction_json
@@ -346,7 +347,10 @@ def verify_command(options: Options, documents: tuple[str, ...], as_json: bool, 
     with contextlib.ExitStack() as stack:
         keep = None
         if settings.keep_evidence and extractions:
-            keep = stack.enter_context(EvidenceStore.open(evidence_folder(settings), label="verify")).keep
+            try:
+                keep = stack.enter_context(EvidenceStore.open(evidence_folder(settings), label="verify")).keep
+            except EvidenceError as exc:  # verify wrote nothing before it kept evidence: it still verifies
+                click.echo(f"citewatch: warning: {exc}; verdicts will name no kept bytes", err=True)
         for extraction in extractions:
             with progress(len(extraction.unique_urls()), options) as on_check:
                 every.append(verify_document(extraction, settings, on_check=on_check, keep=keep))

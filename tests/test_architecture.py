@@ -84,7 +84,7 @@ def test_renderers_never_import_the_store() -> None:
 
 PURE = ["pipeline.text", "pipeline.times", "pipeline.verify", "pipeline.linkstate", "pipeline.archive.choose",
         "pipeline.report.document", "pipeline.report.html_format", "pipeline.report.json_format",
-        "pipeline.report.markdown_format", "pipeline.results"]
+        "pipeline.report.markdown_format", "pipeline.results", "pipeline.evidence.model"]
 
 
 @pytest.mark.parametrize("name", PURE)

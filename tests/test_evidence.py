@@ -559,3 +559,19 @@ def test_a_real_internet_archive_memento_is_kept_with_its_own_headers(tmp_path: 
     stamp = evidence.snapshot.timestamp
     assert response["date"] == ref.date == f"{stamp[:4]}-{stamp[4:6]}-{stamp[6:8]}T{stamp[8:10]}:{stamp[10:12]}:{stamp[12:]}Z"
     assert "X-Archive-Orig-Date" in evidence.headers and "Date" in response["http"]  # renamed back
+
+
+def test_where_evidence_cannot_be_kept_verify_still_verifies_and_run_stops_before_checking(web: Web,
+                                                                                          tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    env = {**web.env(), "CITEWATCH_EVIDENCE_DIR": str(blocker / "evidence")}
+    result = cli_run("verify", str(web.document), "--json", env=env)
+    assert result.returncode == 0 and "verdicts will name no kept bytes" in result.stderr
+    report = json.loads(result.stdout)
+    assert {c["verdict"] for c in report["citations"]} == {"verified", "verified_live", "partial"}
+    assert all(p["evidence"] is None for c in report["citations"] for p in c["passages"])
+    web.origin.reset_counts()
+    run = cli_run("run", str(web.document), env=env)
+    assert run.returncode == 3 and "cannot open the evidence store" in run.stderr
+    assert "Traceback" not in run.stderr and web.origin.requests == []  # nothing checked, nothing marked

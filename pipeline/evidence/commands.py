@@ -13,9 +13,9 @@ from typing import Any
 
 from pipeline.errors import UsageError
 from pipeline.evidence import package
-from pipeline.evidence.model import EvidenceError, EvidenceMissing, EvidenceRef
+from pipeline.evidence.model import EvidenceError, EvidenceMissing, EvidenceRef, Payload
 from pipeline.evidence.reverify import Reader, reverify, verification_from_json
-from pipeline.evidence.store import EvidenceStore, Payload, folder_for, read_payload
+from pipeline.evidence.store import EvidenceStore, folder_for, read_payload
 from pipeline.jobs import database_errors, require_database
 from pipeline.report import report_names
 from pipeline.report.document import SCHEMA_VERSION, report_document
@@ -50,9 +50,14 @@ def _evidence(settings: Settings, folder: Path | None = None) -> Iterator[Eviden
 
 
 def _document(store: Store, path: str) -> dict[str, Any]:
-    wanted = str(Path(path))
-    for document in store.documents():
-        if str(Path(document["path"])) == wanted:
+    """A document of the database by its path as run (or the same file by another path)."""
+    wanted = Path(path)
+    documents = store.documents()
+    for document in documents:
+        if str(Path(document["path"])) == str(wanted):
+            return document
+    for document in documents:
+        if Path(document["path"]).resolve() == wanted.resolve():
             return document
     raise UsageError(f"no document {path} in {store.path}; run `citewatch run {path}` first")
 

@@ -64,6 +64,20 @@ class EvidenceRef:
                    str(data.get("url", "")), str(data.get("date", "")), data.get("revisit"))
 
 
+@dataclasses.dataclass(frozen=True)
+class Payload:
+    """A kept copy read back: the HTTP status and headers recorded, and the payload."""
+
+    ref: EvidenceRef
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+    @property
+    def content_type(self) -> str:
+        return next((v for k, v in self.headers.items() if k.lower() == "content-type"), "")
+
+
 # A sink for copies as they are read: keeps the bytes, says where (None: not kept).
 Keep = Callable[[Exchange], "EvidenceRef | None"]
 

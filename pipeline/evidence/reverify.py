@@ -11,8 +11,7 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from pipeline.evidence.model import EvidenceAltered, EvidenceMissing, EvidenceRef
-from pipeline.evidence.store import Payload
+from pipeline.evidence.model import EvidenceAltered, EvidenceMissing, EvidenceRef, Payload
 from pipeline.flow import verify_citation_copies
 from pipeline.model import Verdict
 from pipeline.results import Verification
@@ -66,6 +65,9 @@ def reverify(verifications: Mapping[str, Verification], read: Reader,
     for citation_id, then in verifications.items():
         copies: list[Copy] = []
         problems: list[str] = []
+        if not then.copies and any(p.verdict is not Verdict.UNVERIFIABLE for p in then.passages):
+            problems.append("recorded without the copies it was made on (before citewatch kept evidence): "
+                            "run its document again to keep them")
         for copy in then.copies:
             if copy.evidence is None:
                 if not copy.reason:  # read then, but its bytes were not kept

@@ -38,7 +38,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from pipeline import __version__
-from pipeline.evidence.model import EvidenceAltered, EvidenceError, EvidenceMissing, EvidenceRef, Exchange
+from pipeline.evidence.model import EvidenceAltered, EvidenceError, EvidenceMissing, EvidenceRef, Exchange, Payload
 from pipeline.times import now_iso
 
 INDEX = "index.sqlite"
@@ -82,20 +82,6 @@ def folder_for(db: str, evidence_dir: str = "") -> Path:
 
 
 @dataclasses.dataclass(frozen=True)
-class Payload:
-    """A kept copy read back: the HTTP status and headers recorded, and the payload."""
-
-    ref: EvidenceRef
-    status: int
-    headers: Mapping[str, str]
-    body: bytes
-
-    @property
-    def content_type(self) -> str:
-        return next((v for k, v in self.headers.items() if k.lower() == "content-type"), "")
-
-
-@dataclasses.dataclass(frozen=True)
 class Written:
     """What one writer added: new payloads, revisits of kept ones, bytes on disk."""
 
@@ -136,6 +122,7 @@ class EvidenceStore:
             db = sqlite3.connect(folder / INDEX, timeout=30, check_same_thread=False, isolation_level=None)
             db.row_factory = sqlite3.Row
             db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")  # a record's row outlives a killed process; the files are fsynced at close
             db.executescript(_SCHEMA)
         except (OSError, sqlite3.Error) as exc:
             raise EvidenceError(f"{folder}: cannot open the evidence store: {exc}") from exc
@@ -173,15 +160,24 @@ class EvidenceStore:
                 exchange.url, digest, known["url"], known["date"], http_headers=http_headers,
                 warc_headers_dict={"WARC-Date": warc_date, "WARC-Refers-To": known["record_id"], **extra})
         record_id = record.rec_headers.get_header("WARC-Record-ID")
-        rows = [self._append(stream, writer, record, exchange, sha, known["record_id"] if known else None)]
-        if exchange.kind == "archive":
-            rows.append(self._append(stream, writer, _metadata(writer, exchange, record_id, sha), exchange, None,
-                                     record_id))
-        stream.flush()
-        with self._transaction():
-            self.db.executemany(
-                "INSERT INTO records (record_id, warc, offset, length, type, kind, url, date, sha256, payload_bytes, "
-                "refers_to, written_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        start = stream.tell()
+        try:
+            rows = [self._append(stream, writer, record, exchange, sha, known["record_id"] if known else None)]
+            if exchange.kind == "archive":
+                rows.append(self._append(stream, writer, _metadata(writer, exchange, record_id, sha), exchange, None,
+                                         record_id))
+            stream.flush()
+            with self._transaction():
+                self.db.executemany(
+                    "INSERT INTO records (record_id, warc, offset, length, type, kind, url, date, sha256, "
+                    "payload_bytes, refers_to, written_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        except BaseException:
+            # a record half written (a full disk) or not indexed is taken back, so that the
+            # next one starts where a reader expects a record
+            with contextlib.suppress(OSError):
+                stream.seek(start)
+                stream.truncate()
+            raise
         added = sum(row[3] for row in rows)
         if known is None:
             self.written += Written(1, 0, added)
@@ -291,7 +287,7 @@ class EvidenceStore:
             "SELECT f.name, f.label, f.started_at, f.finished_at, "
             "SUM(r.type = 'response') AS responses, SUM(r.type = 'revisit') AS revisits, "
             "COALESCE(SUM(r.length), 0) AS bytes FROM files f LEFT JOIN records r ON r.warc = f.name "
-            "GROUP BY f.name ORDER BY f.started_at, f.name")
+            "GROUP BY f.name ORDER BY f.started_at, f.rowid")
         return [dict(row) | {"responses": row["responses"] or 0, "revisits": row["revisits"] or 0,
                              "on_disk": self._size(row["name"])} for row in rows]
 
