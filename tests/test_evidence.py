@@ -10,6 +10,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -27,22 +28,28 @@ from click.testing import CliRunner
 from warcio.archiveiterator import ArchiveIterator
 from warcio.warcwriter import WARCWriter
 
+from pipeline.archive import ArchiveClient, ArchiveState, Lookup
 from pipeline.cli import cli
 from pipeline.config import Settings
+from pipeline.evidence.commands import reverify_targets
 from pipeline.evidence.model import Exchange
 from pipeline.evidence.package import validate_wacz
-from pipeline.evidence.store import EvidenceStore
-from pipeline.archive import ArchiveClient, ArchiveState, Lookup
-from pipeline.flow import memento_exchange
+from pipeline.evidence.reverify import reverify
+from pipeline.evidence.store import UNREADABLE, EvidenceStore
+from pipeline.flow import memento_exchange, verify_citation_copies
 from pipeline.jobs import run_documents
-from pipeline.report.document import report_document
+from pipeline.model import Verdict
+from pipeline.signals import unusable_copy
 from pipeline.store import Store
+from pipeline.text import read_page
+from pipeline.verify import Copy, CopyKind, NormalizedPage
 from tests.testweb.archive import Capture, PywbArchive, free_port
 from tests.testweb.fake_ia import FakeInternetArchive
 from tests.testweb.origin import OriginServer, Page
 from tests.testweb.recorded_ia import RecordedArchive
 
 ROOT = Path(__file__).parent.parent
+SAMPLE = ROOT / "data" / "000_7d4670f58732b56e.txt"
 SCHEMA = json.loads((ROOT / "pipeline" / "report" / "report.schema.json").read_text())
 
 MISSILES = "British troops in Afghanistan are being targeted by surface-to-air missiles."
@@ -237,7 +244,7 @@ def test_the_html_report_shows_the_short_hash_and_the_local_copy(web: Web) -> No
     html = (Path(web.settings.reports_dir) / "note" / "report.html").read_text()
     evidence = report["citations"][0]["passages"][0]["evidence"]
     assert f"sha256:{evidence['sha256'][:12]}" in html
-    assert f'href="http://127.0.0.1:8090/evidence/20160601000000/http://one.test/story"' in html
+    assert 'href="http://127.0.0.1:8090/evidence/20160601000000/http://one.test/story"' in html
 
 
 # --- offline ----------------------------------------------------------------------------
@@ -342,14 +349,14 @@ def test_a_torn_tail_of_a_dead_writer_is_cut_and_every_record_before_it_reads(tm
     refs = [store.keep(Exchange("live", f"http://x.test/{n}", "2026-01-01T00:00:00Z", 200,
                                 {"Content-Type": "text/html"}, page(f"page {n}"))) for n in range(3)]
     name = store._name
-    store._file.write(gzip.compress(b"WARC/1.1\r\nWARC-Type: response\r\nContent-Length: 999\r\n\r\nhalf")[:40])
+    last = (folder / (name + ".open")).read_bytes()[refs[-1].offset:]
+    store._file.write(last[:len(last) // 2])  # half of a record: a writer killed mid-write
     store._file.flush()
-    os.close(os.dup(store._file.fileno()))
     store._file.close()  # the writer dies: its lock goes with it, its file stays .open and torn
     store._file = None
     store.db.close()
     assert (folder / (name + ".open")).exists()
-    with pytest.raises(Exception):
+    with pytest.raises(UNREADABLE):
         records(folder / (name + ".open"))  # a reader would trip on it
     again = EvidenceStore.open(folder, label="evidence")
     assert not (folder / (name + ".open")).exists()
@@ -575,3 +582,69 @@ def test_where_evidence_cannot_be_kept_verify_still_verifies_and_run_stops_befor
     run = cli_run("run", str(web.document), env=env)
     assert run.returncode == 3 and "cannot open the evidence store" in run.stderr
     assert "Traceback" not in run.stderr and web.origin.requests == []  # nothing checked, nothing marked
+
+
+def test_a_report_from_elsewhere_cannot_point_outside_the_evidence_folder(web: Web, tmp_path: Path) -> None:
+    run_documents([str(web.document)], web.settings)
+    report = report_of(web)
+    secret = tmp_path / "secret.warc.gz"
+    secret.write_bytes((folder_of(web) / report["citations"][0]["passages"][0]["evidence"]["warc"]).read_bytes())
+    for citation in report["citations"]:
+        for item in citation["passages"] + citation["copies"]:
+            if item.get("evidence"):
+                item["evidence"]["warc"] = "../secret.warc.gz" if citation["index"] == 1 else ".."
+                item["evidence"]["record_id"] = "<urn:uuid:00000000-0000-0000-0000-000000000000>"
+    forged = tmp_path / "forged.json"
+    forged.write_text(json.dumps(report))
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = cli_run("verify", "--offline", str(forged), "--evidence", str(empty), env=web.env())
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "is not in" in result.stdout and "3 changed" in result.stdout  # nothing read from outside
+
+
+def test_real_pages_kept_and_read_back_give_the_same_verdicts(tmp_path: Path) -> None:
+    """The 46 real pages of tests/realpages (see its README), kept as archived copies and
+    verified; then every verdict made again from the WARC alone: the bytes, their charset
+    and their reading survive the round trip, for true quotes and quotes with a word changed."""
+    from tests.test_realpages import CORPUS, HERE
+
+    store = EvidenceStore.open(tmp_path / "evidence", label="realpages")
+    copies = {}
+    for entry in CORPUS:
+        body = gzip.decompress((HERE / "pages" / entry["page"]).read_bytes())
+        url = f"http://{entry['page']}/"
+        ref = store.keep(Exchange("archive", url, "2020-01-01T00:00:00Z", 200, {"Content-Type": "text/html"}, body))
+        read = read_page(body, "text/html")
+        copies[entry["page"]] = Copy(url, url, CopyKind.ARCHIVE, url, "20200101000000",
+                                     NormalizedPage.of(read, unusable_copy(read, body)), "", ref)
+    recorded = {}
+    for number, entry in enumerate(CORPUS):
+        changed = [re.sub(r"\b(\w{4,})\b", lambda m: m.group(1)[::-1], s, count=1) for s in entry["sentences"]]
+        passages = [(s, n) for n, s in enumerate(entry["sentences"] + changed)]
+        recorded[str(number)] = verify_citation_copies(passages, [copies[entry["page"]]])
+    store.close()
+    assert sum(p.verdict is Verdict.VERIFIED for v in recorded.values() for p in v.passages) >= 270
+    with EvidenceStore.open(tmp_path / "evidence", label="reverify", create=False) as reader:
+        again = reverify(recorded, reader.read)
+    assert [r for r in again if r.changed or r.problems] == []
+    assert len(again) == 46
+
+
+def test_every_verdict_of_the_sample_run_names_kept_bytes_and_is_made_again_offline(sample_run) -> None:
+    """The sample document (36 citations, 46 URLs: dead links, walls, paywalls, a changed page)."""
+    _, settings, summary = sample_run
+    report = json.loads(Path(summary.documents[0]["reports"][1]).read_text())
+    kept = all_records(Path(settings.db).parent / "citewatch-evidence")
+    judged = 0
+    for citation in report["citations"]:
+        for passage in citation["passages"]:
+            if passage["verdict"] != "unverifiable":
+                evidence = passage["evidence"]
+                assert hashlib.sha256(kept[evidence["record_id"]]["payload"]).hexdigest() == evidence["sha256"]
+                judged += 1
+        for copy in citation["copies"]:
+            assert copy["evidence"] or copy["reason"], copy  # read and kept, or why it was not read
+    assert judged >= 100
+    outcome = reverify_targets([str(SAMPLE)], settings)[0]
+    assert outcome["summary"] == {"citations": 36, "same": 36, "changed": 0, "problems": 0}

@@ -6,6 +6,13 @@
 - `package`   one document's evidence as a WACZ; replay through pywb
 """
 
-from pipeline.evidence.model import EvidenceAltered, EvidenceError, EvidenceMissing, EvidenceRef, Exchange, Keep
+from pipeline.evidence.model import (
+    EvidenceAltered,
+    EvidenceError,
+    EvidenceMissing,
+    EvidenceRef,
+    Exchange,
+    Keep,
+)
 
 __all__ = ["EvidenceAltered", "EvidenceError", "EvidenceMissing", "EvidenceRef", "Exchange", "Keep"]

@@ -4,6 +4,7 @@ evidence folder the settings name: plain data in, plain data out."""
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 import zipfile
 from collections.abc import Iterator, Sequence
@@ -11,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from pipeline.config import Settings
 from pipeline.errors import UsageError
 from pipeline.evidence import package
 from pipeline.evidence.model import EvidenceError, EvidenceMissing, EvidenceRef, Payload
@@ -20,10 +22,11 @@ from pipeline.jobs import database_errors, require_database
 from pipeline.report import report_names
 from pipeline.report.document import SCHEMA_VERSION, report_document
 from pipeline.results import Verification
-from pipeline.config import Settings
 from pipeline.store import Store
 from pipeline.times import now_iso
 from pipeline.verify import Thresholds
+
+REPORT_CAP = 1 << 30  # a report.json read from a WACZ at most
 
 
 def evidence_folder(settings: Settings) -> Path:
@@ -155,8 +158,11 @@ def _reverify_wacz(path: Path, thresholds: Thresholds) -> dict[str, Any]:
                     raise UsageError(f"{path}: no {package.REPORT_IN_WACZ}: not a WACZ citewatch wrote")
                 for name in names:
                     if name.startswith("archive/") and name.endswith(".warc.gz") and "/" not in name[8:]:
-                        (Path(work) / name[8:]).write_bytes(wacz.read(name))
+                        with wacz.open(name) as source, open(Path(work) / name[8:], "wb") as target:
+                            shutil.copyfileobj(source, target)  # streamed: a WARC may be large
                 report_path = Path(work) / "report.json"
+                if wacz.getinfo(package.REPORT_IN_WACZ).file_size > REPORT_CAP:
+                    raise UsageError(f"{path}: its report is over {REPORT_CAP:,} bytes")
                 report_path.write_bytes(wacz.read(package.REPORT_IN_WACZ))
         except (OSError, zipfile.BadZipFile) as exc:
             raise UsageError(f"{path}: not a readable WACZ ({exc})") from exc

@@ -11,7 +11,12 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from pipeline.evidence.model import EvidenceAltered, EvidenceMissing, EvidenceRef, Payload
+from pipeline.evidence.model import (
+    EvidenceAltered,
+    EvidenceMissing,
+    EvidenceRef,
+    Payload,
+)
 from pipeline.flow import verify_citation_copies
 from pipeline.model import Verdict
 from pipeline.results import Verification

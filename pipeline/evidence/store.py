@@ -27,7 +27,7 @@ import sqlite3
 import threading
 import zlib
 from base64 import b32encode
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -38,13 +38,24 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from pipeline import __version__
-from pipeline.evidence.model import EvidenceAltered, EvidenceError, EvidenceMissing, EvidenceRef, Exchange, Payload
+from pipeline.evidence.model import (
+    EvidenceAltered,
+    EvidenceError,
+    EvidenceMissing,
+    EvidenceRef,
+    Exchange,
+    Payload,
+)
+from pipeline.store import immediate_transaction
 from pipeline.times import now_iso
 
 INDEX = "index.sqlite"
 OPEN = ".open"  # a file still being written
 PRUNING = ".pruning"  # a file being rewritten by prune
 SUFFIX = ".warc.gz"
+# What warcio raises on a damaged or torn file (a record cut inside its headers: AttributeError).
+UNREADABLE = (ArchiveLoadFailed, zlib.error, EOFError, ValueError, OSError, AttributeError)
+READ_CAP = 256 * 2**20  # a payload read back at most: far above max_body_bytes, below a decompression bomb
 # Headers that describe the transfer, not the payload kept: the body is stored decoded.
 _TRANSFER = {"content-encoding", "transfer-encoding", "content-length", "connection", "keep-alive"}
 
@@ -234,15 +245,8 @@ class EvidenceStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[None]:
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
+    def _transaction(self) -> contextlib.AbstractContextManager[None]:
+        return immediate_transaction(self.db)
 
     # --- the leftovers of killed writers ------------------------------------------------
 
@@ -400,7 +404,7 @@ def read_payload(folder: Path, ref: EvidenceRef, places: Iterable[tuple[str, int
     offset), else in every WARC file of the folder; its SHA-256 must be the one recorded."""
     tried: set[tuple[str, int]] = set()
     for warc, offset in places:
-        if (warc, offset) in tried or "/" in warc or "\\" in warc:
+        if (warc, offset) in tried:
             continue
         tried.add((warc, offset))
         found = _read_at(folder, warc, offset, ref)
@@ -414,8 +418,12 @@ def read_payload(folder: Path, ref: EvidenceRef, places: Iterable[tuple[str, int
 
 
 def _open_warc(folder: Path, name: str) -> BinaryIO | None:
+    """A WARC file of the folder by name (finished, or still being written); None for a
+    name that is not one (a report from elsewhere may name anything)."""
+    if not name.endswith(SUFFIX) or Path(name).name != name:
+        return None
     for candidate in (folder / name, folder / (name + OPEN)):
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(OSError):
             return open(candidate, "rb")
     return None
 
@@ -431,7 +439,7 @@ def _read_at(folder: Path, warc: str, offset: int, ref: EvidenceRef) -> Payload 
                 if record.rec_headers.get_header("WARC-Record-ID") != ref.record_id:
                     return None
                 return _payload(record, ref)
-        except (ArchiveLoadFailed, zlib.error, EOFError, ValueError, OSError) as exc:
+        except UNREADABLE as exc:
             raise EvidenceAltered(f"{warc}: the record of {ref.url} cannot be read ({exc})") from exc
     return None
 
@@ -442,13 +450,15 @@ def _scan(path: Path, ref: EvidenceRef) -> Payload | None:
             for record in ArchiveIterator(stream):
                 if record.rec_headers.get_header("WARC-Record-ID") == ref.record_id:
                     return _payload(record, ref)
-        except (ArchiveLoadFailed, zlib.error, EOFError, ValueError, OSError):
+        except UNREADABLE:
             return None
     return None
 
 
 def _payload(record: Any, ref: EvidenceRef) -> Payload:
-    body = record.raw_stream.read()
+    body = record.raw_stream.read(READ_CAP + 1)
+    if len(body) > READ_CAP:
+        raise EvidenceAltered(f"the kept copy of {ref.url} is over {READ_CAP:,} bytes: no copy citewatch keeps is")
     actual = hashlib.sha256(body).hexdigest()
     if actual != ref.sha256:
         raise EvidenceAltered(f"the kept copy of {ref.url} has changed: its SHA-256 is {actual[:12]}…, "
