@@ -245,6 +245,9 @@ def test_the_html_report_shows_the_short_hash_and_the_local_copy(web: Web) -> No
     evidence = report["citations"][0]["passages"][0]["evidence"]
     assert f"sha256:{evidence['sha256'][:12]}" in html
     assert 'href="http://127.0.0.1:8090/evidence/20160601000000/http://one.test/story"' in html
+    # the link to the copy says which copy it is (it said "live page" for every copy: `p.copy`
+    # in the template was the dict's own copy method)
+    assert "See it in the archived copy of 20160601000000" in html and "See it in the live page" in html
 
 
 # --- offline ----------------------------------------------------------------------------

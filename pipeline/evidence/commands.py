@@ -15,7 +15,7 @@ from typing import Any
 from pipeline.config import Settings
 from pipeline.errors import UsageError
 from pipeline.evidence import package
-from pipeline.evidence.model import EvidenceError, EvidenceMissing, EvidenceRef, Payload
+from pipeline.evidence.model import EvidenceError, EvidenceMissing, EvidenceRef, NoEvidenceStore, Payload
 from pipeline.evidence.reverify import Reader, reverify, verification_from_json
 from pipeline.evidence.store import EvidenceStore, folder_for, read_payload
 from pipeline.jobs import database_errors, require_database
@@ -75,7 +75,7 @@ def _reader(folder: Path) -> tuple[Reader, EvidenceStore | None]:
     try:
         store = EvidenceStore.open(folder, label="reverify", create=False)
         return store.read, store
-    except EvidenceError:
+    except (EvidenceError, NoEvidenceStore):
         pass
 
     def read(ref: EvidenceRef) -> Payload:

@@ -86,6 +86,10 @@ class EvidenceError(CannotRunError):
     """The evidence folder cannot be opened, read or written."""
 
 
+class NoEvidenceStore(UsageError):
+    """There is no evidence folder where one was to be read."""
+
+
 class EvidenceMissing(UsageError):
     """A record a verdict rests on is not in the evidence folder."""
 

@@ -44,6 +44,7 @@ from pipeline.evidence.model import (
     EvidenceMissing,
     EvidenceRef,
     Exchange,
+    NoEvidenceStore,
     Payload,
 )
 from pipeline.store import immediate_transaction
@@ -128,7 +129,8 @@ class EvidenceStore:
         try:
             if not folder.is_dir():
                 if not create:
-                    raise EvidenceError(f"{folder}: no evidence store here")
+                    raise NoEvidenceStore(f"{folder}: no evidence kept here; `citewatch run` keeps it, "
+                                          "next to the database unless evidence_dir says otherwise")
                 folder.mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(folder / INDEX, timeout=30, check_same_thread=False, isolation_level=None)
             db.row_factory = sqlite3.Row

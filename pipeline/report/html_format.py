@@ -119,7 +119,7 @@ def render(data: dict[str, Any]) -> str:
             found_any = Verdict(p["verdict"]).found_any
             passages.append({**p, "found_any": found_any, "runs": runs(p["text"], p.get("missing", []), found_any),
                              "evidence_href": text_fragment(p.get("location"), p.get("matched", "")) if found_any else None,
-                             "local_href": local_copy(replay_prefix, p.get("evidence")) if found_any else None})
+                             "local_href": local_copy(replay_prefix, p.get("evidence"))})
         sources = []
         for s in c["sources"]:
             snapshot = s.get("snapshot")
