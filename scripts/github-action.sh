@@ -7,6 +7,7 @@
 # Inputs, as action.yml passes them (not CITEWATCH_*, which are citewatch's own settings):
 #   INPUT_DOCUMENTS   files, folders and globs, separated by spaces (globs are citewatch's: ** works)
 #   INPUT_DB          the database the cache keeps            (default .citewatch/citewatch.sqlite)
+#   INPUT_EVIDENCE    the evidence folder the cache keeps     (default citewatch-evidence beside the database)
 #   INPUT_REPORTS     where the reports go                    (default citewatch-reports)
 #   INPUT_FAIL_ON     dead | new-dead | unverified | never    (default new-dead)
 #   INPUT_NEW_ISSUES  Markdown of the problems first seen in this run, empty when none
@@ -15,6 +16,7 @@ set -uo pipefail
 
 documents=${INPUT_DOCUMENTS:?"INPUT_DOCUMENTS: say which documents to check"}
 db=${INPUT_DB:-.citewatch/citewatch.sqlite}
+evidence=${INPUT_EVIDENCE:-$(dirname "$db")/citewatch-evidence}
 reports=${INPUT_REPORTS:-citewatch-reports}
 fail_on=${INPUT_FAIL_ON:-new-dead}
 new_issues=${INPUT_NEW_ISSUES:-$reports/new-issues.md}
@@ -24,7 +26,7 @@ set -f  # the globs are citewatch's to expand, with ** and .gitignore
 read -r -a paths <<< "$documents"
 set +f
 
-citewatch run "${paths[@]}" --db "$db" --reports "$reports" --format html,json,md,sarif,github \
+CITEWATCH_EVIDENCE_DIR=$evidence citewatch run "${paths[@]}" --db "$db" --reports "$reports" --format html,json,md,sarif,github \
     --new-issues "$new_issues" --fail-on "$fail_on"
 status=$?
 

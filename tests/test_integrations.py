@@ -93,6 +93,8 @@ def test_the_action_script_two_nights(tmp_path: Path, web_settings: Settings, or
     assert "field.md" in Path(env["GITHUB_STEP_SUMMARY"]).read_text()
     assert origin.requests_for(host="draft.test") == []  # .gitignore'd
     assert (tmp_path / ".citewatch" / "citewatch.sqlite").is_file()  # what the cache keeps
+    evidence = tmp_path / ".citewatch" / "citewatch-evidence"
+    assert len(list(evidence.glob("*.warc.gz"))) == 1  # and the bytes the verdicts rest on
 
     origin.reset_counts()
     fake_ia.reset()
@@ -103,6 +105,9 @@ def test_the_action_script_two_nights(tmp_path: Path, web_settings: Settings, or
     assert len(origin.requests_for(host="gone.test")) >= 1  # a failure is never fresh
     assert (reports / "new-issues.md").read_text() == "" and outputs["new-issues"] == ""
     assert any(line.startswith("::error file=notes/field.md,line=5") for line in second.stdout.splitlines())
+    report = json.loads((reports / "field" / "report.json").read_text())
+    kept = {p["evidence"]["warc"] for c in report["citations"] for p in c["passages"] if p["evidence"]}
+    assert kept and all((evidence / name).is_file() for name in kept)
 
 
 def test_the_action_script_says_what_it_needs(tmp_path: Path) -> None:
@@ -118,7 +123,9 @@ def test_action_yml_runs_the_script_with_the_inputs_it_reads() -> None:
     read = set(re.findall(r"\$\{(INPUT_[A-Z_]+)", SCRIPT.read_text()))
     assert set(step["env"]) <= read and "INPUT_DOCUMENTS" in step["env"]
     cache_paths = {s["with"]["path"] for s in action["runs"]["steps"] if "actions/cache" in s.get("uses", "")}
-    assert cache_paths == {"${{ inputs.database }}"} and step["env"]["INPUT_DB"] == "${{ inputs.database }}"
+    assert cache_paths == {"${{ inputs.database }}\n${{ inputs.evidence }}\n"}  # restored and saved alike
+    assert step["env"]["INPUT_DB"] == "${{ inputs.database }}"
+    assert step["env"]["INPUT_EVIDENCE"] == "${{ inputs.evidence }}"
 
 
 def _parses(words: list[str]) -> None:
