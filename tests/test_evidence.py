@@ -238,7 +238,7 @@ def _get(url: str, deadline: float) -> bytes:
             time.sleep(0.2)
 
 
-def test_the_html_report_shows_the_short_hash_and_the_local_copy(web: Web) -> None:
+def test_the_html_and_markdown_reports_show_the_short_hash_and_the_local_copy(web: Web) -> None:
     run_documents([str(web.document)], web.settings)
     report = report_of(web)
     html = (Path(web.settings.reports_dir) / "note" / "report.html").read_text()
@@ -248,6 +248,8 @@ def test_the_html_report_shows_the_short_hash_and_the_local_copy(web: Web) -> No
     # the link to the copy says which copy it is (it said "live page" for every copy: `p.copy`
     # in the template was the dict's own copy method)
     assert "See it in the archived copy of 20160601000000" in html and "See it in the live page" in html
+    markdown = (Path(web.settings.reports_dir) / "note" / "report.md").read_text()
+    assert f"judged on the bytes kept as `sha256:{evidence['sha256'][:12]}` (2016-06-01T00:00:00Z" in markdown
 
 
 # --- offline ----------------------------------------------------------------------------

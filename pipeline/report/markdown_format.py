@@ -58,6 +58,9 @@ def render(data: dict[str, Any]) -> str:
             lines.append(f"> {escape(p['text'])}")
             lines.append(">")
             lines.append(f"> — *{p['verdict']}* ({p['score']:.0%}){': ' + escape(p['note']) if p.get('note') else ''}")
+            if evidence := p.get("evidence"):
+                lines.append(f"> — judged on the bytes kept as `sha256:{evidence['sha256'][:12]}` "
+                             f"({escape(evidence['date'])}, {escape(evidence['warc'])})")
             lines.append("")
             for d in p.get("differences", []):
                 lines.append(f"- quote: ~~{escape(d['quote']) or '∅'}~~ → source: **{escape(d['source']) or '∅'}**")
