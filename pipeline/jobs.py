@@ -255,6 +255,7 @@ class Job:
             try:
                 self.evidence = EvidenceStore.open(folder_for(self.settings.db, self.settings.evidence_dir),
                                                    label=f"{self.kind} {self.run_id}")
+                self.summary.notes += self.evidence.notes
             except BaseException:
                 self.__exit__(None, None, None)
                 raise

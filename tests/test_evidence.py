@@ -653,3 +653,29 @@ def test_every_verdict_of_the_sample_run_names_kept_bytes_and_is_made_again_offl
     assert judged >= 100
     outcome = reverify_targets([str(SAMPLE)], settings)[0]
     assert outcome["summary"] == {"citations": 36, "same": 36, "changed": 0, "problems": 0}
+
+
+def test_the_index_is_made_again_from_the_warc_files_when_lost_or_broken(web: Web) -> None:
+    run_documents([str(web.document)], web.settings)
+    run_documents([str(web.document)], dataclasses.replace(web.settings, max_age="0"))
+    folder = folder_of(web)
+    env = web.env()
+    before = json.loads(cli_run("evidence", "ls", "--json", env=env).stdout)["files"]
+    shown = [(f["name"], f["label"], f["responses"], f["revisits"], f["bytes"]) for f in before]
+    for damage in ("lost", "broken"):
+        for path in folder.glob("index.sqlite*"):
+            path.unlink()
+        if damage == "broken":
+            (folder / "index.sqlite").write_bytes(b"not a database at all")
+        listing = cli_run("evidence", "ls", "--json", env=env)
+        assert listing.returncode == 0, listing.stderr
+        assert "made again from the WARC files" in listing.stderr
+        again = json.loads(listing.stdout)["files"]
+        assert [(f["name"], f["label"], f["responses"], f["revisits"], f["bytes"]) for f in again] == shown
+    assert len(list(folder.glob("index.sqlite.broken-*"))) == 1  # set aside, not deleted
+    per_document = cli_run("evidence", "ls", str(web.document), "--json", env=env)
+    assert per_document.returncode == 0 and all(c["kept"] for c in json.loads(per_document.stdout)["copies"]
+                                                if c["sha256"])
+    third = run_documents([str(web.document)], dataclasses.replace(web.settings, max_age="0"))
+    assert third.evidence["responses"] == 0 and third.evidence["revisits"] == 4  # the payloads are known again
+    assert cli_run("verify", "--offline", str(web.document), env=env).returncode == 0

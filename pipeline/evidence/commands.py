@@ -104,6 +104,7 @@ def _outcome(name: str, verifications: dict[str, Verification], folder: Path, th
     }
 
 
+@database_errors
 def reverify_targets(targets: Sequence[str], settings: Settings, evidence: str | None = None) -> list[dict[str, Any]]:
     """Each target made again offline: a document as run (its record in the database), a
     report.json, or a WACZ that `evidence export` wrote (its own report and WARC)."""
@@ -229,6 +230,7 @@ def export_document(settings: Settings, document: str, out: str | None = None) -
         return package.export_wacz(report, evidence, target, title=f"citewatch evidence: {document}")
 
 
+@database_errors
 def serve_evidence(settings: Settings, host: str, port: int) -> int:
     with _evidence(settings) as evidence:
         return package.serve(evidence, host, port)

@@ -21,12 +21,13 @@ import dataclasses
 import fcntl
 import hashlib
 import io
+import logging
 import os
 import secrets
 import sqlite3
 import threading
 import zlib
-from base64 import b32encode
+from base64 import b32decode, b32encode
 from collections.abc import Iterable, Mapping
 from http import HTTPStatus
 from pathlib import Path
@@ -50,6 +51,7 @@ from pipeline.evidence.model import (
 from pipeline.store import immediate_transaction
 from pipeline.times import now_iso
 
+log = logging.getLogger(__name__)
 INDEX = "index.sqlite"
 OPEN = ".open"  # a file still being written
 PRUNING = ".pruning"  # a file being rewritten by prune
@@ -115,6 +117,7 @@ class EvidenceStore:
         self.folder = folder
         self.db = db
         self.label = label
+        self.notes: list[str] = []  # what opening the store had to repair
         self.written = Written()
         self._lock = threading.Lock()
         self._file: BinaryIO | None = None
@@ -126,21 +129,36 @@ class EvidenceStore:
         """The store in `folder` (created when missing, unless `create` is false), with the
         leftovers of killed writers made whole first."""
         folder = Path(folder)
+        notes = []
         try:
             if not folder.is_dir():
                 if not create:
                     raise NoEvidenceStore(f"{folder}: no evidence kept here; `citewatch run` keeps it, "
                                           "next to the database unless evidence_dir says otherwise")
                 folder.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(folder / INDEX, timeout=30, check_same_thread=False, isolation_level=None)
-            db.row_factory = sqlite3.Row
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")  # a record's row outlives a killed process; the files are fsynced at close
-            db.executescript(_SCHEMA)
+            fresh = not (folder / INDEX).exists()
+            try:
+                db = _connect(folder)
+            except sqlite3.DatabaseError as exc:  # not a database any more: set aside, made again
+                aside = folder / f"{INDEX}.broken-{secrets.token_hex(3)}"
+                os.replace(folder / INDEX, aside)
+                for extra in ("-wal", "-shm"):
+                    with contextlib.suppress(FileNotFoundError):
+                        os.remove(folder / (INDEX + extra))
+                notes.append(f"the index of {folder} could not be read ({exc}); it was set aside as {aside.name} "
+                             "and made again from the WARC files")
+                db, fresh = _connect(folder), True
         except (OSError, sqlite3.Error) as exc:
             raise EvidenceError(f"{folder}: cannot open the evidence store: {exc}") from exc
         store = cls(folder, db, label)
+        store.notes = notes
+        if fresh and any(folder.glob("*" + SUFFIX)):
+            store.reindex()
+            if not notes:
+                store.notes.append(f"{folder} had no index: it was made again from the WARC files")
         store.recover()
+        for note in store.notes:
+            log.warning(note)
         return store
 
     # --- writing ----------------------------------------------------------------------
@@ -249,6 +267,57 @@ class EvidenceStore:
 
     def _transaction(self) -> contextlib.AbstractContextManager[None]:
         return immediate_transaction(self.db)
+
+    def reindex(self) -> int:
+        """Make the index again from what the finished WARC files say (the index is a cache
+        of them): each record's place, type, URL, date and payload digest; a copy's kind
+        from the metadata record beside it. Returns the records indexed."""
+        rows: list[list[Any]] = []
+        kinds: dict[str, str] = {}
+        files: list[tuple[str, str, str]] = []
+        for path in sorted(self.folder.glob("*" + SUFFIX)):
+            started, label = "", "reindexed"
+            with open(path, "rb") as stream:
+                records = ArchiveIterator(stream)
+                try:
+                    for record in records:
+                        headers = record.rec_headers
+                        kind = record.rec_type
+                        body = record.raw_stream.read(READ_CAP) if kind in ("response", "metadata", "warcinfo") \
+                            else b""
+                        records.read_to_end(record)
+                        fields = _fields(body) if kind in ("metadata", "warcinfo") else {}
+                        if kind == "warcinfo":
+                            started = headers.get_header("WARC-Date") or ""
+                            label = fields.get("description", "").removeprefix("evidence of ") or label
+                            continue
+                        record_id = headers.get_header("WARC-Record-ID")
+                        sha = hashlib.sha256(body).hexdigest() if kind == "response" else \
+                            _hex_digest(headers.get_header("WARC-Payload-Digest"))
+                        refers_to = headers.get_header("WARC-Refers-To") or headers.get_header("WARC-Concurrent-To")
+                        if kind == "metadata":
+                            kinds[refers_to or ""] = fields.get("citewatch-kind", "archive")
+                            sha = None
+                        length = int(record.http_headers.get_header("Content-Length") or 0) \
+                            if kind == "revisit" and record.http_headers else len(body)
+                        rows.append([record_id, path.name, records.get_record_offset(), records.get_record_length(),
+                                     kind, None, headers.get_header("WARC-Target-URI") or "",
+                                     headers.get_header("WARC-Date") or "", sha,
+                                     None if kind == "metadata" else length, refers_to, now_iso()])
+                except UNREADABLE:
+                    self.notes.append(f"{path.name}: a damaged record; the records after it are not indexed")
+            files.append((path.name, label, started or now_iso()))
+        for row in rows:
+            row[5] = kinds.get(row[0], "live")
+        with self._transaction():
+            self.db.execute("DELETE FROM records")
+            self.db.execute("DELETE FROM files")
+            self.db.executemany("INSERT OR IGNORE INTO records (record_id, warc, offset, length, type, kind, url, date, "
+                                "sha256, payload_bytes, refers_to, written_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                rows)
+            self.db.executemany("INSERT INTO files (name, label, started_at, finished_at) VALUES (?, ?, ?, ?)",
+                                [(name, label, started, started) for name, label, started in files])
+        return len(rows)
 
     # --- the leftovers of killed writers ------------------------------------------------
 
@@ -469,6 +538,35 @@ def _payload(record: Any, ref: EvidenceRef) -> Payload:
     status = int(http.get_statuscode() or 0) if http else 0
     headers = dict(http.headers) if http else {}
     return Payload(ref, status, headers, body)
+
+
+def _connect(folder: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(folder / INDEX, timeout=30, check_same_thread=False, isolation_level=None)
+    db.row_factory = sqlite3.Row
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")  # a record's row outlives a killed process; the files are fsynced at close
+    db.executescript(_SCHEMA)
+    return db
+
+
+def _fields(body: bytes) -> dict[str, str]:
+    """A warcinfo or metadata record's `name: value` lines (the first of each name)."""
+    found: dict[str, str] = {}
+    for line in body.decode("utf-8", "replace").splitlines():
+        name, colon, value = line.partition(": ")
+        if colon:
+            found.setdefault(name, value)
+    return found
+
+
+def _hex_digest(value: str | None) -> str | None:
+    """`sha256:<base32>` (a WARC payload digest) as hex; None for another algorithm."""
+    if not value or not value.startswith("sha256:"):
+        return None
+    try:
+        return b32decode(value[7:]).hex()
+    except ValueError:
+        return None
 
 
 def split_headers(exchange: Exchange) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
