@@ -44,7 +44,7 @@ class LivePage:
         evidence = None
         if keep is not None and read.response is not None:
             response = read.response
-            evidence = keep(Exchange("live", response.final_url, read_at or now_iso(), response.status,
+            evidence = keep(Exchange(CopyKind.LIVE, response.final_url, read_at or now_iso(), response.status,
                                      response.headers, response.body, response.truncated))
         return cls(read.final_url, NormalizedPage.of(read.page, read.unusable) if read.page else None, read.reason,
                    evidence)
@@ -82,7 +82,7 @@ def check_links(urls: Sequence[str], settings: Settings, *, on_check: Callable[[
 def memento_exchange(lookup: Lookup, evidence: Evidence) -> Exchange:
     """A memento as the evidence store keeps it: at its original URL and its own date."""
     snapshot = evidence.snapshot
-    return Exchange("archive", evidence.final_url, iso(timestamp_to_datetime(snapshot.timestamp)), evidence.status,
+    return Exchange(CopyKind.ARCHIVE, evidence.final_url, iso(timestamp_to_datetime(snapshot.timestamp)), evidence.status,
                     evidence.headers, evidence.body, evidence.truncated, snapshot.replay_url, snapshot.raw_url,
                     lookup.archive)
 

@@ -172,6 +172,13 @@ class LinkCheck:
         }
 
 
+class CopyKind(str, enum.Enum):
+    """Which copy of a source: an archived capture or the live page."""
+
+    ARCHIVE = "archive"
+    LIVE = "live"
+
+
 class Verdict(str, enum.Enum):
     """A passage's or a citation's verdict (docs/architecture.md, "Closed sets")."""
 

@@ -17,7 +17,6 @@ import array
 import bisect
 import dataclasses
 import difflib
-import enum
 import itertools
 import re
 from collections.abc import Mapping, Sequence
@@ -26,7 +25,7 @@ from typing import Any
 from rapidfuzz import fuzz
 
 from pipeline.evidence.model import EvidenceRef
-from pipeline.model import Verdict
+from pipeline.model import CopyKind, Verdict
 from pipeline.text import ELISION, PageText, normalize, normalize_lines
 
 # --- the page as compared ------------------------------------------------------------
@@ -362,11 +361,6 @@ def citation_verdict(verdicts: Sequence[Verdict]) -> Verdict:
 
 
 # --- a citation against its copies ----------------------------------------------------
-
-
-class CopyKind(str, enum.Enum):
-    ARCHIVE = "archive"
-    LIVE = "live"
 
 
 @dataclasses.dataclass(frozen=True)

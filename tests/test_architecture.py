@@ -80,6 +80,12 @@ def test_renderers_never_import_the_store() -> None:
     report_modules = [name for name in MODULES if name.startswith("pipeline.report")]
     assert len(report_modules) >= 7
     assert [name for name in report_modules if "pipeline.store" in GRAPH[name]] == []
+    assert [name for name in report_modules if reaches(name, "pipeline.evidence.store")] == []
+
+
+def test_the_flow_keeps_evidence_only_through_the_callable_it_is_handed() -> None:
+    assert not reaches("pipeline.flow", "pipeline.evidence.store")
+    assert "pipeline.evidence.model" in GRAPH["pipeline.flow"]
 
 
 PURE = ["pipeline.text", "pipeline.times", "pipeline.verify", "pipeline.linkstate", "pipeline.archive.choose",

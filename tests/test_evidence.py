@@ -351,7 +351,7 @@ def _rewrite(path: Path, record_id: str, change) -> None:
 def test_a_torn_tail_of_a_dead_writer_is_cut_and_every_record_before_it_reads(tmp_path: Path) -> None:
     folder = tmp_path / "evidence"
     store = EvidenceStore.open(folder, label="run 1")
-    refs = [store.keep(Exchange("live", f"http://x.test/{n}", "2026-01-01T00:00:00Z", 200,
+    refs = [store.keep(Exchange(CopyKind.LIVE, f"http://x.test/{n}", "2026-01-01T00:00:00Z", 200,
                                 {"Content-Type": "text/html"}, page(f"page {n}"))) for n in range(3)]
     name = store._name
     last = (folder / (name + ".open")).read_bytes()[refs[-1].offset:]
@@ -373,7 +373,7 @@ def test_a_torn_tail_of_a_dead_writer_is_cut_and_every_record_before_it_reads(tm
 def test_a_file_being_written_is_left_alone_by_another_store(tmp_path: Path) -> None:
     folder = tmp_path / "evidence"
     writer = EvidenceStore.open(folder, label="run 1")
-    ref = writer.keep(Exchange("live", "http://x.test/", "2026-01-01T00:00:00Z", 200, {}, b"<p>one</p>"))
+    ref = writer.keep(Exchange(CopyKind.LIVE, "http://x.test/", "2026-01-01T00:00:00Z", 200, {}, b"<p>one</p>"))
     other = EvidenceStore.open(folder, label="verify")
     assert (folder / (ref.warc + ".open")).exists()  # its writer holds it
     assert other.read(ref).body == b"<p>one</p>"
@@ -416,7 +416,7 @@ def test_keep_from_many_threads_at_once(tmp_path: Path) -> None:
 
     def work(n: int) -> None:
         for k in range(20):
-            ref = store.keep(Exchange("live", f"http://t.test/{n}/{k}", "2026-01-01T00:00:00Z", 200, {},
+            ref = store.keep(Exchange(CopyKind.LIVE, f"http://t.test/{n}/{k}", "2026-01-01T00:00:00Z", 200, {},
                                       f"<p>{k % 5}</p>".encode()))
             with lock:
                 refs.append(ref)
@@ -619,7 +619,7 @@ def test_real_pages_kept_and_read_back_give_the_same_verdicts(tmp_path: Path) ->
     for entry in CORPUS:
         body = gzip.decompress((HERE / "pages" / entry["page"]).read_bytes())
         url = f"http://{entry['page']}/"
-        ref = store.keep(Exchange("archive", url, "2020-01-01T00:00:00Z", 200, {"Content-Type": "text/html"}, body))
+        ref = store.keep(Exchange(CopyKind.ARCHIVE, url, "2020-01-01T00:00:00Z", 200, {"Content-Type": "text/html"}, body))
         read = read_page(body, "text/html")
         copies[entry["page"]] = Copy(url, url, CopyKind.ARCHIVE, url, "20200101000000",
                                      NormalizedPage.of(read, unusable_copy(read, body)), "", ref)

@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from pipeline.errors import CannotRunError, UsageError
+from pipeline.model import CopyKind
 
 
 @dataclasses.dataclass(frozen=True)
@@ -17,7 +18,7 @@ class Exchange:
     URL, the memento's own date, the raw `id_` bytes and headers, the replay URL) or a
     live page (the final URL, when it was fetched)."""
 
-    kind: str  # "archive" or "live" (verify.CopyKind's values)
+    kind: CopyKind
     url: str  # WARC-Target-URI
     date: str  # ISO 8601 UTC: the memento's datetime, or when the live page was fetched
     status: int

@@ -18,6 +18,7 @@ from typing import Any
 from pipeline.errors import UsageError
 from pipeline.evidence.model import EvidenceMissing, EvidenceRef
 from pipeline.evidence.store import SUFFIX, EvidenceStore
+from pipeline.model import CopyKind
 
 # The document's report.json, packed as py-wacz packs extra files: under logs/, listed and hashed in
 # datapackage.json. Not named *report.json: frictionless, which validates the package, reads a
@@ -89,7 +90,7 @@ def _pages(rows: Iterable[Mapping[str, Any]], title: str) -> str:
     for row in rows:
         if row["type"] == "response" and (row["date"], row["url"]) not in seen:
             seen.add((row["date"], row["url"]))
-            what = "archived copy" if row["kind"] == "archive" else "live page as read"
+            what = "archived copy" if row["kind"] == CopyKind.ARCHIVE.value else "live page as read"
             lines.append({"url": row["url"], "ts": row["date"], "title": f"{what}: {row['url']}"})
     return "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines)
 

@@ -48,6 +48,7 @@ from pipeline.evidence.model import (
     NoEvidenceStore,
     Payload,
 )
+from pipeline.model import CopyKind
 from pipeline.store import immediate_transaction
 from pipeline.times import now_iso
 
@@ -194,7 +195,7 @@ class EvidenceStore:
         start = stream.tell()
         try:
             rows = [self._append(stream, writer, record, exchange, sha, known["record_id"] if known else None)]
-            if exchange.kind == "archive":
+            if exchange.kind is CopyKind.ARCHIVE:
                 rows.append(self._append(stream, writer, _metadata(writer, exchange, record_id, sha), exchange, None,
                                          record_id))
             stream.flush()
@@ -223,7 +224,7 @@ class EvidenceStore:
         writer.write_record(record)
         kind = record.rec_headers.get_header("WARC-Type")
         return (record.rec_headers.get_header("WARC-Record-ID"), self._name, offset, stream.tell() - offset, kind,
-                exchange.kind, exchange.url, exchange.date, sha,
+                exchange.kind.value, exchange.url, exchange.date, sha,
                 len(exchange.body) if kind != "metadata" else None, refers_to, now_iso())
 
     def _writer(self) -> tuple[BinaryIO, WARCWriter]:
@@ -296,7 +297,7 @@ class EvidenceStore:
                             _hex_digest(headers.get_header("WARC-Payload-Digest"))
                         refers_to = headers.get_header("WARC-Refers-To") or headers.get_header("WARC-Concurrent-To")
                         if kind == "metadata":
-                            kinds[refers_to or ""] = fields.get("citewatch-kind", "archive")
+                            kinds[refers_to or ""] = fields.get("citewatch-kind", CopyKind.ARCHIVE.value)
                             sha = None
                         length = int(record.http_headers.get_header("Content-Length") or 0) \
                             if kind == "revisit" and record.http_headers else len(body)
@@ -308,7 +309,7 @@ class EvidenceStore:
                     self.notes.append(f"{path.name}: a damaged record; the records after it are not indexed")
             files.append((path.name, label, started or now_iso()))
         for row in rows:
-            row[5] = kinds.get(row[0], "live")
+            row[5] = kinds.get(row[0], CopyKind.LIVE.value)
         with self._transaction():
             self.db.execute("DELETE FROM records")
             self.db.execute("DELETE FROM files")
@@ -575,7 +576,7 @@ def split_headers(exchange: Exchange) -> tuple[list[tuple[str, str]], list[tuple
     were, beside headers of its own (Memento-Datetime, Link, ...). The page's are what a
     response record holds; the archive's go in the metadata record."""
     items = list(exchange.headers.items())
-    if exchange.kind != "archive":
+    if exchange.kind is not CopyKind.ARCHIVE:
         return items, []
     prefix = "x-archive-orig-"
     renamed = any(k.lower().startswith(prefix) for k, _ in items)
@@ -605,7 +606,7 @@ def _http_headers(exchange: Exchange) -> StatusAndHeaders:
 
 
 def _metadata(writer: WARCWriter, exchange: Exchange, record_id: str, sha: str) -> Any:
-    fields = [("citewatch-kind", exchange.kind), ("citewatch-archive", exchange.archive),
+    fields = [("citewatch-kind", exchange.kind.value), ("citewatch-archive", exchange.archive),
               ("citewatch-replay-url", exchange.replay_url or ""), ("citewatch-raw-url", exchange.raw_url or ""),
               ("citewatch-payload-sha256", sha)]
     fields += [("citewatch-archive-header", f"{name}: {value}") for name, value in split_headers(exchange)[1]]
