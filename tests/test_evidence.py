@@ -679,3 +679,16 @@ def test_the_index_is_made_again_from_the_warc_files_when_lost_or_broken(web: We
     third = run_documents([str(web.document)], dataclasses.replace(web.settings, max_age="0"))
     assert third.evidence["responses"] == 0 and third.evidence["revisits"] == 4  # the payloads are known again
     assert cli_run("verify", "--offline", str(web.document), env=env).returncode == 0
+
+
+def test_a_body_cut_at_its_limit_is_kept_as_cut_and_marked(tmp_path: Path) -> None:
+    with EvidenceStore.open(tmp_path / "evidence", label="cut") as store:
+        ref = store.keep(Exchange(CopyKind.LIVE, "http://big.test/", "2026-01-01T00:00:00Z", 200,
+                                  {"Content-Type": "text/html", "Content-Length": "9000000", "Content-Encoding": "gzip"},
+                                  b"<p>" + b"x" * 1000, truncated=True))
+        assert store.read(ref).body == b"<p>" + b"x" * 1000
+    (record,) = [r for r in records(next((tmp_path / "evidence").glob("*.warc.gz"))) if r["type"] == "response"]
+    with open(next((tmp_path / "evidence").glob("*.warc.gz")), "rb") as stream:
+        truncated = [r.rec_headers.get_header("WARC-Truncated") for r in ArchiveIterator(stream) if r.rec_type == "response"]
+    assert truncated == ["length"]
+    assert record["http"]["Content-Length"] == "1003" and "Content-Encoding" not in record["http"]  # the bytes as kept
