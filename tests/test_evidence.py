@@ -486,6 +486,9 @@ def test_prune_keeps_what_current_verdicts_rest_on(web: Web) -> None:
     kept = all_records(folder)
     assert needed <= set(kept)  # every record a verdict rests on is still there
     assert not any(r["uri"] == "http://three.test/gone" for r in kept.values())  # the dropped citation's copies
+    named = {p["evidence"]["warc"] for c in report_of(web)["citations"] for p in c["passages"] if p["evidence"]}
+    assert named and all((folder / name).is_file() for name in named)  # a rewritten file keeps its name
+    assert all(records(path)[0]["type"] == "warcinfo" for path in folder.glob("*.warc.gz"))  # and its writer
     offline = cli_run("verify", "--offline", str(web.document), env=web.env())
     assert offline.returncode == 0 and "0 evidence problems" in offline.stdout
 

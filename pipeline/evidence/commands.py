@@ -17,7 +17,7 @@ from pipeline.errors import UsageError
 from pipeline.evidence import package
 from pipeline.evidence.model import EvidenceError, EvidenceMissing, EvidenceRef, NoEvidenceStore, Payload
 from pipeline.evidence.reverify import Reader, reverify, verification_from_json
-from pipeline.evidence.store import EvidenceStore, folder_for, read_payload
+from pipeline.evidence.store import INDEX, EvidenceStore, folder_for, read_payload
 from pipeline.jobs import database_errors, require_database
 from pipeline.report import report_names
 from pipeline.report.document import SCHEMA_VERSION, report_document
@@ -69,14 +69,15 @@ def _document(store: Store, path: str) -> dict[str, Any]:
 
 
 def _reader(folder: Path) -> tuple[Reader, EvidenceStore | None]:
-    """Reads kept copies from `folder`: through its index when it can be opened, else
-    straight from the WARC files (a read-only copy of someone else's store); with no
-    folder at all, every copy is missing (and said so, copy by copy)."""
-    try:
-        store = EvidenceStore.open(folder, label="reverify", create=False)
-        return store.read, store
-    except (EvidenceError, NoEvidenceStore):
-        pass
+    """Reads kept copies from `folder`: through its index when it has one that opens, else
+    straight from the WARC files, writing nothing there (a copy of someone else's store, an
+    unpacked WACZ); with no folder at all, every copy is missing (said copy by copy)."""
+    if (folder / INDEX).is_file():
+        try:
+            store = EvidenceStore.open(folder, label="reverify", create=False)
+            return store.read, store
+        except (EvidenceError, NoEvidenceStore):
+            pass
 
     def read(ref: EvidenceRef) -> Payload:
         if not folder.is_dir():

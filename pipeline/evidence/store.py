@@ -416,8 +416,8 @@ class EvidenceStore:
     def prune(self, needed: Iterable[str]) -> dict[str, int]:
         """Drop every record no reference in `needed` (record ids) rests on: a file whose
         records are all needed stays as it is, one with none goes, one with some is
-        rewritten with those (and their metadata) into a new file. Files being written
-        are left alone."""
+        rewritten with those (and their metadata), under its own name. Files being
+        written are left alone."""
         with self._lock:
             keep = set(needed)
             keep |= {row["record_id"] for row in self.db.execute("SELECT record_id, refers_to FROM records "
@@ -444,30 +444,27 @@ class EvidenceStore:
             return {"records_dropped": dropped, "bytes_freed": freed}
 
     def _rewrite(self, path: Path, kept: list[sqlite3.Row]) -> int:
-        """Copy the kept records' bytes (whole gzip members) into a new file, point the
-        index at it, then remove the old one."""
-        name = path.name[:-len(SUFFIX)] + "-p" + secrets.token_hex(2) + SUFFIX
-        aside = self.folder / (name + PRUNING)
+        """The file again, with its warcinfo record and the kept records' bytes (whole gzip
+        members, copied as they are), under its own name: written aside, then renamed over
+        it as the index takes the new offsets. A reference keeps naming the right file; its
+        offset is a hint the record id checks (a crash between the two is read correctly)."""
+        aside = self.folder / (path.name + PRUNING)
         moved = []
         with open(path, "rb") as source, open(aside, "xb") as target:
+            head = self.db.execute("SELECT MIN(offset) FROM records WHERE warc = ?", (path.name,)).fetchone()[0]
+            target.write(source.read(head or 0))  # the warcinfo record, which names the writer
             for row in kept:
                 source.seek(row["offset"])
-                moved.append((name, target.tell(), row["record_id"]))
+                moved.append((target.tell(), row["record_id"]))
                 target.write(source.read(row["length"]))
             target.flush()
             os.fsync(target.fileno())
             size = target.tell()
-        label = self.db.execute("SELECT label, started_at FROM files WHERE name = ?", (path.name,)).fetchone()
         with self._transaction():
             self.db.execute("DELETE FROM records WHERE warc = ? AND record_id NOT IN (%s)" % ",".join("?" * len(kept)),
                             [path.name, *(row["record_id"] for row in kept)])
-            self.db.executemany("UPDATE records SET warc = ?, offset = ? WHERE record_id = ?", moved)
-            self.db.execute("INSERT INTO files (name, label, started_at, finished_at) VALUES (?, ?, ?, ?)",
-                            (name, label["label"] if label else "pruned", label["started_at"] if label else now_iso(),
-                             now_iso()))
-            self.db.execute("DELETE FROM files WHERE name = ?", (path.name,))
-            os.replace(aside, self.folder / name)
-        path.unlink()
+            self.db.executemany("UPDATE records SET offset = ? WHERE record_id = ?", moved)
+            os.replace(aside, path)
         return size
 
 
