@@ -543,7 +543,8 @@ def evidence_group() -> None:
 def evidence_ls_command(options: Options, document: str | None, db: str | None, as_json: bool) -> None:
     """Without DOCUMENT: each WARC file, the run that wrote it, its new copies, revisits and
     size. With DOCUMENT (its path as run): every copy its current verdicts rest on, its
-    SHA-256, and whether its record is kept."""
+    SHA-256, and whether its record and file are there (exit 1 when one is not; `verify
+    --offline` also checks the bytes against the hash)."""
     settings = options.load(db=db).settings
     listing = list_evidence(settings, document)
     click.echo(json.dumps(listing, ensure_ascii=False, indent=2) if as_json else format_evidence(listing))

@@ -256,8 +256,8 @@ class Job:
                 self.evidence = EvidenceStore.open(folder_for(self.settings.db, self.settings.evidence_dir),
                                                    label=f"{self.kind} {self.run_id}")
                 self.summary.notes += self.evidence.notes
-            except BaseException:
-                self.__exit__(None, None, None)
+            except BaseException as exc:  # recorded as the failure it is, and the lock released
+                self.__exit__(type(exc), exc, exc.__traceback__)
                 raise
         return self
 

@@ -695,3 +695,26 @@ def test_a_body_cut_at_its_limit_is_kept_as_cut_and_marked(tmp_path: Path) -> No
         truncated = [r.rec_headers.get_header("WARC-Truncated") for r in ArchiveIterator(stream) if r.rec_type == "response"]
     assert truncated == ["length"]
     assert record["http"]["Content-Length"] == "1003" and "Content-Encoding" not in record["http"]  # the bytes as kept
+
+
+def test_evidence_ls_says_not_kept_when_the_file_is_gone_whatever_the_index_says(web: Web) -> None:
+    run_documents([str(web.document)], web.settings)
+    for warc in folder_of(web).glob("*.warc.gz"):
+        warc.unlink()
+    listing = cli_run("evidence", "ls", str(web.document), "--json", env=web.env())
+    assert listing.returncode == 1, listing.stderr
+    copies = [c for c in json.loads(listing.stdout)["copies"] if c["sha256"]]
+    assert copies and not any(c["kept"] for c in copies)
+    assert "NOT KEPT" in cli_run("evidence", "ls", str(web.document), env=web.env()).stdout
+
+
+def test_a_run_that_cannot_open_its_evidence_folder_is_recorded_failed_not_done(web: Web, tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    result = cli_run("run", str(web.document), env={**web.env(), "CITEWATCH_EVIDENCE_DIR": str(blocker / "x")})
+    assert result.returncode == 3
+    store = Store.open(web.settings.db)
+    runs = store.db.execute("SELECT status FROM runs").fetchall()
+    locked = store.db.execute("SELECT COUNT(*) FROM lock").fetchone()[0]
+    store.close()
+    assert [r[0] for r in runs] == ["failed"] and locked == 0

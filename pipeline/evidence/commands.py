@@ -188,7 +188,8 @@ def list_evidence(settings: Settings, document: str | None = None) -> dict[str, 
             results = store.load_results(_document(store, document)["id"])
         report = report_document(results)
         refs = package.refs_of(report)
-        kept = evidence.records(ref.record_id for ref in refs)
+        indexed = evidence.records(ref.record_id for ref in refs)
+        kept = {k: row for k, row in indexed.items() if evidence.on_disk(row["warc"])}  # the index alone is no copy
         copies = []
         for citation in report["citations"]:
             for copy in citation["copies"]:

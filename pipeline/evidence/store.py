@@ -367,6 +367,10 @@ class EvidenceStore:
         return [dict(row) | {"responses": row["responses"] or 0, "revisits": row["revisits"] or 0,
                              "on_disk": self._size(row["name"])} for row in rows]
 
+    def on_disk(self, name: str) -> bool:
+        """Whether the WARC file `name` is in the folder (finished, or still being written)."""
+        return (self.folder / name).is_file() or (self.folder / (name + OPEN)).is_file()
+
     def _size(self, name: str) -> int:
         for candidate in (self.folder / name, self.folder / (name + OPEN)):
             if candidate.exists():
