@@ -10,11 +10,12 @@ checked again.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import enum
 import functools
 import sqlite3
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -23,10 +24,10 @@ from pipeline import __version__
 from pipeline.archive import ArchiveState
 from pipeline.archive.many import Archives
 from pipeline.config import Settings, shown
+from pipeline.documents import read_documents
 from pipeline.errors import CannotRunError, ExitCode, InputError, UsageError
 from pipeline.evidence.model import Keep
 from pipeline.evidence.store import EvidenceStore, folder_for
-from pipeline.documents import read_documents
 from pipeline.extract.urls import canonicalize
 from pipeline.flow import LivePage, Verified, check_links, verify_citations
 from pipeline.linkstate import LinkState, link_state
@@ -34,7 +35,13 @@ from pipeline.liveness import NetworkUnreachable, canary_problem
 from pipeline.model import LinkCheck, Verdict, url_key
 from pipeline.report import report_names, write_index, write_reports, write_robust_links
 from pipeline.report.document import citation_json
-from pipeline.results import CitationResult, DocumentResults, SourceResult, first_by_key, tally
+from pipeline.results import (
+    CitationResult,
+    DocumentResults,
+    SourceResult,
+    first_by_key,
+    tally,
+)
 from pipeline.store import ArchiveCache, Store, StoreError
 from pipeline.times import clock, iso, parse_duration, parse_iso
 
@@ -162,12 +169,21 @@ def recheck(target: str, settings: Settings, options: RunOptions = RunOptions())
         return summary, provenance
 
 
-@database_errors
-def url_history(url: str, settings: Settings) -> dict[str, Any]:
-    """Every past check of one URL (newest first) and its changes of state."""
+@contextlib.contextmanager
+def open_database(settings: Settings) -> Iterator[Store]:
+    """The database of a command that reads history: it must exist (see require_database)."""
     require_database(settings)
     store = Store.open(settings.db)
     try:
+        yield store
+    finally:
+        store.close()
+
+
+@database_errors
+def url_history(url: str, settings: Settings) -> dict[str, Any]:
+    """Every past check of one URL (newest first) and its changes of state."""
+    with open_database(settings) as store:
         canonical = url_key(canonicalize(url))
         checks = store.checks(canonical)
         if not checks and url_key(url) != canonical:
@@ -179,28 +195,20 @@ def url_history(url: str, settings: Settings) -> dict[str, Any]:
             "checks": [dataclasses.asdict(c) for c in checks],
             "events": store.events(canonical=canonical),
         }
-    finally:
-        store.close()
 
 
 @database_errors
 def unlock(settings: Settings) -> dict[str, Any] | None:
     """Clear the database's lock, whoever holds it; what it was (None: nothing held it)."""
-    require_database(settings)
-    store = Store.open(settings.db)
-    try:
+    with open_database(settings) as store:
         return store.break_lock()
-    finally:
-        store.close()
 
 
 @database_errors
 def build_reports(settings: Settings, formats: Sequence[str], *, only: Sequence[str] = (),
                   robust_links: bool = False, on_note: Callable[[str], None] = lambda note: None) -> list[str]:
     """Rebuild reports from the database alone (no network, no lock: it only reads)."""
-    require_database(settings)
-    store = Store.open(settings.db)
-    try:
+    with open_database(settings) as store:
         documents = store.documents()
         if only:
             wanted = {str(Path(p)) for p in only}
@@ -219,8 +227,6 @@ def build_reports(settings: Settings, formats: Sequence[str], *, only: Sequence[
                 except InputError as exc:  # one document that cannot be read again stops no other
                     on_note(f"no Robust Links for {exc}")
         return written + _write_index(store, loaded, names, settings, formats)
-    finally:
-        store.close()
 
 
 # --- the job --------------------------------------------------------------------------

@@ -7,18 +7,23 @@ import json
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from pipeline.config import Settings
 from pipeline.errors import UsageError
 from pipeline.evidence import package
-from pipeline.evidence.model import EvidenceError, EvidenceMissing, EvidenceRef, NoEvidenceStore, Payload
+from pipeline.evidence.model import (
+    EvidenceError,
+    EvidenceMissing,
+    EvidenceRef,
+    NoEvidenceStore,
+    Payload,
+)
 from pipeline.evidence.reverify import Reader, reverify, verification_from_json
 from pipeline.evidence.store import INDEX, EvidenceStore, folder_for, read_payload
-from pipeline.jobs import database_errors, require_database
+from pipeline.jobs import database_errors, open_database
 from pipeline.report import report_names
 from pipeline.report.document import SCHEMA_VERSION, report_document
 from pipeline.results import Verification
@@ -33,23 +38,9 @@ def evidence_folder(settings: Settings) -> Path:
     return folder_for(settings.db, settings.evidence_dir)
 
 
-@contextmanager
-def _database(settings: Settings) -> Iterator[Store]:
-    require_database(settings)
-    store = Store.open(settings.db)
-    try:
-        yield store
-    finally:
-        store.close()
-
-
-@contextmanager
-def _evidence(settings: Settings, folder: Path | None = None) -> Iterator[EvidenceStore]:
-    store = EvidenceStore.open(folder or evidence_folder(settings), label="evidence", create=False)
-    try:
-        yield store
-    finally:
-        store.close()
+def _evidence(settings: Settings, folder: Path | None = None) -> EvidenceStore:
+    """The evidence store the settings name, which must exist (a context manager)."""
+    return EvidenceStore.open(folder or evidence_folder(settings), label="evidence", create=False)
 
 
 def _document(store: Store, path: str) -> dict[str, Any]:
@@ -119,7 +110,7 @@ def reverify_targets(targets: Sequence[str], settings: Settings, evidence: str |
         elif path.suffix == ".json":
             outcomes.append(_outcome(target, _recorded_in_report(_load_report(path)), folder, thresholds))
         else:
-            with _database(settings) as store:
+            with open_database(settings) as store:
                 results = store.load_results(_document(store, target)["id"])
             recorded = {c.citation.id: c.verification for c in results.citations if c.verification is not None}
             outcomes.append(_outcome(target, recorded, folder, thresholds))
@@ -184,7 +175,7 @@ def list_evidence(settings: Settings, document: str | None = None) -> dict[str, 
         if document is None:
             files = evidence.files()
             return {"folder": str(folder), "files": files, "bytes": evidence.size(), "budget": settings.evidence_budget}
-        with _database(settings) as store:
+        with open_database(settings) as store:
             results = store.load_results(_document(store, document)["id"])
         report = report_document(results)
         refs = package.refs_of(report)
@@ -208,7 +199,7 @@ def list_evidence(settings: Settings, document: str | None = None) -> dict[str, 
 def prune_evidence(settings: Settings) -> dict[str, Any]:
     """Drop every record no current verdict rests on, under the database's lock (a run
     going on may be writing revisits of kept records)."""
-    with _database(settings) as store:
+    with open_database(settings) as store:
         store.acquire_lock(now_iso())
         try:
             needed = store.evidence_in_use()
@@ -223,7 +214,7 @@ def prune_evidence(settings: Settings) -> dict[str, Any]:
 @database_errors
 def export_document(settings: Settings, document: str, out: str | None = None) -> dict[str, Any]:
     """One document's evidence as a WACZ: default `<reports>/<document-name>/evidence.wacz`."""
-    with _database(settings) as store:
+    with open_database(settings) as store:
         row = _document(store, document)
         report = report_document(store.load_results(row["id"]))
         name = report_names(d["path"] for d in store.documents())[row["path"]]

@@ -175,7 +175,8 @@ class EvidenceStore:
 
     def _keep(self, exchange: Exchange, sha: str) -> EvidenceRef:
         stream, writer = self._writer()
-        http_headers = _http_headers(exchange)
+        page_headers, archive_headers = split_headers(exchange)
+        http_headers = _http_headers(exchange.status, page_headers, len(exchange.body))
         digest = "sha256:" + b32encode(bytes.fromhex(sha)).decode()
         warc_date = exchange.date
         known = self.db.execute(
@@ -196,8 +197,8 @@ class EvidenceStore:
         try:
             rows = [self._append(stream, writer, record, exchange, sha, known["record_id"] if known else None)]
             if exchange.kind is CopyKind.ARCHIVE:
-                rows.append(self._append(stream, writer, _metadata(writer, exchange, record_id, sha), exchange, None,
-                                         record_id))
+                rows.append(self._append(stream, writer, _metadata(writer, exchange, record_id, sha, archive_headers),
+                                         exchange, None, record_id))
             stream.flush()
             with self._transaction():
                 self.db.executemany(
@@ -596,21 +597,22 @@ def split_headers(exchange: Exchange) -> tuple[list[tuple[str, str]], list[tuple
 _ARCHIVE_HEADERS = {"memento-datetime", "link", "content-location"}
 
 
-def _http_headers(exchange: Exchange) -> StatusAndHeaders:
+def _http_headers(status: int, page_headers: list[tuple[str, str]], length: int) -> StatusAndHeaders:
     try:
-        phrase = HTTPStatus(exchange.status).phrase
+        phrase = HTTPStatus(status).phrase
     except ValueError:
         phrase = "Unknown"
-    headers = [(k, v) for k, v in split_headers(exchange)[0] if k.lower() not in _TRANSFER]
-    headers.append(("Content-Length", str(len(exchange.body))))
-    return StatusAndHeaders(f"{exchange.status} {phrase}", headers, protocol="HTTP/1.1")
+    headers = [(k, v) for k, v in page_headers if k.lower() not in _TRANSFER]
+    headers.append(("Content-Length", str(length)))
+    return StatusAndHeaders(f"{status} {phrase}", headers, protocol="HTTP/1.1")
 
 
-def _metadata(writer: WARCWriter, exchange: Exchange, record_id: str, sha: str) -> Any:
+def _metadata(writer: WARCWriter, exchange: Exchange, record_id: str, sha: str,
+              archive_headers: list[tuple[str, str]]) -> Any:
     fields = [("citewatch-kind", exchange.kind.value), ("citewatch-archive", exchange.archive),
               ("citewatch-replay-url", exchange.replay_url or ""), ("citewatch-raw-url", exchange.raw_url or ""),
               ("citewatch-payload-sha256", sha)]
-    fields += [("citewatch-archive-header", f"{name}: {value}") for name, value in split_headers(exchange)[1]]
+    fields += [("citewatch-archive-header", f"{name}: {value}") for name, value in archive_headers]
     text = "".join(f"{k}: {' '.join(v.split())}\r\n" for k, v in fields if v).encode("utf-8")
     return writer.create_warc_record(
         exchange.url, "metadata", payload=io.BytesIO(text), length=len(text),

@@ -15,6 +15,7 @@ from typing import Any
 import jinja2
 
 from pipeline.model import Verdict
+from pipeline.times import datetime_to_timestamp, parse_iso
 
 TEMPLATES = Path(__file__).parent / "templates"
 SCRIPT = (TEMPLATES / "filters.js").read_text(encoding="utf-8")
@@ -106,8 +107,11 @@ def local_copy(replay_prefix: str | None, evidence: dict[str, Any] | None) -> st
     """The kept copy as `citewatch evidence serve` replays it: at its URL and its own date."""
     if not replay_prefix or not evidence:
         return None
-    stamp = re.sub(r"\D", "", evidence.get("date", ""))[:14]
-    return safe_href(f"{replay_prefix}{stamp}/{evidence['url']}") if len(stamp) == 14 else None
+    try:
+        stamp = datetime_to_timestamp(parse_iso(evidence.get("date", "")))
+    except ValueError:
+        return None
+    return safe_href(f"{replay_prefix}{stamp}/{evidence['url']}")
 
 
 def render(data: dict[str, Any]) -> str:
