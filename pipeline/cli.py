@@ -113,7 +113,8 @@ def _report(ctx: click.Context, message: str, exc: BaseException) -> None:
     "--config",
     "config_path",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Settings file (default: ./citewatch.toml when present).",
+    help="Settings file, the operator's own: any setting (default: ./citewatch.toml when present, read as "
+         "the repository's: rules and thresholds only; docs/security.md).",
 )
 @click.option("-v", "--verbose", count=True, help="More detail on stderr; -v also shows tracebacks.")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr; no progress.")
@@ -123,7 +124,10 @@ def cli(ctx: click.Context, config_path: Path | None, verbose: int, quiet: bool)
     say what the document quotes.
 
     Settings come from defaults, then citewatch.toml, then CITEWATCH_* environment
-    variables, then flags; `citewatch settings` shows the result.
+    variables, then flags; `citewatch settings` shows the result. A citewatch.toml found in
+    the working directory belongs to the repository being checked and may set only rules and
+    thresholds; where connections go, what is sent and written are the operator's (variables,
+    flags, --config FILE).
     """
     verbosity = -1 if quiet else verbose
     logging.basicConfig(

@@ -177,6 +177,20 @@ class LoadedSettings:
     warnings: tuple[str, ...] = ()
 
 
+# What a `citewatch.toml` found in the working directory may set: that file belongs to the
+# repository being checked (a pull request can add or change it), so it may only say how to
+# judge what is found (thresholds, rules, which URLs to skip), never widen where citewatch
+# connects, what it sends, what it writes or how much it spends. Everything else is the
+# operator's: CITEWATCH_* variables, flags, or a file named with --config (docs/security.md).
+REPOSITORY_SETTINGS = frozenset({
+    "verify_segment_score", "verify_partial_share", "verify_more_captures",
+    "dead_after_failures", "dead_after_days", "max_age",
+    "paywall_domains", "domains", "exclude", "accept", "include_fragments", "check_method", "soft404_probe",
+    "archive_mode", "archive_after_window_days", "archive_window_days",
+})
+# Per-domain rules a repository file may not give: they are sent to the site.
+OPERATOR_DOMAIN_RULES = frozenset({"headers"})
+
 # Settings that existed once: saying so beats "unknown setting" for a file that worked before.
 REMOVED = {
     "verify_verified_share": "no longer used: a passage is verified only when every word of every piece is found",
@@ -230,8 +244,10 @@ def load_settings(
     env: Mapping[str, str] | None = None,
     overrides: Mapping[str, Any] | None = None,
 ) -> LoadedSettings:
-    """Settings in order of precedence. `config_path` must exist when given; without it,
-    `citewatch.toml` in `cwd` is read when present. Raises ConfigError naming the file and
+    """Settings in order of precedence. `config_path` must exist when given and is the
+    operator's own (every setting allowed); without it, `citewatch.toml` in `cwd` is read when
+    present as the repository's, which may set only `REPOSITORY_SETTINGS` (a warning names
+    each other setting it tries, which has no effect). Raises ConfigError naming the file and
     line, or the environment variable, of a bad value."""
     env = os.environ if env is None else env
     fields = {f.name: f for f in dataclasses.fields(Settings)}
@@ -240,6 +256,7 @@ def load_settings(
 
     warnings: list[str] = []
     path = _find_config(config_path, cwd or Path.cwd())
+    repository = path is not None and config_path is None
     if path is not None:
         for name, (raw, line) in _read_config_file(path).items():
             where = f"{path}: line {line}" if line else str(path)
@@ -249,7 +266,17 @@ def load_settings(
             if name not in fields:  # one rule for the file and the environment: said, not fatal
                 warnings.append(f"{where}: unknown setting {name!r}, ignored{_did_you_mean(name, fields)}")
                 continue
-            values[name] = _coerce(fields[name], raw, where)
+            if repository and name not in REPOSITORY_SETTINGS:
+                warnings.append(f"{where}: {name} is the operator's to set ({env_name(name)}, a flag, or a file "
+                                "named with --config), not a citewatch.toml in the working directory: ignored")
+                continue
+            value = _coerce(fields[name], raw, where)
+            if repository and name == "domains":
+                value, refused = _repository_domain_rules(value)
+                warnings += [f"{where}: domains.{domain}.{rule} is the operator's to set (a file named with "
+                             "--config), not a citewatch.toml in the working directory: ignored"
+                             for domain, rule in refused]
+            values[name] = value
             sources[name] = where
 
     for name, field in fields.items():
@@ -272,6 +299,15 @@ def load_settings(
         sources[name] = "command line"
 
     return LoadedSettings(Settings(**values), sources, path, tuple(warnings))
+
+
+def _repository_domain_rules(rules: dict) -> tuple[dict, list[tuple[str, str]]]:
+    """The per-domain rules less those only the operator may give, and (domain, rule) refused."""
+    kept, refused = {}, []
+    for domain, rule in rules.items():
+        kept[domain] = {key: value for key, value in rule.items() if key not in OPERATOR_DOMAIN_RULES}
+        refused += [(domain, key) for key in rule if key in OPERATOR_DOMAIN_RULES]
+    return kept, refused
 
 
 def _find_config(config_path: Path | str | None, cwd: Path) -> Path | None:

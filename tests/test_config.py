@@ -37,7 +37,9 @@ def test_precedence_default_file_env_flag(tmp_path: Path) -> None:
         'replay_url = "http://file.example/web/"\n'
     )
     env = {"CITEWATCH_WAYBACK_CDX_URL": "http://env.example/cdx", "CITEWATCH_MAX_REDIRECTS": "4"}
-    loaded = load_settings(cwd=tmp_path, env=env, overrides={"max_redirects": 5})
+    # named by the operator (--config): every setting counts; found in the working directory,
+    # the file is the repository's (tests/test_security.py)
+    loaded = load_settings(tmp_path / "citewatch.toml", cwd=tmp_path, env=env, overrides={"max_redirects": 5})
     s = loaded.settings
     assert s.wayback_dialect == "pywb"  # file beats default
     assert s.wayback_replay_url == "http://file.example/web/"
@@ -91,8 +93,8 @@ def test_unknown_key_names_line_and_suggests(tmp_path: Path) -> None:
 
 
 def test_wrong_type_in_file_names_line(tmp_path: Path) -> None:
-    (tmp_path / "citewatch.toml").write_text('max_redirects = "many"\n')
-    with pytest.raises(ConfigError, match=r"line 1: max_redirects: "):
+    (tmp_path / "citewatch.toml").write_text('dead_after_failures = "many"\n')
+    with pytest.raises(ConfigError, match=r"line 1: dead_after_failures: "):
         load_settings(cwd=tmp_path, env={})
 
 
@@ -149,5 +151,5 @@ def test_archives_from_the_file(tmp_path: Path) -> None:
         '[[archives]]\nname = "Arquivo"\nkind = "pywb"\ncdx_url = "https://arquivo.pt/wayback/cdx"\n'
         'replay_url = "https://arquivo.pt/wayback/"\n\n[[archives]]\nname = "Today"\nkind = "memento"\n'
         'timemap_url = "https://archive.today/timemap/"\nreplay_url = "https://archive.ph/"\n')
-    settings = load_settings(cwd=tmp_path, env={}).settings
+    settings = load_settings(tmp_path / "citewatch.toml", cwd=tmp_path, env={}).settings
     assert [a["name"] for a in settings.archives] == ["Arquivo", "Today"]
