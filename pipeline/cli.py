@@ -35,6 +35,7 @@ from pipeline.evidence.store import EvidenceStore
 from pipeline.extract import extract, extraction_json
 from pipeline.extract.table import format_table
 from pipeline.flow import find_snapshots, verify_document
+from pipeline.inert import lines
 from pipeline.jobs import FAIL_ON, RunOptions, build_reports, recheck, run_documents, unlock, url_history
 from pipeline.liveness import check_urls
 from pipeline.model import DocumentFormat, LinkCheck
@@ -64,6 +65,17 @@ Exit codes:
 """
 
 
+def _echo(text: Any = "", *, err: bool = False, nl: bool = True) -> None:
+    """Print: every line inert for a terminal or a CI log (no workflow command, no control
+    character), whatever document, file name or page its values came from."""
+    click.echo(lines(str(text)), err=err, nl=nl)
+
+
+class _InertFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return lines(super().format(record))
+
+
 @dataclasses.dataclass(frozen=True)
 class Options:
     """What the group's options say, handed to every command."""
@@ -74,7 +86,7 @@ class Options:
     def load(self, **overrides: Any) -> LoadedSettings:
         loaded = load_settings(self.config_path, overrides=overrides)
         for warning in loaded.warnings:
-            click.echo(f"citewatch: warning: {warning}", err=True)
+            _echo(f"citewatch: warning: {warning}", err=True)
         return loaded
 
 
@@ -90,7 +102,7 @@ class _Group(click.Group):
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except KeyboardInterrupt:
-            click.echo("citewatch: interrupted", err=True)
+            _echo("citewatch: interrupted", err=True)
             ctx.exit(130)
         except BrokenPipeError:  # `citewatch ... | head`: the reader left; say nothing more
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -104,7 +116,7 @@ def _report(ctx: click.Context, message: str, exc: BaseException) -> None:
     options = ctx.obj if isinstance(ctx.obj, Options) else None
     if options and options.verbosity > 0:
         traceback.print_exception(exc, file=sys.stderr)
-    click.echo(f"citewatch: error: {message}", err=True)
+    _echo(f"citewatch: error: {message}", err=True)
 
 
 @click.group(cls=_Group, epilog=EXIT_CODES_HELP, context_settings={"help_option_names": ["-h", "--help"]})
@@ -130,10 +142,11 @@ def cli(ctx: click.Context, config_path: Path | None, verbose: int, quiet: bool)
     flags, --config FILE).
     """
     verbosity = -1 if quiet else verbose
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_InertFormatter("citewatch: %(message)s"))
     logging.basicConfig(
         level={-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG),
-        format="citewatch: %(message)s",
-        stream=sys.stderr,
+        handlers=[handler],
     )
     ctx.obj = Options(config_path=config_path, verbosity=verbosity)
 
@@ -152,12 +165,12 @@ def settings_command(options: Options, as_json: bool) -> None:
     loaded = options.load()
     rows = describe(loaded)
     if as_json:
-        click.echo(json.dumps({"config_file": str(loaded.config_file) if loaded.config_file else None,
+        _echo(json.dumps({"config_file": str(loaded.config_file) if loaded.config_file else None,
                                "settings": rows}, indent=2))
         return
     width = max(len(row["name"]) for row in rows)
     for row in rows:
-        click.echo(f"{row['name']:<{width}}  {_show(row['value'])}  [{row['source']}]")
+        _echo(f"{row['name']:<{width}}  {_show(row['value'])}  [{row['source']}]")
 
 
 @cli.command("extract")
@@ -183,9 +196,9 @@ def extract_command(document: str, as_json: bool, fmt: str | None, base_url: str
     """
     extraction = extract(document, fmt=DocumentFormat(fmt) if fmt else None, base_url=base_url)
     if as_json:
-        click.echo(json.dumps(extraction_json(extraction), ensure_ascii=False, indent=2))
+        _echo(json.dumps(extraction_json(extraction), ensure_ascii=False, indent=2))
     else:
-        click.echo(format_table(extraction, shutil.get_terminal_size((100, 24)).columns))
+        _echo(format_table(extraction, shutil.get_terminal_size((100, 24)).columns))
 
 
 @cli.command("check")
@@ -236,21 +249,21 @@ def check_command(
     if documents:
         extractions, skipped = read_documents(documents)
         for document in skipped:
-            click.echo(f"skipped {document['reason']}", err=True)
+            _echo(f"skipped {document['reason']}", err=True)
         targets += [url for extraction in extractions for url in extraction.unique_urls()]
     if not targets and not as_documents:
         raise click.UsageError("give at least one URL, or --from DOCUMENT")
     if not targets:
-        click.echo("no cited URL in these documents")
+        _echo("no cited URL in these documents")
         if skipped:
             raise SystemExit(int(ExitCode.PROBLEMS))
         return
     with progress(len(targets), options) as on_result:
         checks = check_urls(targets, settings, on_result=on_result, fragments=settings.include_fragments)
     if as_json:
-        click.echo(json.dumps([c.to_json() for c in checks], ensure_ascii=False, indent=2))
+        _echo(json.dumps([c.to_json() for c in checks], ensure_ascii=False, indent=2))
     else:
-        click.echo(format_checks(checks, shutil.get_terminal_size((100, 24)).columns))
+        _echo(format_checks(checks, shutil.get_terminal_size((100, 24)).columns))
     if skipped or any(c.status.broken for c in checks):
         raise SystemExit(int(ExitCode.PROBLEMS))
 
@@ -284,9 +297,9 @@ def snapshots_command(options: Options, url: str, date: str | None, as_json: boo
         document = lookup.to_json()
         if saved is not None:
             document["save"] = saved.to_json()
-        click.echo(json.dumps(document, ensure_ascii=False, indent=2))
+        _echo(json.dumps(document, ensure_ascii=False, indent=2))
     else:
-        click.echo(format_lookup(lookup, saved))
+        _echo(format_lookup(lookup, saved))
     if lookup.state is ArchiveState.UNAVAILABLE:
         raise SystemExit(int(ExitCode.CANNOT_RUN))
     if lookup.state in (ArchiveState.NONE, ArchiveState.EXCLUDED) and not (saved and saved.state is SaveState.SAVED):
@@ -334,9 +347,9 @@ def verify_command(options: Options, documents: tuple[str, ...], as_json: bool, 
     if offline:
         outcomes = reverify_targets(documents, settings, evidence)
         if as_json:
-            click.echo(json.dumps(outcomes if len(outcomes) > 1 else outcomes[0], ensure_ascii=False, indent=2))
+            _echo(json.dumps(outcomes if len(outcomes) > 1 else outcomes[0], ensure_ascii=False, indent=2))
         else:
-            click.echo("\n\n".join(format_reverified(outcome) for outcome in outcomes))
+            _echo("\n\n".join(format_reverified(outcome) for outcome in outcomes))
         if any(o["summary"]["changed"] or o["summary"]["problems"] for o in outcomes):
             raise SystemExit(int(ExitCode.PROBLEMS))
         return
@@ -345,7 +358,7 @@ def verify_command(options: Options, documents: tuple[str, ...], as_json: bool, 
                                "evidence_dir setting)")
     extractions, skipped = read_documents(documents)
     for document in skipped:
-        click.echo(f"skipped {document['reason']}", err=True)
+        _echo(f"skipped {document['reason']}", err=True)
     several = len(extractions) + len(skipped) > 1
     every = []
     with contextlib.ExitStack() as stack:
@@ -354,16 +367,16 @@ def verify_command(options: Options, documents: tuple[str, ...], as_json: bool, 
             try:
                 keep = stack.enter_context(EvidenceStore.open(evidence_folder(settings), label="verify")).keep
             except EvidenceError as exc:  # verify wrote nothing before it kept evidence: it still verifies
-                click.echo(f"citewatch: warning: {exc}; verdicts will name no kept bytes", err=True)
+                _echo(f"citewatch: warning: {exc}; verdicts will name no kept bytes", err=True)
         for extraction in extractions:
             with progress(len(extraction.unique_urls()), options) as on_check:
                 every.append(verify_document(extraction, settings, on_check=on_check, keep=keep))
     if as_json:
         shown = [report_document(results) for results in every]
-        click.echo(json.dumps(shown if several else shown[0], ensure_ascii=False, indent=2))
+        _echo(json.dumps(shown if several else shown[0], ensure_ascii=False, indent=2))
     else:
         width = shutil.get_terminal_size((100, 24)).columns
-        click.echo("\n\n".join((f"== {r.document.path}\n" if several else "") + format_verification(r, width)
+        _echo("\n\n".join((f"== {r.document.path}\n" if several else "") + format_verification(r, width)
                                for r in every))
     unverified = fail_on == "unverified" and not all(c.verdict.is_verified for r in every for c in r.citations)
     if unverified or skipped:
@@ -421,10 +434,10 @@ def run_command(options: Options, documents: tuple[str, ...], db: str | None, re
     for document in summary.documents:  # GitHub reads workflow commands from standard output
         for path in document.get("reports", []):
             if path.endswith(".github.txt"):
-                click.echo(Path(path).read_text(encoding="utf-8"), nl=False)
+                click.echo(Path(path).read_text(encoding="utf-8"), nl=False)  # escaped by render_github
     if new_issues:
         write_file(new_issues, render_new_issues(summary.new_problems))
-    click.echo(json.dumps(summary.to_json(), indent=2) if as_json else format_summary(summary))
+    _echo(json.dumps(summary.to_json(), indent=2) if as_json else format_summary(summary))
     if summary.exit_code:
         raise SystemExit(summary.exit_code)
 
@@ -448,9 +461,9 @@ def recheck_command(options: Options, target: str, db: str | None, reports_dir: 
     settings = options.load(db=db, reports_dir=reports_dir).settings
     summary, provenance = recheck(target, settings)
     if as_json:
-        click.echo(json.dumps({"run": summary.to_json(), "citations": provenance}, ensure_ascii=False, indent=2))
+        _echo(json.dumps({"run": summary.to_json(), "citations": provenance}, ensure_ascii=False, indent=2))
     else:
-        click.echo(format_provenance(provenance))
+        _echo(format_provenance(provenance))
     if summary.exit_code:
         raise SystemExit(summary.exit_code)
 
@@ -475,9 +488,9 @@ def report_command(options: Options, db: str | None, formats: str, out: str | No
       citewatch report --format json --out /srv/blog/reports --robust-links
     """
     settings = options.load(db=db, reports_dir=out).settings
-    notes = lambda note: click.echo(f"citewatch: warning: {note}", err=True)  # noqa: E731
+    notes = lambda note: _echo(f"citewatch: warning: {note}", err=True)  # noqa: E731
     for path in build_reports(settings, _formats(formats), only=list(only), robust_links=robust_links, on_note=notes):
-        click.echo(path)
+        _echo(path)
 
 
 @cli.command("history")
@@ -497,9 +510,9 @@ def history_command(options: Options, url: str, db: str | None, as_json: bool) -
     settings = options.load(db=db).settings
     history = url_history(url, settings)
     if as_json:
-        click.echo(json.dumps(history, ensure_ascii=False, indent=2))
+        _echo(json.dumps(history, ensure_ascii=False, indent=2))
     else:
-        click.echo(format_history(history))
+        _echo(format_history(history))
 
 
 @cli.command("unlock")
@@ -518,9 +531,9 @@ def unlock_command(options: Options, db: str | None) -> None:
     settings = options.load(db=db).settings
     held = unlock(settings)
     if held is None:
-        click.echo(f"{settings.db}: not locked")
+        _echo(f"{settings.db}: not locked")
     else:
-        click.echo(f"{settings.db}: cleared the lock of PID {held['pid']} on {held['host']} "
+        _echo(f"{settings.db}: cleared the lock of PID {held['pid']} on {held['host']} "
                    f"(started {held['started_at']})")
 
 
@@ -551,7 +564,7 @@ def evidence_ls_command(options: Options, document: str | None, db: str | None, 
     --offline` also checks the bytes against the hash)."""
     settings = options.load(db=db).settings
     listing = list_evidence(settings, document)
-    click.echo(json.dumps(listing, ensure_ascii=False, indent=2) if as_json else format_evidence(listing))
+    _echo(json.dumps(listing, ensure_ascii=False, indent=2) if as_json else format_evidence(listing))
     if document is not None and not all(c["kept"] or not c["sha256"] for c in listing["copies"]):
         raise SystemExit(int(ExitCode.PROBLEMS))
 
@@ -565,7 +578,7 @@ def evidence_prune_command(options: Options, db: str | None) -> None:
     when the folder passes the evidence_budget setting."""
     settings = options.load(db=db).settings
     pruned = prune_evidence(settings)
-    click.echo(f"dropped {pruned['records_dropped']} records, freed {pruned['bytes_freed']:,} bytes "
+    _echo(f"dropped {pruned['records_dropped']} records, freed {pruned['bytes_freed']:,} bytes "
                f"({pruned['bytes_before']:,} → {pruned['bytes_after']:,}); kept every record current verdicts rest on")
 
 
@@ -584,7 +597,7 @@ def evidence_export_command(options: Options, document: str, as_wacz: bool, out:
     the replay extra."""
     settings = options.load(db=db).settings
     done = export_document(settings, document, out)
-    click.echo(f"{done['path']}: {done['copies']} copies, {done['records']} records, {done['bytes']:,} bytes")
+    _echo(f"{done['path']}: {done['copies']} copies, {done['records']} records, {done['bytes']:,} bytes")
 
 
 @evidence_group.command("serve")
@@ -596,7 +609,7 @@ def evidence_serve_command(options: Options, host: str, port: int, db: str | Non
     """Replay the kept copies through pywb at http://HOST:PORT/evidence/<date>/<url> (the
     reports' "local copy" links, evidence_replay_url) until stopped. Needs the replay extra."""
     settings = options.load(db=db).settings
-    click.echo(f"replaying {evidence_folder(settings)} at http://{host}:{port}/{COLLECTION}/ (Ctrl-C stops)", err=True)
+    _echo(f"replaying {evidence_folder(settings)} at http://{host}:{port}/{COLLECTION}/ (Ctrl-C stops)", err=True)
     raise SystemExit(serve_evidence(settings, host, port))
 
 

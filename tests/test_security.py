@@ -4,7 +4,10 @@ data, never instructions. Each test plays one attack on loopback."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -68,3 +71,70 @@ def test_the_settings_command_says_which_repository_lines_were_ignored(tmp_path:
     assert "line 1: canary_url is the operator's to set" in result.stderr
     assert "line 2: ca_bundle is the operator's to set" in result.stderr
     assert '"value": "https://www.wikipedia.org/"' in result.stdout
+
+
+# --- everything printed is inert ----------------------------------------------------------
+
+_COMMAND = re.compile(r"^::(error|warning|notice) file=[^\n]*$")
+
+
+def _commands_in(output: str) -> list[str]:
+    """The lines GitHub's runner would take for workflow commands: `::` after white space at a
+    line's start, or the legacy `##[` anywhere."""
+    return [line for line in output.splitlines() if line.strip().startswith("::") or "##[" in line]
+
+
+def test_forged_file_names_and_urls_print_no_workflow_command(tmp_path: Path, web_settings: Settings,
+                                                               fake_ia: FakeInternetArchive) -> None:
+    """File names and a cited URL carrying `::add-mask::`, `::set-output` and `##[set-env]`, run
+    through the Action's script: the only commands printed are citewatch's own annotations, and
+    the new-issues Markdown pings no one."""
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    forged = "x\n::add-mask::hunter2\n##[set-env name=A]b @octocat.md"
+    (notes / forged).write_text("2008: [gone](http://gone.test/status/404#a##[add-mask]s3cret) said so.\n")
+    (notes / "::set-output name=x::y.md").write_text("2008: [gone](http://gone.test/status/410) said so.\n")
+    env = _env(web_settings, fake_ia, tmp_path, documents="notes/")
+    done = subprocess.run(["bash", str(SCRIPT)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stderr
+    commands = _commands_in(done.stdout) + _commands_in(done.stderr)
+    assert len(commands) >= 2 and all(_COMMAND.match(line) and "##[" not in line for line in commands), commands
+    assert any("hunter2" in line for line in commands)  # the forged name, escaped inside file=
+    assert any("s3cret" in line for line in commands)  # the URL is shown, escaped, not dropped
+    new_issues = (tmp_path / "citewatch-reports" / "new-issues.md").read_text()
+    assert "@octocat" not in new_issues and "@\u200boctocat" in new_issues
+    assert "\n::" not in new_issues
+
+
+def test_a_passage_and_a_page_print_no_workflow_command_in_recheck(tmp_path: Path, archive_settings: Settings,
+                                                                 origin: OriginServer) -> None:
+    from tests.testweb.origin import Page
+    origin.add_page("forged.test", "/p", Page(body=b"<title>t</title><p>Plain words here ##[add-mask]pw and "
+                                              b"more words follow.</p>"))
+    doc = tmp_path / "doc.txt"
+    doc.write_text("http://forged.test/p\n\n\u201cPlain words here ##[add-mask]pw\r::set-output name=a::b\u201d\n")
+    settings = dataclasses.replace(archive_settings, db=str(tmp_path / "db.sqlite"), reports_dir=str(tmp_path / "r"),
+                                   canary_url="http://canary.test/ok", soft404_probe=False)
+    env = {f"CITEWATCH_{k.upper()}": (",".join(v) if isinstance(v, tuple) else str(v))
+           for k, v in dataclasses.asdict(settings).items() if k in ("connect_to", "ca_bundle", "wayback_cdx_url",
+                                                                    "wayback_replay_url", "wayback_dialect", "db",
+                                                                    "reports_dir", "canary_url", "soft404_probe")}
+    result = CliRunner().invoke(cli, ["run", str(doc)], env=env)
+    assert result.exit_code in (0, 1), result.output
+    result = CliRunner().invoke(cli, ["recheck", "http://forged.test/p"], env=env)
+    assert "Plain words here" in result.stdout, result.output
+    assert _commands_in(result.stdout) == [] and _commands_in(result.stderr) == []
+
+
+def test_junit_and_sarif_take_any_file_name() -> None:
+    from xml.etree import ElementTree
+
+    from pipeline.report.ci_formats import render_junit, render_sarif
+    data = {"document": {"path": "notes/50% off #1 ?\x07\x1b[31m.md"}, "citations": [
+        {"id": "c1", "index": 1, "line_start": 3, "verdict": "not_found", "sources": [],
+         "passages": [{"note": "the page says \x00\x0b hello"}]}]}
+    junit = ElementTree.fromstring(render_junit(data).encode())
+    assert junit.find("testcase").get("classname").startswith("notes/50% off #1 ?")
+    sarif = json.loads(render_sarif(data))
+    uri = sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+    assert uri == "notes/50%25%20off%20%231%20%3F%07%1B%5B31m.md"

@@ -9,6 +9,7 @@ from typing import Any
 from xml.sax.saxutils import quoteattr
 
 from pipeline import PROJECT_URL, __version__
+from pipeline.inert import command_data, for_bots, uri_reference, xml_text
 from pipeline.model import Verdict
 from pipeline.report.markdown_format import escape, link
 
@@ -46,7 +47,7 @@ def problems(data: dict[str, Any]) -> list[dict[str, Any]]:
 
 def render_junit(data: dict[str, Any]) -> str:
     """A test suite for the document, a test case a citation, a failure for each problem."""
-    path = data["document"]["path"]
+    path = xml_text(data["document"]["path"])
     by_line: dict[int, list[dict[str, Any]]] = {}
     for problem in problems(data):
         by_line.setdefault(problem["line"], []).append(problem)
@@ -56,7 +57,8 @@ def render_junit(data: dict[str, Any]) -> str:
         lines = {citation["line_start"], *(s.get("line") for s in citation["sources"])}
         mine = [p for line in sorted(x for x in lines if x) for p in by_line.pop(line, [])]
         name = f"citation {citation['index']} ({citation['id']}), line {citation['line_start']}"
-        body = "".join(f"<failure type={quoteattr(p['rule'])} message={quoteattr(p['message'])}/>" for p in mine)
+        body = "".join(f"<failure type={quoteattr(p['rule'])} message={quoteattr(xml_text(p['message']))}/>"
+                       for p in mine)
         failures += bool(mine)
         cases.append(f"  <testcase classname={quoteattr(path)} name={quoteattr(name)}>{body}</testcase>")
     head = (f"<testsuite name={quoteattr('citewatch: ' + path)} tests=\"{len(cases)}\" failures=\"{failures}\" "
@@ -77,7 +79,7 @@ def render_sarif_of(documents: list[dict[str, Any]]) -> str:
         "level": problem["level"],
         "message": {"text": problem["message"]},
         "locations": [{"physicalLocation": {
-            "artifactLocation": {"uri": data["document"]["path"]},
+            "artifactLocation": {"uri": uri_reference(data["document"]["path"])},
             "region": {"startLine": problem["line"], "startColumn": problem["column"]},
         }}],
     } for data in documents for problem in problems(data)]
@@ -96,21 +98,15 @@ def render_sarif_of(documents: list[dict[str, Any]]) -> str:
     return json.dumps(log, ensure_ascii=False, indent=2) + "\n"
 
 
-def _escape_command(text: str, *, property_value: bool = False) -> str:
-    """Workflow-command escaping (GitHub Actions toolkit): %, CR, LF; and : , in properties."""
-    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-    return text.replace(":", "%3A").replace(",", "%2C") if property_value else text
-
-
 def render_github(data: dict[str, Any]) -> str:
     """`::error file=…,line=…,col=…,title=…::message`, a line a problem (notes as ::notice)."""
-    path = _escape_command(data["document"]["path"], property_value=True)
+    path = command_data(data["document"]["path"], property_value=True)
     lines = []
     for problem in problems(data):
         command = {"error": "error", "warning": "warning", "note": "notice"}[problem["level"]]
         lines.append(f"::{command} file={path},line={problem['line']},col={problem['column']},"
-                     f"title={_escape_command('citewatch ' + problem['rule'], property_value=True)}"
-                     f"::{_escape_command(problem['message'])}")
+                     f"title={command_data('citewatch ' + problem['rule'], property_value=True)}"
+                     f"::{command_data(problem['message'])}")
     return "\n".join(lines) + ("\n" if lines else "")
 
 
@@ -136,10 +132,10 @@ def render_new_issues(new_problems: list[dict[str, Any]]) -> str:
             continue
         lines += [f"## {len(mine)} {one if len(mine) == 1 else several}", "", meaning, ""]
         for problem in mine:
-            lines.append(f"- {link(problem['url'], problem['url'])}: {escape(problem['reason'] or kind)}")
-            lines += [f"  - quote: ~~{escape(d['quote']) or '∅'}~~ → source: **{escape(d['source']) or '∅'}**"
-                      for d in problem.get("differences", [])]
-            lines += [f"  - {escape(place['path'])} line {place['line']} (citation {escape(place['citation'][:12])})"
-                      for place in problem["cited"]]
+            lines.append(f"- {link(problem['url'], problem['url'])}: {for_bots(escape(problem['reason'] or kind))}")
+            lines += [f"  - quote: ~~{for_bots(escape(d['quote'])) or '∅'}~~ → source: "
+                      f"**{for_bots(escape(d['source'])) or '∅'}**" for d in problem.get("differences", [])]
+            lines += [f"  - {for_bots(escape(place['path']))} line {place['line']} "
+                      f"(citation {escape(place['citation'][:12])})" for place in problem["cited"]]
         lines.append("")
     return "\n".join(lines)

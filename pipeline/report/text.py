@@ -1,4 +1,6 @@
-"""What the terminal shows: short, plain text for each command's results."""
+"""What the terminal shows: short, plain text for each command's results. Every value that came
+from a document, a file name or a page goes through `inert.field`: one line, no control
+characters, no workflow command."""
 
 from __future__ import annotations
 
@@ -6,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from pipeline.archive import ArchiveState, Lookup, SaveResult
+from pipeline.inert import field
 from pipeline.liveness import count_by_status
 from pipeline.model import LinkCheck
 from pipeline.results import DocumentResults, tally
@@ -25,36 +28,37 @@ def format_summary(summary: Any) -> str:
     if data["classes"]:
         lines.append("classes: " + ", ".join(f"{n} {c}" for c, n in data["classes"].items()))
     if data["newly_dead"]:
-        lines.append("newly dead: " + ", ".join(data["newly_dead"]))
+        lines.append("newly dead: " + ", ".join(field(url) for url in data["newly_dead"]))
     for saved in data.get("saved", []):
-        lines.append(f"save {saved['url']}: {saved['state']} ({saved['reason']})")
+        lines.append(f"save {field(saved['url'])}: {saved['state']} ({field(saved['reason'])})")
     for document in data["documents"]:
         for path in document.get("reports", []):
-            lines.append(f"report: {path}")
+            lines.append(f"report: {field(path)}")
     for path in data.get("index", []):
-        lines.append(f"index: {path}")
+        lines.append(f"index: {field(path)}")
     for skipped in data.get("skipped", []):
-        lines.append(f"skipped: {skipped['reason']}")
+        lines.append(f"skipped: {field(skipped['reason'])}")
     if evidence := data.get("evidence"):
         pruned = evidence.get("pruned")
         lines.append(f"evidence: {evidence.get('responses', 0)} new copies, {evidence.get('revisits', 0)} revisits "
-                     f"({evidence.get('bytes', 0):,} bytes) in {evidence.get('folder', '')}"
+                     f"({evidence.get('bytes', 0):,} bytes) in {field(evidence.get('folder', ''))}"
                      + (f"; pruned {pruned['records_dropped']} records, {pruned['bytes_freed']:,} bytes" if pruned else ""))
-    lines += [f"note: {note}" for note in data["notes"]]
+    lines += [f"note: {field(note)}" for note in data["notes"]]
     return "\n".join(lines)
 
 
 def format_reverified(outcome: dict[str, Any]) -> str:
     """`verify --offline` for one document: what changed, what could not be read back."""
     summary = outcome["summary"]
-    lines = [f"{outcome['document']}: {summary['citations']} citations made again from {outcome['evidence']}: "
+    lines = [f"{field(outcome['document'])}: {summary['citations']} citations made again from "
+             f"{field(outcome['evidence'])}: "
              f"{summary['same']} same, {summary['changed']} changed, {summary['problems']} evidence problems"]
     for citation in outcome["citations"]:
         if citation["changed"]:
             lines.append(f"  {citation['id']}: {citation['verdict_then']} → {citation['verdict_now']}")
-            lines += [f"    line {p['line']}: {p['then']} → {p['now']} ({p['note']})" for p in citation["passages"]
+            lines += [f"    line {p['line']}: {p['then']} → {p['now']} ({field(p['note'])})" for p in citation["passages"]
                       if p["then"] != p["now"]]
-        lines += [f"  {citation['id']}: {problem}" for problem in citation["problems"]]
+        lines += [f"  {field(str(citation['id']))}: {field(problem)}" for problem in citation["problems"]]
     return "\n".join(lines)
 
 
@@ -71,9 +75,9 @@ def format_evidence(listing: dict[str, Any]) -> str:
         if copy["sha256"]:
             where = f"{copy['warc']} {copy['bytes']:,} bytes" if copy["kept"] else "NOT KEPT"
             lines.append(f"  {copy['citation']}  {copy['kind']:7}  {copy['date']}  sha256:{copy['sha256'][:12]}  "
-                         f"{where}  {copy['url']}")
+                         f"{where}  {field(copy['url'])}")
         else:
-            lines.append(f"  {copy['citation']}  {copy['kind']:7}  no bytes ({copy['reason']})  {copy['url']}")
+            lines.append(f"  {copy['citation']}  {copy['kind']:7}  no bytes ({field(copy['reason'])})  {field(copy['url'])}")
     return "\n".join(lines)
 
 
@@ -85,27 +89,27 @@ def format_provenance(citations: list[dict[str, Any]]) -> str:
                      f"{citation['verdict'] or 'not verified yet'}")
         for source in citation["sources"]:
             snapshot = source.get("snapshot") or {}
-            lines.append(f"  source {source['url']}: {source['status'] or 'unchecked'}, {source['state'] or 'uncertain'}"
-                         + (f"; archived {snapshot['timestamp']} {snapshot['replay_url']}" if snapshot else "; no archived copy"))
+            lines.append(f"  source {field(source['url'])}: {source['status'] or 'unchecked'}, {source['state'] or 'uncertain'}"
+                         + (f"; archived {snapshot['timestamp']} {field(snapshot['replay_url'])}" if snapshot else "; no archived copy"))
         for passage in citation["passages"]:
-            words = " ".join(passage["text"].split()[:10])
+            words = field(" ".join(passage["text"].split()[:10]))
             lines.append(f"  line {passage['line']}: {passage['verdict']} ({passage['score']:.0%}) {words}…")
             if passage.get("note"):
-                lines.append(f"    {passage['note']}")
+                lines.append(f"    {field(passage['note'])}")
             if passage.get("context"):
-                lines.append(f"    in context: {passage['context']}")
+                lines.append(f"    in context: {field(passage['context'])}")
             for difference in passage.get("differences", []):
-                lines.append(f"    differs: the quote says {difference['quote'] or '(nothing)'!r}, "
-                             f"the source {difference['source'] or '(nothing)'!r}")
+                lines.append(f"    differs: the quote says {field(repr(difference['quote'] or '(nothing)'))}, "
+                             f"the source {field(repr(difference['source'] or '(nothing)'))}")
     return "\n".join(lines)
 
 
 def format_history(history: dict[str, Any]) -> str:
-    lines = [f"{history['url']} ({history['canonical']}): {history['state'] or 'never checked'}"]
+    lines = [f"{field(history['url'])} ({field(history['canonical'])}): {history['state'] or 'never checked'}"]
     for check in history["checks"]:
         http_status = check["http_status"] if check["http_status"] is not None else "-"
         lines.append(f"  {check['checked_at']}  {check['status']:<16} {http_status:>3}  "
-                     f"{check['state_after'] or '-':<9}  {check['reason']}")
+                     f"{check['state_after'] or '-':<9}  {field(check['reason'])}")
     if history["events"]:
         lines.append("changes of state:")
         for event in history["events"]:
@@ -118,9 +122,9 @@ def format_checks(checks: Sequence[LinkCheck], width: int = 100) -> str:
     lines = []
     for check in checks:
         http_status = str(check.http_status) if check.http_status is not None else "-"
-        head = f"{check.status.value:<16} {http_status:>3} {check.elapsed_ms:>7.0f} ms  {check.url}"
+        head = f"{check.status.value:<16} {http_status:>3} {check.elapsed_ms:>7.0f} ms  {field(check.url)}"
         lines.append(head if len(head) <= width else head[: width - 1] + "…")
-        lines.append(f"{'':<16} {check.reason}"[:width])
+        lines.append(f"{'':<16} {field(check.reason)}"[:width])
     lines.append(", ".join(f"{count} {name}" for name, count in count_by_status(checks).items()))
     return "\n".join(lines)
 
@@ -130,19 +134,19 @@ def format_lookup(lookup: Lookup, saved: SaveResult | None = None) -> str:
     head = {ArchiveState.FOUND: "found", ArchiveState.NONE: "no usable capture",
             ArchiveState.EXCLUDED: "excluded by the archive (its copies are not shown)",
             ArchiveState.UNAVAILABLE: "archive unavailable"}[lookup.state]
-    lines = [f"{lookup.url}: {head}" + (f" ({lookup.archive})" if lookup.archive else "")
+    lines = [f"{field(lookup.url)}: {head}" + (f" ({lookup.archive})" if lookup.archive else "")
              + (f", {lookup.captures} captures, {lookup.digests} versions" if lookup.captures else "")]
     if lookup.reason:
-        lines.append(f"  {lookup.reason}")
+        lines.append(f"  {field(lookup.reason)}")
     if lookup.queried_url and lookup.queried_url != lookup.url:
-        lines.append(f"  archived as {lookup.queried_url}")
+        lines.append(f"  archived as {field(lookup.queried_url)}")
     for name, snap in (("closest", lookup.closest), ("first", lookup.first), ("last", lookup.last)):
         if snap is not None:
             when = timestamp_to_datetime(snap.timestamp).strftime("%Y-%m-%d %H:%M:%S")
-            lines.append(f"  {name:<8}{when}  {snap.status if snap.status is not None else '-':>3}  {snap.replay_url}")
+            lines.append(f"  {name:<8}{when}  {snap.status if snap.status is not None else '-':>3}  {field(snap.replay_url)}")
     if saved is not None:
         lines.append(f"  save: {saved.state.value}" + (f" at {saved.timestamp}" if saved.timestamp else "")
-                     + f" ({saved.reason})")
+                     + f" ({field(saved.reason)})")
     return "\n".join(lines)
 
 
@@ -152,10 +156,10 @@ def format_verification(results: DocumentResults, width: int = 100) -> str:
     for result in results.citations:
         citation = result.citation
         lines.append(f"{citation.index:>3} {result.verdict.value:<13} {citation.date or '-':<10} "
-                     f"{citation.urls[0].url if citation.urls else '(no URL)'}"[:width])
+                     f"{field(citation.urls[0].url) if citation.urls else '(no URL)'}"[:width])
         for match in result.passages:
             where = f"{match.copy.value} {match.timestamp or ''}".strip() if match.copy else ""
-            words = " ".join(match.text.split()[:8])
+            words = field(" ".join(match.text.split()[:8]))
             lines.append(f"      line {match.line:<4} {match.verdict.value:<13} {match.score:>4.0%} {where:<22} {words}"[:width])
     counts = tally(result.verdict.value for result in results.citations)
     lines.append(", ".join(f"{n} {verdict}" for verdict, n in counts.items()) or "no citations")
