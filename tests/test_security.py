@@ -9,6 +9,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -138,3 +139,114 @@ def test_junit_and_sarif_take_any_file_name() -> None:
     sarif = json.loads(render_sarif(data))
     uri = sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
     assert uri == "notes/50%25%20off%20%231%20%3F%07%1B%5B31m.md"
+
+
+# --- documents stay inside their root -----------------------------------------------------
+
+
+def _run_guarded(code: str, cwd: Path) -> subprocess.CompletedProcess:
+    """Python code in a process of its own: a hang is a failure with a message, not a stuck suite."""
+    return subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True, timeout=60)
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A checkout whose documents folder holds what a hostile pull request can add."""
+    root = tmp_path / "repo"
+    (root / ".git").mkdir(parents=True)
+    (root / ".git" / "config").write_text('[http]\n\textraheader = AUTHORIZATION: basic c2VjcmV0 https://git.test/x\n')
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.md").write_text("[token](https://leak.test/?token=outside) secret\n")
+    notes = root / "notes"
+    (notes / "real").mkdir(parents=True)
+    (notes / "real" / "a.md").write_text("[a](https://ok.test/a) fine\n")
+    (notes / "config.md").symlink_to(root / ".git" / "config")  # a file link into .git
+    (notes / "far.md").symlink_to(outside / "secret.md")  # a file link out of the tree
+    (notes / "etc").symlink_to(outside)  # a folder link out of the tree
+    (notes / "real" / "loop").symlink_to(notes)  # two loops
+    (notes / "real" / "up").symlink_to(root)
+    os.mkfifo(notes / "pipe.md")  # would block a reader forever
+    return root
+
+
+def test_documents_never_leave_their_root(repo: Path) -> None:
+    from pipeline.documents import collect_documents
+    for arguments in (["notes/"], ["notes/**/*.md"], ["notes/*/*.md"], ["notes/*.md"]):
+        found = _run_guarded(
+            "import json, sys; from pipeline.documents import collect_documents; "
+            f"print(json.dumps(collect_documents({arguments!r})))", repo)
+        assert found.returncode == 0, found.stderr
+        paths, skipped = json.loads(found.stdout)
+        assert all("secret" not in Path(p).name and "config" not in p and "pipe" not in p for p in paths), paths
+        assert all(not Path(p).resolve().is_relative_to(repo.parent / "outside") for p in paths)
+    monkey = os.getcwd()
+    os.chdir(repo)
+    try:
+        paths, skipped = collect_documents(["notes/"])
+        reasons = {Path(s["path"]).name: s["reason"] for s in skipped}
+        assert paths == ["notes/real/a.md"]
+        assert "inside .git" in reasons["config.md"]
+        assert "link to a file outside" in reasons["far.md"]
+        assert "not a regular file" in reasons["pipe.md"]
+        # named outright: a link into .git or out of the working directory is not read either
+        paths, skipped = collect_documents(["notes/config.md", "notes/far.md", "notes/pipe.md", "/dev/zero"])
+        assert paths == [] and len(skipped) == 4
+    finally:
+        os.chdir(monkey)
+
+
+def test_a_run_over_a_hostile_tree_reads_only_its_documents(repo: Path, web_settings: Settings,
+                                                             fake_ia: FakeInternetArchive) -> None:
+    env = _env(web_settings, fake_ia, repo, documents="notes/ notes/**/*.md")
+    done = subprocess.run(["bash", str(SCRIPT)], cwd=repo, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode in (0, 1), done.stderr
+    reports = repo / "citewatch-reports"
+    everything = "".join(p.read_text(errors="replace") for p in reports.rglob("*") if p.is_file())
+    assert "c2VjcmV0" not in everything and "token=outside" not in everything
+    assert "inside .git" in done.stdout + done.stderr
+
+
+def test_a_file_name_that_is_not_utf8_is_processed_and_shown_escaped(tmp_path: Path, web_settings: Settings,
+                                                                    fake_ia: FakeInternetArchive) -> None:
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    with open(os.path.join(os.fsencode(notes), b"caf\xe9.md"), "w") as stream:
+        stream.write('22 May 2007: [the report](http://alive.test/ok) says "British troops in Afghanistan".\n')
+    (notes / "ok.md").write_text("2008: [gone](http://gone.test/status/404) said so.\n")
+    env = _env(web_settings, fake_ia, tmp_path, documents="notes/")
+    done = subprocess.run(["bash", str(SCRIPT)], cwd=tmp_path, env=env, capture_output=True, timeout=120)
+    assert done.returncode == 1, done.stderr  # a link died: the run went through, both documents read
+    index = json.loads((tmp_path / "citewatch-reports" / "index.json").read_text())
+    assert sorted(d["path"] for d in index["documents"]) == ["notes/caf\\xe9.md", "notes/ok.md"]
+    assert b"internal error" not in done.stderr
+
+
+# --- patterns from a repository cannot hang a run ------------------------------------------
+
+
+def test_a_hostile_citewatchignore_cannot_hang_check(tmp_path: Path) -> None:
+    (tmp_path / ".citewatchignore").write_text("(a+)+$\n(x+x+)+y\n!$\n")  # the URL matches only the last
+    url = "http://" + "a" * 40 + ".test/" + "a" * 5000 + "!"
+    done = _run_guarded("from click.testing import CliRunner; from pipeline.cli import cli; "
+                        f"r = CliRunner().invoke(cli, ['check', '--json', {url!r}], "
+                        "env={'CITEWATCH_CANARY_URL': 'http://127.0.0.1:9/'}); print(r.exit_code); print(r.output)",
+                        tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert '"status": "skipped"' in done.stdout  # (a+)+$ tried and failed, in linear time
+    assert "excluded by .citewatchignore line 3" in done.stdout
+
+
+def test_a_pattern_re2_cannot_run_is_one_clear_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".citewatchignore").write_text("(a)\\1\n")
+    result = CliRunner().invoke(cli, ["check", "http://x.test/"])
+    assert result.exit_code == 2 and ".citewatchignore line 1" in result.stderr and "Traceback" not in result.output
+
+
+def test_a_hostile_gitignore_cannot_hang_a_folder_walk(tmp_path: Path) -> None:
+    (tmp_path / "notes").mkdir()
+    (tmp_path / ".gitignore").write_text("*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*b\n")
+    (tmp_path / "notes" / ("a" * 200 + ".md")).write_text("[x](https://x.test/) y\n")
+    done = _run_guarded("from pipeline.documents import find_documents; print(find_documents(['notes/']))", tmp_path)
+    assert done.returncode == 0 and "aaaa" in done.stdout, done.stderr

@@ -10,6 +10,7 @@ from pipeline.extract.html import extract_html
 from pipeline.extract.markdown import extract_markdown
 from pipeline.extract.reading import decode, detect_format, read_bytes
 from pipeline.extract.text import extract_text
+from pipeline.inert import path_shown
 from pipeline.model import Document, DocumentFormat, Extraction
 
 SCHEMA_VERSION = 1
@@ -36,7 +37,7 @@ def extract_bytes(
         result = extract_text(text)
         title, date, drafts = result.title, result.date, result.drafts
     document = Document(
-        path=path,
+        path=path_shown(path),  # a name that is not UTF-8 (git allows any bytes) shown as \xNN, stored as shown
         title=title,
         date=date,
         sha256=hashlib.sha256(data).hexdigest(),
