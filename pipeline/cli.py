@@ -25,13 +25,13 @@ from pipeline.evidence.commands import (
     evidence_folder,
     export_document,
     list_evidence,
+    open_evidence,
     prune_evidence,
     reverify_targets,
     serve_evidence,
 )
 from pipeline.evidence.model import EvidenceError
 from pipeline.evidence.package import COLLECTION
-from pipeline.evidence.store import EvidenceStore
 from pipeline.extract import extract, extraction_json
 from pipeline.extract.table import format_table
 from pipeline.flow import find_snapshots, verify_document
@@ -365,7 +365,7 @@ def verify_command(options: Options, documents: tuple[str, ...], as_json: bool, 
         keep = None
         if settings.keep_evidence and extractions:
             try:
-                keep = stack.enter_context(EvidenceStore.open(evidence_folder(settings), label="verify")).keep
+                keep = stack.enter_context(open_evidence(settings, label="verify")).keep
             except EvidenceError as exc:  # verify wrote nothing before it kept evidence: it still verifies
                 _echo(f"citewatch: warning: {exc}; verdicts will name no kept bytes", err=True)
         for extraction in extractions:

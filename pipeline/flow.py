@@ -101,9 +101,26 @@ def archived_copy(archive: Archives, key: str, date: str | None, keep: Keep | No
     """The capture closest to the claim's date, read (and its bytes kept)."""
     lookup = archive.lookup(key, date)
     evidence = archive.evidence(key, date) if lookup.state is ArchiveState.FOUND else None
+    if evidence is None and lookup.state is ArchiveState.FOUND:
+        unread = archive.unread(key, date)
+        lookup = _without_refused(lookup, {u.raw_url for u in unread if u.refused})
+        why = "; ".join(dict.fromkeys(u.reason for u in unread))
+        return ArchivedCopy(lookup, None, None, None, "the archive lists captures, but none could be read"
+                            + (f": {why}" if why else ""))
     if evidence is None:
         return ArchivedCopy(lookup, None, None, None, lookup.reason or f"archive: {lookup.state.value}")
     return _copy_of(lookup, evidence, keep)
+
+
+def _without_refused(lookup: Lookup, refused: set[str]) -> Lookup:
+    """The lookup less the captures whose address the guard refused: a report never links
+    to a copy citewatch would not open itself (a TimeMap may list mementos anywhere)."""
+    if not refused:
+        return lookup
+    keep = {name: None if snap is not None and snap.raw_url in refused else snap
+            for name, snap in (("closest", lookup.closest), ("first", lookup.first), ("last", lookup.last))}
+    return dataclasses.replace(lookup, **keep, reason="the guard refused the addresses of the captures the archive "
+                                                        "listed (private or loopback)")
 
 
 def _parallel(archive: Archives, work: Callable[[T], R], items: Sequence[T]) -> list[R]:

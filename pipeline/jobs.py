@@ -27,7 +27,7 @@ from pipeline.config import Settings, shown
 from pipeline.documents import read_documents
 from pipeline.errors import CannotRunError, ExitCode, InputError, UsageError
 from pipeline.evidence.model import Keep
-from pipeline.evidence.store import EvidenceStore, folder_for
+from pipeline.evidence.store import EvidenceStore, folder_for, owner_of
 from pipeline.extract.urls import canonicalize
 from pipeline.flow import LivePage, Verified, check_links, verify_citations
 from pipeline.linkstate import LinkState, link_state
@@ -260,7 +260,9 @@ class Job:
         if self.settings.keep_evidence:
             try:
                 self.evidence = EvidenceStore.open(folder_for(self.settings.db, self.settings.evidence_dir),
-                                                   label=f"{self.kind} {self.run_id}")
+                                                   label=f"{self.kind} {self.run_id}",
+                                                   owner=owner_of(self.settings.db),
+                                                   read_cap=self.settings.max_body_bytes)
                 self.summary.notes += self.evidence.notes
             except BaseException as exc:  # recorded as the failure it is, and the lock released
                 self.__exit__(type(exc), exc, exc.__traceback__)

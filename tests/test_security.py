@@ -5,15 +5,20 @@ data, never instructions. Each test plays one attack on loopback."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import io
 import json
 import os
 import re
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from warcio.archiveiterator import ArchiveIterator
+from warcio.warcwriter import WARCWriter
 
 from pipeline.cli import cli
 from pipeline.config import Settings, load_settings
@@ -250,3 +255,294 @@ def test_a_hostile_gitignore_cannot_hang_a_folder_walk(tmp_path: Path) -> None:
     (tmp_path / "notes" / ("a" * 200 + ".md")).write_text("[x](https://x.test/) y\n")
     done = _run_guarded("from pipeline.documents import find_documents; print(find_documents(['notes/']))", tmp_path)
     assert done.returncode == 0 and "aaaa" in done.stdout, done.stderr
+
+
+# --- received evidence is read, never changed -----------------------------------------------
+
+from tests.test_evidence import Web, _rewrite, cli_run, folder_of, report_of, web  # noqa: E402,F401
+
+
+@pytest.fixture
+def received(web: Web, tmp_path: Path) -> tuple[Path, Path, dict]:
+    """Someone else's evidence folder and report.json, copied here as they were sent."""
+    from pipeline.jobs import run_documents
+    run_documents([str(web.document)], web.settings)
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    for path in folder_of(web).glob("*.warc.gz"):
+        (theirs / path.name).write_bytes(path.read_bytes())
+    report = report_of(web)
+    (tmp_path / "their-report.json").write_text(json.dumps(report))
+    return theirs, tmp_path / "their-report.json", report
+
+
+def _offline(web: Web, *args: str) -> subprocess.CompletedProcess:
+    return cli_run("verify", "--offline", *args, "--json", env=web.env())
+
+
+def test_a_received_folder_is_never_written(web: Web, received: tuple[Path, Path, dict], tmp_path: Path) -> None:
+    theirs, report_path, _ = received
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n" * 100)
+    (theirs / "citewatch-x.warc.gz.open").symlink_to(victim)  # recovery would cut it to its last record
+    (theirs / "linked.warc.gz").symlink_to(victim)  # a scan would read through it
+    os.mkfifo(theirs / "fifo.warc.gz")  # a reader would block forever
+    (theirs / "index.sqlite").write_bytes(b"not a database")  # a rebuild would set it aside and write anew
+    before = sorted((p.name, p.is_symlink()) for p in theirs.iterdir())
+    done = _offline(web, str(report_path), "--evidence", str(theirs))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert victim.read_text() == "precious\n" * 100
+    assert sorted((p.name, p.is_symlink()) for p in theirs.iterdir()) == before
+    assert (theirs / "index.sqlite").read_bytes() == b"not a database"
+    assert json.loads(done.stdout)["summary"]["same"] == 3
+
+
+def test_prune_touches_no_file_the_index_names_outside_the_folder(web: Web, tmp_path: Path) -> None:
+    import sqlite3
+    from pipeline.jobs import run_documents
+    run_documents([str(web.document)], web.settings)
+    folder = folder_of(web)
+    victims = [tmp_path / "x.warc.gz", tmp_path / "abs.warc.gz"]
+    for victim in victims:
+        victim.write_bytes(b"not theirs")
+    (folder / "link.warc.gz").symlink_to(victims[0])
+    with sqlite3.connect(folder / "index.sqlite") as index:
+        for name in ("../x.warc.gz", str(victims[1]), "link.warc.gz"):
+            index.execute("INSERT INTO records (record_id, warc, offset, length, type, url, date, written_at) "
+                          "VALUES (?, ?, 0, 10, 'response', 'http://x.test/', '2020', '2020')", (f"<urn:{name}>", name))
+    done = cli_run("evidence", "prune", env=web.env())
+    assert done.returncode == 0, done.stderr
+    assert all(victim.read_bytes() == b"not theirs" for victim in victims)
+    assert (folder / "link.warc.gz").is_symlink()
+
+
+def test_serve_writes_nothing_through_a_planted_link(web: Web, tmp_path: Path) -> None:
+    from pipeline.evidence.model import EvidenceError
+    from pipeline.evidence.package import replay_root
+    from pipeline.evidence.store import EvidenceStore
+    from pipeline.jobs import run_documents
+    run_documents([str(web.document)], web.settings)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "config.yaml").write_text("mine\n")
+    (folder_of(web) / ".replay").symlink_to(elsewhere)
+    with EvidenceStore.open(folder_of(web), create=False) as store, pytest.raises(EvidenceError, match="link"):
+        replay_root(store)
+    assert (elsewhere / "config.yaml").read_text() == "mine\n" and sorted(os.listdir(elsewhere)) == ["config.yaml"]
+    done = cli_run("evidence", "serve", "--port", "1", env=web.env())
+    assert done.returncode == 3 and "not a folder of its own" in done.stderr and "Traceback" not in done.stderr
+
+
+# --- verify --offline never passes what it cannot make again -------------------------------
+
+
+def _lie(received: tuple[Path, Path, dict], change) -> Path:
+    _, path, report = received
+    lied = json.loads(json.dumps(report))
+    change(lied)
+    path.write_text(json.dumps(lied))
+    return path
+
+
+def test_a_verdict_with_no_copies_is_a_problem_not_a_pass(web: Web, received: tuple[Path, Path, dict]) -> None:
+    def strip(report: dict) -> None:
+        citation = next(c for c in report["citations"] if c["verdict"] == "verified")
+        citation["copies"], citation["verified_at"] = [], None
+    done = _offline(web, str(_lie(received, strip)), "--evidence", str(received[0]))
+    assert done.returncode == 1
+    assert "names no copy it was made on" in done.stdout
+
+
+def test_a_duplicate_citation_id_is_a_problem(web: Web, received: tuple[Path, Path, dict]) -> None:
+    def duplicate(report: dict) -> None:
+        first = report["citations"][0]
+        report["citations"].append(json.loads(json.dumps(first)) | {"verdict": "verified"})
+    done = _offline(web, str(_lie(received, duplicate)), "--evidence", str(received[0]))
+    assert done.returncode == 1 and "given more than once" in done.stdout
+
+
+def test_a_passage_hash_that_is_none_of_the_copies_is_a_problem(web: Web, received: tuple[Path, Path, dict]) -> None:
+    def swap(report: dict) -> None:
+        passage = next(p for c in report["citations"] for p in c["passages"] if p["evidence"])
+        passage["evidence"]["sha256"] = "0" * 64
+    done = _offline(web, str(_lie(received, swap)), "--evidence", str(received[0]))
+    assert done.returncode == 1 and "is none of the copies the citation names" in done.stdout
+
+
+def test_a_changed_content_type_is_caught_like_a_changed_payload(web: Web, received: tuple[Path, Path, dict]) -> None:
+    theirs, report_path, report = received
+    ref = next(p["evidence"] for c in report["citations"] for p in c["passages"]
+               if p["evidence"] and p["verdict"] == "verified")
+    out = io.BytesIO()
+    writer = WARCWriter(out, gzip=True)
+    with open(theirs / ref["warc"], "rb") as stream:
+        for record in ArchiveIterator(stream):
+            if record.rec_headers.get_header("WARC-Record-ID") == ref["record_id"]:
+                record.http_headers.replace_header("Content-Type", "application/pdf")
+                body = record.raw_stream.read()
+                record = writer.create_warc_record(record.rec_headers.get_header("WARC-Target-URI"), "response",
+                                                   payload=io.BytesIO(body), length=len(body),
+                                                   http_headers=record.http_headers,
+                                                   warc_headers_dict=dict(record.rec_headers.headers))
+            writer.write_record(record)
+    (theirs / ref["warc"]).write_bytes(out.getvalue())
+    done = _offline(web, str(report_path), "--evidence", str(theirs))
+    assert done.returncode == 1
+    outcome = json.loads(done.stdout)
+    assert outcome["summary"]["problems"] >= 1 and "Content-Type" in done.stdout
+
+
+@pytest.mark.parametrize("content, message", [
+    ("[" * 100_000 + "]" * 100_000, "nested deeper"),
+    ('{"schema_version": 3, "citations": "many"}', "not a citewatch report.json"),
+])
+def test_a_malformed_report_is_bad_input(web: Web, tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    done = _offline(web, str(path))
+    assert done.returncode == 2 and message in done.stderr and "internal error" not in done.stderr
+
+
+def test_a_citation_of_the_wrong_shape_is_a_problem_and_the_others_are_made_again(
+        web: Web, received: tuple[Path, Path, dict]) -> None:
+    def break_one(report: dict) -> None:
+        report["citations"][0]["passages"] = [{"verdict": 12}]
+        kept = next(c for c in report["citations"][1]["copies"] if c["evidence"])
+        kept["evidence"]["offset"] = -5  # a hint, never a seek before the file
+        report["citations"].append(7)
+    done = _offline(web, str(_lie(received, break_one)), "--evidence", str(received[0]))
+    assert done.returncode == 1, done.stderr
+    outcome = json.loads(done.stdout)
+    assert "not a verdict record" in done.stdout and outcome["summary"]["citations"] == 2
+    assert outcome["summary"]["changed"] == 0
+
+
+def test_a_fifo_named_like_a_report_or_a_wacz_is_refused_not_waited_on(web: Web, tmp_path: Path) -> None:
+    for name in ("r.json", "e.wacz"):
+        os.mkfifo(tmp_path / name)
+        done = _offline(web, str(tmp_path / name))
+        assert done.returncode == 2 and "not a regular file" in done.stderr
+
+
+# --- bounded by construction --------------------------------------------------------------
+
+
+def test_a_wacz_bomb_is_not_unpacked(web: Web, tmp_path: Path) -> None:
+    from pipeline.evidence.package import REPORT_IN_WACZ
+    bomb = tmp_path / "bomb.wacz"
+    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as wacz:
+        wacz.writestr(REPORT_IN_WACZ, json.dumps({"schema_version": 3, "citations": []}))
+        with wacz.open("archive/a.warc.gz", "w", force_zip64=True) as member:
+            for _ in range(64):
+                member.write(b"\0" * (1 << 20))  # 64 MB of zeros, about 64 KB packed
+    assert bomb.stat().st_size < 1 << 20
+    done = _offline(web, str(bomb))
+    assert done.returncode == 2 and "unpack to more than" in done.stderr
+
+
+def test_a_payload_bomb_is_read_no_further_than_a_page(web: Web, received: tuple[Path, Path, dict]) -> None:
+    theirs, report_path, report = received
+    body = b"<p>" + b"a" * (60 << 20) + b"</p>"
+    out = io.BytesIO()
+    writer = WARCWriter(out, gzip=True)
+    from warcio.statusandheaders import StatusAndHeaders
+    record = writer.create_warc_record("http://one.test/story", "response", payload=io.BytesIO(body),
+                                       length=len(body), http_headers=StatusAndHeaders(
+                                           "200 OK", [("Content-Type", "text/html")], protocol="HTTP/1.1"))
+    writer.write_record(record)
+    (theirs / "bomb.warc.gz").write_bytes(out.getvalue())
+    assert (theirs / "bomb.warc.gz").stat().st_size < 1 << 20
+
+    def point(lied: dict) -> None:
+        for citation in lied["citations"]:
+            for item in [*citation["passages"], *citation["copies"]]:
+                if item["evidence"]:
+                    item["evidence"] |= {"warc": "bomb.warc.gz", "offset": 0, "content_type": "text/html",
+                                         "record_id": record.rec_headers.get_header("WARC-Record-ID"),
+                                         "sha256": hashlib.sha256(body).hexdigest()}
+    done = subprocess.run([sys.executable, "-c", (
+        "import resource, sys; resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30)); "
+        "from pipeline.cli import main; sys.argv = ['citewatch'] + sys.argv[1:]; main()"),
+        "verify", "--offline", str(_lie(received, point)), "--evidence", str(theirs), "--json"],
+        env=web.env(), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stderr[-2000:]
+    assert "over 5,000,000 bytes" in done.stdout
+
+
+@pytest.mark.parametrize("dialect, path", [("memento", "/huge/3000?u="), ("pywb", "/huge/3000"),
+                                           ("pywb", "/trickle/600")])
+def test_an_index_answer_that_never_ends_is_cut_at_the_caps(origin: OriginServer, dialect: str, path: str) -> None:
+    from pipeline.archive import ArchiveClient, ArchiveState
+    settings = Settings(wayback_cdx_url=f"http://127.0.0.1:{origin.http_port}{path}", wayback_dialect=dialect,
+                        wayback_replay_url=f"http://127.0.0.1:{origin.http_port}/web/", archive_cdx_per_minute=0,
+                        archive_retries=0, max_body_bytes=2_000_000, request_deadline=2, read_timeout=1)
+    lookup = ArchiveClient(settings).lookup("http://example.test/page", "2020")
+    assert lookup.state is ArchiveState.UNAVAILABLE, lookup
+    assert "2,000,000 bytes" in lookup.reason or "deadline" in lookup.reason or "timed out" in lookup.reason
+
+
+def test_mementos_the_guard_refuses_are_neither_read_nor_linked(tmp_path: Path) -> None:
+    """A Memento archive whose TimeMap lists every memento at a loopback address of another
+    port: the guard refuses each, the reason says so (not "archive: found"), and the lookup
+    the report shows links none of them."""
+    from pipeline.archive.many import Archives
+    from pipeline.flow import archived_copy
+    from tests.testweb.loopback import LoopbackServer, QuietHandler
+
+    class Lister(LoopbackServer):
+        def start(self) -> Lister:
+            class Handler(QuietHandler):
+                def do_GET(self) -> None:  # noqa: N802
+                    rows = ['<http://127.0.0.1:9/mem/20200101000000/http://x.test/a>; rel="memento"; '
+                            'datetime="Wed, 01 Jan 2020 00:00:00 GMT"']
+                    self.answer(200, ",\n".join(rows).encode(), [("Content-Type", "application/link-format")])
+            self.serve(Handler)
+            return self
+
+    lister = Lister().start()
+    try:
+        settings = Settings(wayback_dialect="memento", wayback_cdx_url=lister.base + "/timemap/",
+                            wayback_replay_url=lister.base + "/mem/", archive_cdx_per_minute=0,
+                            archive_replay_per_second=0)
+        copy = archived_copy(Archives(settings), "http://x.test/a", "2020")
+    finally:
+        lister.stop()
+    assert copy.page is None and "none could be read" in copy.reason and "127.0.0.1" in copy.reason
+    assert "archive: found" not in copy.reason
+    assert copy.lookup.closest is None and copy.lookup.first is None and copy.lookup.last is None
+
+
+def test_two_databases_sharing_a_folder_never_prune_each_others_evidence(web: Web, tmp_path: Path) -> None:
+    from pipeline.evidence.commands import prune_evidence, reverify_targets
+    from pipeline.jobs import run_documents
+    shared = tmp_path / "shared-evidence"
+    first = dataclasses.replace(web.settings, db=str(tmp_path / "one.sqlite"), evidence_dir=str(shared),
+                                reports_dir=str(tmp_path / "r1"))
+    second = dataclasses.replace(first, db=str(tmp_path / "two.sqlite"), reports_dir=str(tmp_path / "r2"))
+    other = tmp_path / "other.txt"
+    other.write_text(web.document.read_text())
+    run_documents([str(web.document)], first)
+    run_documents([str(other)], second)  # the same copies: revisits of the first database's records
+    web.document.write_text("Evidence note\n\nNothing cited any more.\n")
+    run_documents([str(web.document)], first)  # the first database no longer needs its copies
+    pruned = prune_evidence(first)
+    outcome = reverify_targets([str(other)], second)[0]
+    assert outcome["summary"]["problems"] == 0 and outcome["summary"]["changed"] == 0, outcome
+    assert pruned["files_of_other_databases"] >= 1
+
+
+def test_a_full_disk_is_not_taken_for_a_corrupt_index(tmp_path: Path) -> None:
+    """The files may grow no more (RLIMIT_FSIZE, as a full disk answers): opening the store
+    fails with one clear error, and the good index is left where it is, not set aside."""
+    from pipeline.evidence.store import EvidenceStore
+    EvidenceStore.open(tmp_path / "ev").close()
+    index = (tmp_path / "ev" / "index.sqlite").read_bytes()
+    done = _run_guarded(
+        "import resource, signal; signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (8192, 8192)); "
+        "from pipeline.evidence.store import EvidenceStore; from pipeline.evidence.model import EvidenceError\n"
+        "try:\n    EvidenceStore.open('ev')\nexcept EvidenceError as exc:\n    print('refused:', exc)", tmp_path)
+    assert done.returncode == 0 and "refused:" in done.stdout and "cannot open the evidence store" in done.stdout, \
+        done.stdout + done.stderr
+    assert sorted(p.name for p in (tmp_path / "ev").iterdir() if "broken" in p.name) == []
+    assert (tmp_path / "ev" / "index.sqlite").read_bytes() == index

@@ -23,6 +23,7 @@ from pipeline.archive.model import (
     Excluded,
     Lookup,
     SaveResult,
+    Unread,
     Via,
 )
 from pipeline.archive.policy import RequestPolicy
@@ -67,6 +68,7 @@ class ArchiveClient:
             CdxIndex(settings.wayback_cdx_url, DIALECTS[settings.wayback_dialect], self.policy,
                      max_captures=settings.archive_max_captures))
         self.reader = MementoReader(settings.wayback_replay_url, self.policy)
+        self.unread: dict[tuple[str, str | None], list[Unread]] = {}  # captures listed but not read, and why
         self.saver: Saver = SAVERS.get(settings.wayback_dialect, NoSaver)(self.policy)
         # a TimeGate of the Wayback form (<prefix><timestamp>/<url>); a Memento archive's differs
         self.timegate = TimeGate(self.reader) if settings.archive_mode == "timegate" and not memento else None
@@ -126,14 +128,20 @@ class ArchiveClient:
             captures, _, _ = self.captures(url, date)
         except (ArchiveUnavailable, Excluded):
             return None
+        unread = self.unread.setdefault((url, date), [])
         for capture in preference(captures, date, self.settings.archive_after_window_days)[:tries]:
             snapshot = snapshot_of(capture, self.settings.wayback_replay_url)
             try:
                 found = self.reader.read(snapshot.raw_url)
-            except (ArchiveUnavailable, FetchError):
+            except ArchiveUnavailable as exc:
+                unread.append(Unread(snapshot.raw_url, str(exc), exc.refused))
+                continue
+            except FetchError as exc:
+                unread.append(Unread(snapshot.raw_url, exc.reason, False))
                 continue
             if found is not None and found.status == 200:
                 return found
+            unread.append(Unread(snapshot.raw_url, f"answered {found.status}" if found else "not a memento", False))
         return None
 
     def more_evidence(self, url: str, date: str | None, seen: set[str], count: int) -> list[Evidence]:

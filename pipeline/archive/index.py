@@ -17,7 +17,7 @@ from waybackpy.exceptions import WaybackError
 
 from pipeline import USER_AGENT
 from pipeline.archive.model import ArchiveUnavailable, Capture, Excluded
-from pipeline.archive.policy import Endpoint, RequestPolicy, short_reason
+from pipeline.archive.policy import Endpoint, RequestPolicy, read_body, short_reason
 from pipeline.guard import AddressRefused
 
 
@@ -103,7 +103,8 @@ class CdxIndex:
 
     def _request(self, url: str, headers: dict[str, str]) -> requests.Response:
         url += f"&fl={self.dialect.fields}{self.dialect.extra}"
-        response = self.policy.request(Endpoint.CDX, url, headers=headers, allow_statuses={403})
+        response = self.policy.request(Endpoint.CDX, url, headers=headers, allow_statuses={403}, stream=True)
+        read_body(response, self.policy.settings, "CDX")  # capped and bounded in time, like a page
         if response.status_code == 403:
             said = response.headers.get("X-Archive-Wayback-Runtime-Error", "") + " " + response.text[:2000]
             if "AdministrativeAccessControlException" in said or "Blocked Site" in said:

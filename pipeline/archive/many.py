@@ -14,7 +14,7 @@ import dataclasses
 from collections.abc import Callable
 
 from pipeline.archive.client import ArchiveClient, Cache, archive_name
-from pipeline.archive.model import ArchiveState, Evidence, Lookup, SaveResult, SaveState
+from pipeline.archive.model import ArchiveState, Evidence, Lookup, SaveResult, SaveState, Unread
 from pipeline.config import Settings
 from pipeline.times import date_to_timestamp, timestamp_to_datetime
 
@@ -74,6 +74,10 @@ class Archives:
 
     def evidence(self, url: str, date: str | None = None) -> Evidence | None:
         return self._client(url, date).evidence(url, date)
+
+    def unread(self, url: str, date: str | None = None) -> list[Unread]:
+        """The captures the chosen archive listed for the claim but could not read, and why."""
+        return list(self._client(url, date).unread.get((url, date), ()))
 
     def more_evidence(self, url: str, date: str | None, seen: set[str], count: int) -> list[Evidence]:
         return self._client(url, date).more_evidence(url, date, seen, count)

@@ -128,8 +128,23 @@ class SaveResult:
         return {"url": self.url, "state": self.state.value, "timestamp": self.timestamp, "reason": self.reason}
 
 
+@dataclasses.dataclass(frozen=True)
+class Unread:
+    """A capture the archive listed that could not be read as a copy, and why."""
+
+    raw_url: str
+    reason: str
+    refused: bool  # the guard refused its address: not a copy to link to
+
+
 class ArchiveUnavailable(Exception):
-    """The archive could not answer: down, failing, rate limiting us, or the breaker is open."""
+    """The archive could not answer: down, failing, rate limiting us, or the breaker is open.
+    `refused`: the address asked for was refused by the private-address guard (a TimeMap
+    may list mementos anywhere), so it must not be shown as a copy to open either."""
+
+    def __init__(self, reason: str, *, refused: bool = False) -> None:
+        super().__init__(reason)
+        self.refused = refused
 
 
 class CaptureIndex(Protocol):

@@ -18,7 +18,7 @@ import requests
 from pipeline.archive.model import ArchiveUnavailable
 from pipeline.config import Settings
 from pipeline.guard import AddressRefused
-from pipeline.http import make_session, timeouts
+from pipeline.http import FetchError, make_session, read_streamed, timeouts
 from pipeline.times import parse_retry_after
 
 
@@ -118,7 +118,7 @@ class RequestPolicy:
             try:
                 response = self.send(endpoint, url, headers=headers, data=data, stream=stream, method=method)
             except AddressRefused as exc:
-                raise ArchiveUnavailable(exc.reason) from exc
+                raise ArchiveUnavailable(exc.reason, refused=True) from exc
             except requests.Timeout as exc:
                 self.breaker.record(False)
                 if attempt < settings.archive_retries:
@@ -153,6 +153,22 @@ class RequestPolicy:
             self.breaker.record(True)
             return response
         raise ArchiveUnavailable(f"{what} failed")  # not reached: the loop returns or raises
+
+
+def read_body(response: requests.Response, settings: Settings, what: str) -> bytes:
+    """An index's answer (CDX, TimeMap), read as a page is: at most max_body_bytes, within
+    the request deadline. An answer past either is the archive failing to answer, never "no
+    capture": ArchiveUnavailable. The text stays on the response for its reader (waybackpy)."""
+    try:
+        body, truncated = read_streamed(response, settings.max_body_bytes, time.monotonic() + settings.request_deadline)
+    except FetchError as exc:
+        raise ArchiveUnavailable(f"{what}: {exc.reason}") from exc
+    if truncated:
+        raise ArchiveUnavailable(f"{what} answered more than {settings.max_body_bytes:,} bytes (max_body_bytes): "
+                                 "not read")
+    response._content = body  # what .text and .json() read: the bytes read under the caps
+    response._content_consumed = True
+    return body
 
 
 def short_reason(exc: BaseException) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 from pipeline.archive.model import ArchiveUnavailable, Capture
-from pipeline.archive.policy import Endpoint, RequestPolicy
+from pipeline.archive.policy import Endpoint, RequestPolicy, read_body
 from pipeline.times import datetime_to_timestamp, http_date
 
 UNKNOWN = "memento"  # the media type of a capture known only from a TimeMap
@@ -36,12 +36,12 @@ class TimeMapIndex:
         self.policy = policy
 
     def captures(self, url: str, start: str | None = None, end: str | None = None) -> list[Capture]:
-        response = self.policy.request(Endpoint.CDX, self.timemap_url + url, allow_statuses={404})
+        response = self.policy.request(Endpoint.CDX, self.timemap_url + url, allow_statuses={404}, stream=True)
         if response.status_code == 404:  # a Memento archive's way of saying it has no copy
             response.close()
             return []
+        read_body(response, self.policy.settings, "TimeMap")  # capped and bounded in time, like a page
         text = response.text
-        response.close()
         if text.strip() and "memento" not in text:
             raise ArchiveUnavailable("the TimeMap answer is not in link format")
         return [Capture(timestamp, uri, UNKNOWN, None, "", "") for timestamp, uri in parse_timemap(text)

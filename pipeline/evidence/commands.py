@@ -1,13 +1,20 @@
 """What the `evidence` commands and `verify --offline` do, over the database and the
-evidence folder the settings name: plain data in, plain data out."""
+evidence folder the settings name: plain data in, plain data out.
+
+`verify --offline` changes nothing it reads: a report, an evidence folder or a WACZ may be
+someone else's, so it is read as data (docs/security.md): no recovery, no index rebuilt, no
+file renamed; every name it gives is a plain file name of the folder; every record is read
+with the page's byte cap; and whatever in a report cannot be made again is a problem named,
+never a citation silently passed."""
 
 from __future__ import annotations
 
+import contextlib
 import json
-import shutil
+import sqlite3
 import tempfile
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,25 +29,35 @@ from pipeline.evidence.model import (
     Payload,
 )
 from pipeline.evidence.reverify import Reader, reverify, verification_from_json
-from pipeline.evidence.store import INDEX, EvidenceStore, folder_for, read_payload
+from pipeline.evidence.store import INDEX, EvidenceStore, folder_for, open_regular, owner_of, read_payload
 from pipeline.jobs import database_errors, open_database
 from pipeline.report import report_names
 from pipeline.report.document import SCHEMA_VERSION, report_document
+from pipeline.model import Verdict
 from pipeline.results import Verification
 from pipeline.store import Store
 from pipeline.times import now_iso
 from pipeline.verify import Thresholds
 
-REPORT_CAP = 1 << 30  # a report.json read from a WACZ at most
+REPORT_CAP = 256 * 2**20  # a report.json read at most (from a file or a WACZ)
+WACZ_RATIO = 20  # a WACZ's members unpack to at most this many times its size (its WARCs are already gzip)
+_DEPTH = 64  # a report nested deeper than this is not one citewatch wrote
 
 
 def evidence_folder(settings: Settings) -> Path:
     return folder_for(settings.db, settings.evidence_dir)
 
 
-def _evidence(settings: Settings, folder: Path | None = None) -> EvidenceStore:
-    """The evidence store the settings name, which must exist (a context manager)."""
-    return EvidenceStore.open(folder or evidence_folder(settings), label="evidence", create=False)
+def open_evidence(settings: Settings, *, label: str = "evidence", create: bool = True) -> EvidenceStore:
+    """The operator's own evidence store, as the settings name it (a context manager): its
+    files carry this database's name, and payloads are read back within max_body_bytes."""
+    return EvidenceStore.open(evidence_folder(settings), label=label, create=create, owner=owner_of(settings.db),
+                              read_cap=settings.max_body_bytes)
+
+
+def _evidence(settings: Settings) -> EvidenceStore:
+    """The evidence store the settings name, which must exist."""
+    return open_evidence(settings, create=False)
 
 
 def _document(store: Store, path: str) -> dict[str, Any]:
@@ -59,70 +76,101 @@ def _document(store: Store, path: str) -> dict[str, Any]:
 # --- verify --offline -----------------------------------------------------------------
 
 
-def _reader(folder: Path) -> tuple[Reader, EvidenceStore | None]:
-    """Reads kept copies from `folder`: through its index when it has one that opens, else
-    straight from the WARC files, writing nothing there (a copy of someone else's store, an
-    unpacked WACZ); with no folder at all, every copy is missing (said copy by copy)."""
-    if (folder / INDEX).is_file():
+@contextlib.contextmanager
+def _reader(folder: Path, cap: int, *, own: bool) -> Iterator[Reader]:
+    """Reads kept copies from `folder`, writing nothing there. The operator's own folder is
+    looked up in its index (opened read-only); a received one (a copy of someone else's
+    store, an unpacked WACZ) only by the places its report names, then file by file; with no
+    folder at all, every copy is missing (said copy by copy)."""
+    index = None
+    if own and (folder / INDEX).is_file():
+        with contextlib.suppress(sqlite3.Error):
+            index = sqlite3.connect(f"{(folder / INDEX).resolve().as_uri()}?mode=ro", uri=True)
+
+    def places(ref: EvidenceRef) -> list[tuple[str, int]]:
+        if index is None:
+            return []
         try:
-            store = EvidenceStore.open(folder, label="reverify", create=False)
-            return store.read, store
-        except (EvidenceError, NoEvidenceStore):
-            pass
+            row = index.execute("SELECT warc, offset FROM records WHERE record_id = ?", (ref.record_id,)).fetchone()
+        except sqlite3.Error:
+            return []
+        return [(row[0], row[1])] if row else []
 
     def read(ref: EvidenceRef) -> Payload:
         if not folder.is_dir():
             raise EvidenceMissing(f"record {ref.record_id} ({ref.url}): no evidence folder {folder}")
-        return read_payload(folder, ref, [(ref.warc, ref.offset)])
+        return read_payload(folder, ref, [*places(ref), (ref.warc, ref.offset)], cap=cap)
 
-    return read, None
-
-
-def _outcome(name: str, verifications: dict[str, Verification], folder: Path, thresholds: Thresholds) -> dict[str, Any]:
-    read, store = _reader(folder)
     try:
-        done = reverify(verifications, read, thresholds)
+        yield read
     finally:
-        if store is not None:
-            store.close()
+        if index is not None:
+            index.close()
+
+
+def _outcome(name: str, recorded: Recorded, folder: Path, thresholds: Thresholds, cap: int, *,
+             own: bool) -> dict[str, Any]:
+    with _reader(folder, cap, own=own) as read:
+        done = reverify(recorded.verifications, read, thresholds)
     changed = [r for r in done if r.changed]
-    problems = [p for r in done for p in r.problems]
+    citations = [r.to_json() for r in done]
+    unmade = dict(recorded.problems)
+    for citation in citations:
+        citation["problems"] += unmade.pop(citation["id"], [])
+    citations += [{"id": citation_id, "verdict_then": None, "verdict_now": None, "changed": False,
+                   "problems": problems, "passages": []} for citation_id, problems in unmade.items()]
+    problems = sum(len(c["problems"]) for c in citations)
     return {
         "document": name,
         "evidence": str(folder),
-        "citations": [r.to_json() for r in done],
+        "citations": citations,
         "summary": {"citations": len(done), "same": len(done) - len(changed), "changed": len(changed),
-                    "problems": len(problems)},
+                    "problems": problems},
     }
 
 
 @database_errors
 def reverify_targets(targets: Sequence[str], settings: Settings, evidence: str | None = None) -> list[dict[str, Any]]:
     """Each target made again offline: a document as run (its record in the database), a
-    report.json, or a WACZ that `evidence export` wrote (its own report and WARC)."""
+    report.json, or a WACZ that `evidence export` wrote (its own report and WARC). A folder
+    given with `evidence` that is not this database's own is read as someone else's."""
     thresholds = Thresholds.of(settings)
-    folder = Path(evidence) if evidence else evidence_folder(settings)
+    own_folder = evidence_folder(settings)
+    folder = Path(evidence) if evidence else own_folder
+    own = folder.resolve() == own_folder.resolve()
+    cap = settings.max_body_bytes
     outcomes = []
     for target in targets:
         path = Path(target)
         if path.suffix == ".wacz":
-            outcomes.append(_reverify_wacz(path, thresholds))
+            outcomes.append(_reverify_wacz(path, thresholds, cap))
         elif path.suffix == ".json":
-            outcomes.append(_outcome(target, _recorded_in_report(_load_report(path)), folder, thresholds))
+            outcomes.append(_outcome(target, recorded_in_report(_load_report(path)), folder, thresholds, cap, own=own))
         else:
             with open_database(settings) as store:
                 results = store.load_results(_document(store, target)["id"])
-            recorded = {c.citation.id: c.verification for c in results.citations if c.verification is not None}
-            outcomes.append(_outcome(target, recorded, folder, thresholds))
+            recorded = Recorded({c.citation.id: c.verification for c in results.citations
+                                 if c.verification is not None}, {})
+            outcomes.append(_outcome(target, recorded, folder, thresholds, cap, own=own))
     return outcomes
 
 
-def _load_report(path: Path) -> dict[str, Any]:
+def _load_report(path: Path, data: bytes | None = None) -> dict[str, Any]:
+    """A report.json (its bytes when already read): UsageError (bad input, exit 2) for one
+    that is not readable, too large, too deep, or not of the schema that names evidence."""
     try:
-        report = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        if data is None:
+            stream = _regular_stream(path)
+            with stream:
+                data = stream.read(REPORT_CAP + 1)
+        if len(data) > REPORT_CAP:
+            raise UsageError(f"{path}: over {REPORT_CAP:,} bytes: not a report citewatch wrote")
+        if _depth(data) > _DEPTH:
+            raise UsageError(f"{path}: nested deeper than {_DEPTH} levels: not a report citewatch wrote")
+        report = json.loads(data.decode("utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise UsageError(f"{path}: not a readable report.json ({exc})") from exc
-    if not isinstance(report, dict) or "citations" not in report:
+    if not isinstance(report, dict) or not isinstance(report.get("citations"), list):
         raise UsageError(f"{path}: not a citewatch report.json")
     if report.get("schema_version") != SCHEMA_VERSION:
         raise UsageError(f"{path}: schema_version {report.get('schema_version')}: only reports of schema "
@@ -130,37 +178,130 @@ def _load_report(path: Path) -> dict[str, Any]:
     return report
 
 
-def _recorded_in_report(report: dict[str, Any]) -> dict[str, Verification]:
-    recorded = {}
-    for citation in report["citations"]:
+def _depth(data: bytes) -> int:
+    """How deep JSON brackets nest (strings skipped), without parsing: json.loads recurses."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in data:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:
+                escaped = True
+            elif byte == 0x22:
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return deepest
+
+
+class Recorded:
+    """What a report records, ready to be made again: the verifications by citation id, and
+    what in the report cannot be (by citation id, or `#n` for a citation with no usable id)."""
+
+    def __init__(self, verifications: dict[str, Verification], problems: dict[str, list[str]]) -> None:
+        self.verifications = verifications
+        self.problems = problems
+
+
+def recorded_in_report(report: dict[str, Any]) -> Recorded:
+    """Each citation of a report as a recorded verification. Whatever cannot be made again is
+    a problem named, never dropped: a citation that is not a record, an id given twice, a
+    verdict that names no copy it was made on, a passage's bytes that are none of the
+    copies'."""
+    verifications: dict[str, Verification] = {}
+    problems: dict[str, list[str]] = {}
+    seen: dict[str, int] = {}
+    for number, citation in enumerate(report["citations"], 1):
+        key = citation.get("id") if isinstance(citation, dict) and isinstance(citation.get("id"), str) else f"#{number}"
+        seen[key] = seen.get(key, 0) + 1
+        if seen[key] == 2:
+            problems.setdefault(key, []).append(f"citation id {key} is given more than once: a report names each "
+                                                "citation once, so which record holds is not known")
+            verifications.pop(key, None)
+        if seen[key] > 1:
+            continue
         try:
             verification = verification_from_json(citation)
-        except (KeyError, ValueError, TypeError) as exc:
-            raise UsageError(f"citation {citation.get('id')}: not a verdict record ({exc})") from exc
+            trouble = _unbacked(citation, verification)
+        except (KeyError, ValueError, TypeError, AttributeError) as exc:
+            problems.setdefault(key, []).append(f"not a verdict record ({type(exc).__name__}: {exc})")
+            continue
+        if trouble:
+            problems.setdefault(key, []).extend(trouble)
         if verification is not None:
-            recorded[citation["id"]] = verification
-    return recorded
+            verifications[key] = verification
+    return Recorded(verifications, problems)
 
 
-def _reverify_wacz(path: Path, thresholds: Thresholds) -> dict[str, Any]:
+def _unbacked(citation: dict[str, Any], verification: Verification | None) -> list[str]:
+    """What a citation claims that its own record does not back."""
+    verdict = citation.get("verdict")
+    if verification is None:
+        if verdict not in (None, Verdict.UNVERIFIABLE.value):
+            return [f"recorded as {verdict} but names no copy it was made on: nothing to make it again from"]
+        return []
+    kept = {copy.evidence.sha256 for copy in verification.copies if copy.evidence is not None}
+    trouble = []
+    for passage in verification.passages:
+        if passage.evidence is not None and passage.evidence.sha256 not in kept:
+            trouble.append(f"line {passage.line}: its evidence (sha256:{passage.evidence.short}) is none of the "
+                           "copies the citation names")
+    return trouble
+
+
+def _reverify_wacz(path: Path, thresholds: Thresholds, cap: int) -> dict[str, Any]:
+    """A WACZ's report made again from its own WARCs, unpacked to a folder of our own (its
+    members streamed out; in all at most WACZ_RATIO times the package's size)."""
     with tempfile.TemporaryDirectory(prefix="citewatch-reverify-") as work:
         try:
-            with zipfile.ZipFile(path) as wacz:
+            stream = _regular_stream(path)
+            budget = WACZ_RATIO * max(path.stat().st_size, 1 << 20)
+            with stream, zipfile.ZipFile(stream) as wacz:
                 names = wacz.namelist()
                 if package.REPORT_IN_WACZ not in names:
                     raise UsageError(f"{path}: no {package.REPORT_IN_WACZ}: not a WACZ citewatch wrote")
-                for name in names:
-                    if name.startswith("archive/") and name.endswith(".warc.gz") and "/" not in name[8:]:
-                        with wacz.open(name) as source, open(Path(work) / name[8:], "wb") as target:
-                            shutil.copyfileobj(source, target)  # streamed: a WARC may be large
-                report_path = Path(work) / "report.json"
-                if wacz.getinfo(package.REPORT_IN_WACZ).file_size > REPORT_CAP:
-                    raise UsageError(f"{path}: its report is over {REPORT_CAP:,} bytes")
-                report_path.write_bytes(wacz.read(package.REPORT_IN_WACZ))
-        except (OSError, zipfile.BadZipFile) as exc:
+                for name in dict.fromkeys(names):
+                    member = name[len("archive/"):]
+                    if name.startswith("archive/") and member.endswith(".warc.gz") and "/" not in member \
+                            and member != ".warc.gz":
+                        with wacz.open(name) as source, open(Path(work) / member, "xb") as target:
+                            budget -= _copy_capped(source, target, budget, f"{path}: its WARCs unpack to more "
+                                                   f"than {WACZ_RATIO} times its size: not unpacked")
+                with wacz.open(package.REPORT_IN_WACZ) as member_stream:
+                    data = member_stream.read(REPORT_CAP + 1)
+        except (OSError, zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError) as exc:
             raise UsageError(f"{path}: not a readable WACZ ({exc})") from exc
-        return _outcome(str(path), _recorded_in_report(_load_report(report_path)), Path(work), thresholds) | \
+        report = _load_report(path, data)
+        return _outcome(str(path), recorded_in_report(report), Path(work), thresholds, cap, own=False) | \
             {"evidence": str(path)}
+
+
+def _regular_stream(path: Path) -> Any:
+    """A received file opened to read: a regular file, not a FIFO or a device that would
+    block or never end."""
+    stream = open_regular(path, follow=True)  # named by the user: a link to it will do
+    if stream is None:
+        if not path.exists():
+            raise UsageError(f"{path}: no such file")
+        raise UsageError(f"{path}: not a regular file (a FIFO, a device): not read")
+    return stream
+
+
+def _copy_capped(source: Any, target: Any, budget: int, message: str) -> int:
+    """Copy in chunks; UsageError with `message` past `budget` bytes. Returns bytes copied."""
+    copied = 0
+    while chunk := source.read(1 << 20):
+        copied += len(chunk)
+        if copied > budget:
+            raise UsageError(message)
+        target.write(chunk)
+    return copied
 
 
 # --- the evidence commands ------------------------------------------------------------
@@ -171,7 +312,7 @@ def list_evidence(settings: Settings, document: str | None = None) -> dict[str, 
     """Without a document: each WARC file (the run that wrote it, its records, its size).
     With one: every copy its current verdicts rest on, and whether its record is kept."""
     folder = evidence_folder(settings)
-    with _evidence(settings, folder) as evidence:
+    with _evidence(settings) as evidence:
         if document is None:
             files = evidence.files()
             return {"folder": str(folder), "files": files, "bytes": evidence.size(), "budget": settings.evidence_budget}

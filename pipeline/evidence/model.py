@@ -40,7 +40,10 @@ class EvidenceRef:
     (relative to the evidence folder) and the id of the record that holds the payload
     (`offset`: where that record starts, a hint; the id decides), and the copy's own URL
     and date. A copy read again with the same bytes names the first record that holds
-    them; `revisit` is the record id written for this reading then."""
+    them; `revisit` is the record id written for this reading then. `content_type` is the
+    Content-Type the bytes were read as (it decides the charset and whether the payload is
+    HTML, text or PDF): it is checked on reading back, as the hash is (None in references
+    written before it was recorded)."""
 
     sha256: str
     warc: str
@@ -49,6 +52,7 @@ class EvidenceRef:
     url: str
     date: str
     revisit: str | None = None
+    content_type: str | None = None
 
     @property
     def short(self) -> str:
@@ -61,8 +65,11 @@ class EvidenceRef:
     def from_json(cls, data: Mapping[str, Any] | None) -> EvidenceRef | None:
         if not data:
             return None
+        content_type = data.get("content_type")
+        revisit = data.get("revisit")
         return cls(str(data["sha256"]), str(data["warc"]), str(data["record_id"]), int(data.get("offset", 0)),
-                   str(data.get("url", "")), str(data.get("date", "")), data.get("revisit"))
+                   str(data.get("url", "")), str(data.get("date", "")), None if revisit is None else str(revisit),
+                   None if content_type is None else str(content_type))
 
 
 @dataclasses.dataclass(frozen=True)

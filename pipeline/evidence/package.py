@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import UsageError
-from pipeline.evidence.model import EvidenceMissing, EvidenceRef
+from pipeline.evidence.model import EvidenceError, EvidenceMissing, EvidenceRef
 from pipeline.evidence.store import SUFFIX, EvidenceStore
 from pipeline.model import CopyKind
 
@@ -113,7 +113,13 @@ def replay_root(store: EvidenceStore, paths: Iterable[Path] | None = None) -> Pa
     from pywb.indexer.cdxindexer import write_multi_cdx_index
 
     root = store.folder.resolve() / ".replay"
-    root.mkdir(exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        root.mkdir()
+    if root.is_symlink() or not root.is_dir():  # a link planted in the folder: never written through
+        raise EvidenceError(f"{root} is not a folder of its own (a link?): not written; remove it to serve")
+    for name in ("index.cdxj", "config.yaml"):
+        if (root / name).is_symlink() or ((root / name).exists() and not (root / name).is_file()):
+            raise EvidenceError(f"{root / name} is not a regular file (a link?): not written; remove it to serve")
     warcs = [str(p) for p in (paths if paths is not None else store.warc_paths())]
     index = root / "index.cdxj"
     if warcs:

@@ -12,6 +12,13 @@ and renames it to `<name>.warc.gz` when done. A record enters the index only onc
 bytes are flushed, so a killed writer leaves complete records plus perhaps a torn tail:
 the next store opened on the folder cuts the tail off at the last indexed record and
 renames the file. Readers and `evidence serve` only ever see whole records.
+
+A folder may hold what someone else wrote (a copy of their store, an unpacked WACZ, a
+folder two databases share), so every name taken from the index or a report must be a plain
+file name of the folder, and only regular files are opened, renamed, cut or deleted: a
+symbolic link, a FIFO or a device named `*.warc.gz` is refused (docs/security.md). Each
+file records which database wrote it (`owner`, a hash of the database's path), so that one
+database's prune never drops what another's verdicts rest on.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ import logging
 import os
 import secrets
 import sqlite3
+import stat
 import threading
 import zlib
 from base64 import b32decode, b32encode
@@ -59,7 +67,8 @@ PRUNING = ".pruning"  # a file being rewritten by prune
 SUFFIX = ".warc.gz"
 # What warcio raises on a damaged or torn file (a record cut inside its headers: AttributeError).
 UNREADABLE = (ArchiveLoadFailed, zlib.error, EOFError, ValueError, OSError, AttributeError)
-READ_CAP = 256 * 2**20  # a payload read back at most: far above max_body_bytes, below a decompression bomb
+READ_CAP = 256 * 2**20  # a payload read back at most when no setting says less (readers pass max_body_bytes)
+_CORRUPT = {11, 26}  # SQLITE_CORRUPT, SQLITE_NOTADB: an index that is no database; a full disk is not that
 # Headers that describe the transfer, not the payload kept: the body is stored decoded.
 _TRANSFER = {"content-encoding", "transfer-encoding", "content-length", "connection", "keep-alive"}
 
@@ -84,9 +93,50 @@ CREATE TABLE IF NOT EXISTS files (
     name TEXT PRIMARY KEY,
     label TEXT NOT NULL,
     started_at TEXT NOT NULL,
-    finished_at TEXT
+    finished_at TEXT,
+    owner TEXT
 );
 """
+
+
+def owner_of(db: str) -> str:
+    """The name a database's files carry in a shared evidence folder: a hash of its path
+    (the path itself would travel in every exported WARC)."""
+    where = db if db == ":memory:" else str(Path(db).resolve())
+    return hashlib.sha256(where.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+
+
+def plain_name(name: str) -> bool:
+    """Whether a name taken from an index or a report is a WARC file's own name in the
+    folder: no folder part, no `..`, nothing but a `.warc.gz` name."""
+    return isinstance(name, str) and name.endswith(SUFFIX) and Path(name).name == name and name not in (".", "..") \
+        and "\x00" not in name and "/" not in name
+
+
+def regular_file(path: Path) -> bool:
+    """A regular file itself, not a link to one, nor a FIFO, device or socket."""
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def open_regular(path: Path, *, follow: bool = False) -> BinaryIO | None:
+    """`path` opened to read when it is a regular file, never blocking on a FIFO, and never
+    following a link unless `follow`; None otherwise."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | (0 if follow else os.O_NOFOLLOW))
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            return None
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except OSError:
+        os.close(fd)
+        return None
 
 
 def folder_for(db: str, evidence_dir: str = "") -> Path:
@@ -114,10 +164,12 @@ class Written:
 class EvidenceStore:
     """One evidence folder. `keep` may be called from many threads at once."""
 
-    def __init__(self, folder: Path, db: sqlite3.Connection, label: str) -> None:
+    def __init__(self, folder: Path, db: sqlite3.Connection, label: str, owner: str | None = None) -> None:
         self.folder = folder
         self.db = db
         self.label = label
+        self.owner = owner  # the database whose verdicts this writer's records serve (owner_of)
+        self.read_cap = READ_CAP  # a payload read back at most (the runs' max_body_bytes)
         self.notes: list[str] = []  # what opening the store had to repair
         self.written = Written()
         self._lock = threading.Lock()
@@ -126,9 +178,11 @@ class EvidenceStore:
         self._name = ""
 
     @classmethod
-    def open(cls, folder: str | Path, *, label: str = "verify", create: bool = True) -> EvidenceStore:
+    def open(cls, folder: str | Path, *, label: str = "verify", create: bool = True,
+             owner: str | None = None, read_cap: int = READ_CAP) -> EvidenceStore:
         """The store in `folder` (created when missing, unless `create` is false), with the
-        leftovers of killed writers made whole first."""
+        leftovers of killed writers made whole first. Only for a folder of the operator's
+        own: a received one is read with `read_payload`, which changes nothing."""
         folder = Path(folder)
         notes = []
         try:
@@ -141,6 +195,8 @@ class EvidenceStore:
             try:
                 db = _connect(folder)
             except sqlite3.DatabaseError as exc:  # not a database any more: set aside, made again
+                if (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF not in _CORRUPT:
+                    raise  # a full disk, a lock, no permission: said as it is, the index left as it is
                 aside = folder / f"{INDEX}.broken-{secrets.token_hex(3)}"
                 os.replace(folder / INDEX, aside)
                 for extra in ("-wal", "-shm"):
@@ -151,7 +207,8 @@ class EvidenceStore:
                 db, fresh = _connect(folder), True
         except (OSError, sqlite3.Error) as exc:
             raise EvidenceError(f"{folder}: cannot open the evidence store: {exc}") from exc
-        store = cls(folder, db, label)
+        store = cls(folder, db, label, owner)
+        store.read_cap = read_cap
         store.notes = notes
         if fresh and any(folder.glob("*" + SUFFIX)):
             store.reindex()
@@ -212,12 +269,14 @@ class EvidenceStore:
                 stream.truncate()
             raise
         added = sum(row[3] for row in rows)
+        content_type = http_headers.get_header("Content-Type") or ""  # what the verdict reads the bytes as
         if known is None:
             self.written += Written(1, 0, added)
-            return EvidenceRef(sha, self._name, record_id, rows[0][2], exchange.url, exchange.date)
+            return EvidenceRef(sha, self._name, record_id, rows[0][2], exchange.url, exchange.date,
+                               content_type=content_type)
         self.written += Written(0, 1, added)
         return EvidenceRef(sha, known["warc"], known["record_id"], known["offset"], exchange.url, exchange.date,
-                           revisit=record_id)
+                           revisit=record_id, content_type=content_type)
 
     def _append(self, stream: BinaryIO, writer: WARCWriter, record: Any, exchange: Exchange, sha: str | None,
                 refers_to: str | None) -> tuple:
@@ -236,12 +295,13 @@ class EvidenceStore:
             fcntl.flock(stream.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
             self._file = stream
             with self._transaction():
-                self.db.execute("INSERT INTO files (name, label, started_at) VALUES (?, ?, ?)",
-                                (self._name, self.label, now_iso()))
+                self.db.execute("INSERT INTO files (name, label, started_at, owner) VALUES (?, ?, ?, ?)",
+                                (self._name, self.label, now_iso(), self.owner))
             writer = WARCWriter(stream, gzip=True, warc_version="1.1")
             info = writer.create_warcinfo_record(self._name, {"software": f"citewatch {__version__}",
                                                               "format": "WARC File Format 1.1",
-                                                              "description": f"evidence of {self.label}"})
+                                                              "description": f"evidence of {self.label}",
+                                                              **({"citewatch-owner": self.owner} if self.owner else {})})
             writer.write_record(info)
             stream.flush()
             self._writer_of_file = writer
@@ -276,10 +336,13 @@ class EvidenceStore:
         from the metadata record beside it. Returns the records indexed."""
         rows: list[list[Any]] = []
         kinds: dict[str, str] = {}
-        files: list[tuple[str, str, str]] = []
-        for path in sorted(self.folder.glob("*" + SUFFIX)):
-            started, label = "", "reindexed"
-            with open(path, "rb") as stream:
+        files: list[tuple[str, str, str, str | None]] = []
+        for path in self.warc_paths():
+            started, label, owner = "", "reindexed", None
+            stream = open_regular(path)
+            if stream is None:
+                continue
+            with stream:
                 records = ArchiveIterator(stream)
                 try:
                     for record in records:
@@ -292,6 +355,7 @@ class EvidenceStore:
                         if kind == "warcinfo":
                             started = headers.get_header("WARC-Date") or ""
                             label = fields.get("description", "").removeprefix("evidence of ") or label
+                            owner = fields.get("citewatch-owner") or None
                             continue
                         record_id = headers.get_header("WARC-Record-ID")
                         sha = hashlib.sha256(body).hexdigest() if kind == "response" else \
@@ -308,7 +372,7 @@ class EvidenceStore:
                                      None if kind == "metadata" else length, refers_to, now_iso()])
                 except UNREADABLE:
                     self.notes.append(f"{path.name}: a damaged record; the records after it are not indexed")
-            files.append((path.name, label, started or now_iso()))
+            files.append((path.name, label, started or now_iso(), owner))
         for row in rows:
             row[5] = kinds.get(row[0], CopyKind.LIVE.value)
         with self._transaction():
@@ -317,8 +381,8 @@ class EvidenceStore:
             self.db.executemany("INSERT OR IGNORE INTO records (record_id, warc, offset, length, type, kind, url, date, "
                                 "sha256, payload_bytes, refers_to, written_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                                 rows)
-            self.db.executemany("INSERT INTO files (name, label, started_at, finished_at) VALUES (?, ?, ?, ?)",
-                                [(name, label, started, started) for name, label, started in files])
+            self.db.executemany("INSERT INTO files (name, label, started_at, finished_at, owner) VALUES (?, ?, ?, ?, ?)",
+                                [(name, label, started, started, owner) for name, label, started, owner in files])
         return len(rows)
 
     # --- the leftovers of killed writers ------------------------------------------------
@@ -329,7 +393,14 @@ class EvidenceStore:
         done = []
         for partial in sorted(self.folder.glob("*" + SUFFIX + OPEN)):
             name = partial.name[:-len(OPEN)]
-            with open(partial, "r+b") as stream:
+            if not regular_file(partial):  # a link or a FIFO planted in the folder: never cut, never renamed
+                self.notes.append(f"{partial.name}: not a regular file; left alone")
+                continue
+            try:
+                fd = os.open(partial, os.O_RDWR | os.O_NOFOLLOW | os.O_NONBLOCK)
+            except OSError:
+                continue
+            with os.fdopen(fd, "r+b") as stream:
                 try:
                     fcntl.flock(stream.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except BlockingIOError:
@@ -343,7 +414,8 @@ class EvidenceStore:
             os.replace(partial, self.folder / name)
             done.append(name)
         for leftover in self.folder.glob("*" + PRUNING):  # a prune that died before it committed
-            leftover.unlink()
+            if regular_file(leftover):
+                leftover.unlink()
         return done
 
     # --- reading ----------------------------------------------------------------------
@@ -354,7 +426,7 @@ class EvidenceStore:
         row = self.db.execute("SELECT warc, offset FROM records WHERE record_id = ?", (ref.record_id,)).fetchone()
         places = [(row["warc"], row["offset"])] if row else []
         places.append((ref.warc, ref.offset))
-        return read_payload(self.folder, ref, places)
+        return read_payload(self.folder, ref, places, cap=self.read_cap)
 
     # --- what is kept -----------------------------------------------------------------
 
@@ -370,17 +442,18 @@ class EvidenceStore:
 
     def on_disk(self, name: str) -> bool:
         """Whether the WARC file `name` is in the folder (finished, or still being written)."""
-        return (self.folder / name).is_file() or (self.folder / (name + OPEN)).is_file()
+        return plain_name(name) and (regular_file(self.folder / name) or regular_file(self.folder / (name + OPEN)))
 
     def _size(self, name: str) -> int:
         for candidate in (self.folder / name, self.folder / (name + OPEN)):
-            if candidate.exists():
+            if plain_name(name) and regular_file(candidate):
                 return candidate.stat().st_size
         return 0
 
     def size(self) -> int:
         """Bytes of the WARC files on disk."""
-        return sum(p.stat().st_size for p in self.folder.iterdir() if p.name.endswith((SUFFIX, SUFFIX + OPEN)))
+        return sum(p.stat().st_size for p in self.folder.iterdir()
+                   if p.name.endswith((SUFFIX, SUFFIX + OPEN)) and regular_file(p))
 
     def records(self, record_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         ids = list(record_ids)
@@ -413,25 +486,39 @@ class EvidenceStore:
             return stream.read(row["length"])
 
     def warc_paths(self) -> list[Path]:
-        """The finished WARC files."""
-        return sorted(self.folder.glob("*" + SUFFIX))
+        """The finished WARC files (regular files only)."""
+        return warc_files(self.folder)
 
     # --- pruning ----------------------------------------------------------------------
 
     def prune(self, needed: Iterable[str]) -> dict[str, int]:
-        """Drop every record no reference in `needed` (record ids) rests on: a file whose
-        records are all needed stays as it is, one with none goes, one with some is
-        rewritten with those (and their metadata), under its own name. Files being
-        written are left alone."""
+        """Drop every record of this database's files that no reference in `needed` (record
+        ids) rests on: a file whose records are all needed stays as it is, one with none
+        goes, one with some is rewritten with those (and their metadata), under its own
+        name. Files being written are left alone, and so are the files of other databases
+        sharing the folder and every record theirs refer to; a file written before files
+        named their database counts as this one's only when no other database has written
+        here. A name the index gives that is not a plain WARC file of the folder is never
+        touched."""
         with self._lock:
+            owners = {row[0] for row in self.db.execute("SELECT DISTINCT owner FROM files WHERE owner IS NOT NULL")}
+            others = owners - {self.owner}
+            mine = {row["name"] for row in self.db.execute("SELECT name, owner FROM files")
+                    if row["owner"] == self.owner or (row["owner"] is None and not others)}
             keep = set(needed)
+            keep |= {row["refers_to"] for row in self.db.execute("SELECT warc, refers_to FROM records WHERE "
+                                                                 "refers_to IS NOT NULL") if row["warc"] not in mine}
             keep |= {row["record_id"] for row in self.db.execute("SELECT record_id, refers_to FROM records "
                                                                   "WHERE type = 'metadata'") if row["refers_to"] in keep}
             freed = dropped = 0
+            shared = 0
             for name in [row["name"] for row in self.db.execute("SELECT DISTINCT warc AS name FROM records")]:
+                if name not in mine:
+                    shared += 1
+                    continue
                 path = self.folder / name
-                if not path.exists():
-                    continue  # being written (.open): its writer is alive
+                if not plain_name(name) or not regular_file(path):
+                    continue  # being written (.open), gone, or a name no file of ours has
                 rows = self.db.execute("SELECT * FROM records WHERE warc = ? ORDER BY offset", (name,)).fetchall()
                 kept = [row for row in rows if row["record_id"] in keep]
                 if len(kept) == len(rows):
@@ -446,7 +533,7 @@ class EvidenceStore:
                     freed += before
                     continue
                 freed += before - self._rewrite(path, kept)
-            return {"records_dropped": dropped, "bytes_freed": freed}
+            return {"records_dropped": dropped, "bytes_freed": freed, "files_of_other_databases": shared}
 
     def _rewrite(self, path: Path, kept: list[sqlite3.Row]) -> int:
         """The file again, with its warcinfo record and the kept records' bytes (whole gzip
@@ -455,7 +542,10 @@ class EvidenceStore:
         offset is a hint the record id checks (a crash between the two is read correctly)."""
         aside = self.folder / (path.name + PRUNING)
         moved = []
-        with open(path, "rb") as source, open(aside, "xb") as target:
+        source = open_regular(path)
+        if source is None:
+            return path.stat().st_size
+        with source, open(aside, "xb") as target:
             head = self.db.execute("SELECT MIN(offset) FROM records WHERE warc = ?", (path.name,)).fetchone()[0]
             target.write(source.read(head or 0))  # the warcinfo record, which names the writer
             for row in kept:
@@ -473,38 +563,48 @@ class EvidenceStore:
         return size
 
 
-def read_payload(folder: Path, ref: EvidenceRef, places: Iterable[tuple[str, int]]) -> Payload:
+def read_payload(folder: Path, ref: EvidenceRef, places: Iterable[tuple[str, int]], *,
+                 cap: int = READ_CAP) -> Payload:
     """The payload of the response record `ref` names, looked for at `places` (file,
-    offset), else in every WARC file of the folder; its SHA-256 must be the one recorded."""
+    offset), else in every WARC file of the folder; its SHA-256 must be the one recorded,
+    and its Content-Type too when the reference recorded one. Reads at most `cap` bytes of
+    it; writes nothing, so a received folder can be read as it is."""
     tried: set[tuple[str, int]] = set()
     for warc, offset in places:
         if (warc, offset) in tried:
             continue
         tried.add((warc, offset))
-        found = _read_at(folder, warc, offset, ref)
+        found = _read_at(folder, warc, offset, ref, cap)
         if found is not None:
             return found
-    for path in sorted(folder.glob("*" + SUFFIX)):  # the slow way: a folder without its index, or moved records
-        found = _scan(path, ref)
+    for path in warc_files(folder):  # the slow way: a folder without its index, or moved records
+        found = _scan(path, ref, cap)
         if found is not None:
             return found
     raise EvidenceMissing(f"record {ref.record_id} ({ref.url}) is not in {folder}")
 
 
+def warc_files(folder: Path) -> list[Path]:
+    """The finished WARC files of a folder: regular files named `*.warc.gz`, no link."""
+    return sorted(p for p in folder.glob("*" + SUFFIX) if regular_file(p))
+
+
 def _open_warc(folder: Path, name: str) -> BinaryIO | None:
     """A WARC file of the folder by name (finished, or still being written); None for a
-    name that is not one (a report from elsewhere may name anything)."""
-    if not name.endswith(SUFFIX) or Path(name).name != name:
+    name that is not one (a report from elsewhere may name anything) or a file that is not
+    a regular one (a link, a FIFO)."""
+    if not plain_name(name):
         return None
     for candidate in (folder / name, folder / (name + OPEN)):
-        with contextlib.suppress(OSError):
-            return open(candidate, "rb")
+        stream = open_regular(candidate)
+        if stream is not None:
+            return stream
     return None
 
 
-def _read_at(folder: Path, warc: str, offset: int, ref: EvidenceRef) -> Payload | None:
+def _read_at(folder: Path, warc: str, offset: int, ref: EvidenceRef, cap: int) -> Payload | None:
     stream = _open_warc(folder, warc)
-    if stream is None:
+    if stream is None or offset < 0:
         return None
     with stream:
         stream.seek(offset)
@@ -512,27 +612,31 @@ def _read_at(folder: Path, warc: str, offset: int, ref: EvidenceRef) -> Payload 
             for record in ArchiveIterator(stream):
                 if record.rec_headers.get_header("WARC-Record-ID") != ref.record_id:
                     return None
-                return _payload(record, ref)
+                return _payload(record, ref, cap)
         except UNREADABLE as exc:
             raise EvidenceAltered(f"{warc}: the record of {ref.url} cannot be read ({exc})") from exc
     return None
 
 
-def _scan(path: Path, ref: EvidenceRef) -> Payload | None:
-    with open(path, "rb") as stream:
+def _scan(path: Path, ref: EvidenceRef, cap: int) -> Payload | None:
+    stream = open_regular(path)
+    if stream is None:
+        return None
+    with stream:
         try:
             for record in ArchiveIterator(stream):
                 if record.rec_headers.get_header("WARC-Record-ID") == ref.record_id:
-                    return _payload(record, ref)
+                    return _payload(record, ref, cap)
         except UNREADABLE:
             return None
     return None
 
 
-def _payload(record: Any, ref: EvidenceRef) -> Payload:
-    body = record.raw_stream.read(READ_CAP + 1)
-    if len(body) > READ_CAP:
-        raise EvidenceAltered(f"the kept copy of {ref.url} is over {READ_CAP:,} bytes: no copy citewatch keeps is")
+def _payload(record: Any, ref: EvidenceRef, cap: int) -> Payload:
+    body = record.raw_stream.read(cap + 1)
+    if len(body) > cap:
+        raise EvidenceAltered(f"the kept copy of {ref.url} is over {cap:,} bytes (max_body_bytes): not read; "
+                              "no copy citewatch keeps under these settings is larger")
     actual = hashlib.sha256(body).hexdigest()
     if actual != ref.sha256:
         raise EvidenceAltered(f"the kept copy of {ref.url} has changed: its SHA-256 is {actual[:12]}…, "
@@ -540,7 +644,11 @@ def _payload(record: Any, ref: EvidenceRef) -> Payload:
     http = record.http_headers
     status = int(http.get_statuscode() or 0) if http else 0
     headers = dict(http.headers) if http else {}
-    return Payload(ref, status, headers, body)
+    payload = Payload(ref, status, headers, body)
+    if ref.content_type is not None and payload.content_type != ref.content_type:
+        raise EvidenceAltered(f"the kept copy of {ref.url} has changed: its Content-Type is "
+                              f"{payload.content_type!r}, the verdict read it as {ref.content_type!r}")
+    return payload
 
 
 def _connect(folder: Path) -> sqlite3.Connection:
@@ -549,6 +657,8 @@ def _connect(folder: Path) -> sqlite3.Connection:
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")  # a record's row outlives a killed process; the files are fsynced at close
     db.executescript(_SCHEMA)
+    if "owner" not in {row[1] for row in db.execute("PRAGMA table_info(files)")}:  # an index made before owners
+        db.execute("ALTER TABLE files ADD COLUMN owner TEXT")
     return db
 
 

@@ -298,9 +298,9 @@ class _ScenarioHandler(http.server.BaseHTTPRequestHandler):
             body = b"<html><head><title>Just a moment...</title></head><body>Checking your browser</body></html>"
             self._send(403, body, {"cf-mitigated": "challenge", "Server": "cloudflare"})
         elif head == "trickle":
-            self._trickle(float(query.get("seconds", 5)))
-        elif head == "huge":
-            self._huge(int(float(query.get("mb", 20)) * 1024 * 1024))
+            self._trickle(float(query.get("seconds", parts[1] if len(parts) > 1 else 5)))
+        elif head == "huge":  # /huge?mb=N or /huge/N (for endpoints that add a query of their own)
+            self._huge(int(float(query.get("mb", parts[1] if len(parts) > 1 else 20)) * 1024 * 1024))
         elif head == "gzip-bomb":
             self._send(200, _gzip_bomb(), {"Content-Type": "text/html", "Content-Encoding": "gzip"})
         elif head == "wrong-charset":
