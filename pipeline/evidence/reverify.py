@@ -8,6 +8,7 @@ each copy that could not be read back."""
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -59,12 +60,19 @@ def reverify(verifications: Mapping[str, Verification], read: Reader,
              thresholds: Thresholds = Thresholds()) -> list[Reverified]:
     """Each recorded verification (by citation id) made again from the kept copies."""
     pages: dict[str, tuple[NormalizedPage | None, str, str | None]] = {}  # record id → page, reason, problem
+    uses = Counter(_key(copy.evidence) for then in verifications.values() for copy in then.copies if copy.evidence)
 
     def page_of(ref: EvidenceRef) -> tuple[NormalizedPage | None, str, str | None]:
-        key = f"{ref.record_id} {ref.sha256}"
-        if key not in pages:
-            pages[key] = _read_copy(ref, read)
-        return pages[key]
+        """A kept copy read as a page, once, and forgotten after the last citation that
+        names it: a large report holds only the pages still to be used."""
+        key = _key(ref)
+        found = pages[key] if key in pages else _read_copy(ref, read)
+        uses[key] -= 1
+        if uses[key] > 0:
+            pages[key] = found
+        else:
+            pages.pop(key, None)
+        return found
 
     done = []
     for citation_id, then in verifications.items():
@@ -88,6 +96,10 @@ def reverify(verifications: Mapping[str, Verification], read: Reader,
         now = verify_citation_copies(passages, copies, thresholds, then.verified_at)
         done.append(Reverified(citation_id, then, _as_recorded(now, then), tuple(dict.fromkeys(problems))))
     return done
+
+
+def _key(ref: EvidenceRef) -> str:
+    return f"{ref.record_id} {ref.sha256}"
 
 
 def _read_copy(ref: EvidenceRef, read: Reader) -> tuple[NormalizedPage | None, str, str | None]:
