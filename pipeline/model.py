@@ -184,6 +184,8 @@ class Verdict(str, enum.Enum):
 
     VERIFIED = "verified"
     VERIFIED_LIVE = "verified_live"
+    ABRIDGED = "abridged"  # every word in order within one stretch, words of the source left out unmarked
+    PARAPHRASE = "paraphrase"  # not verbatim; the best sentences share its facts and most of its words
     MISQUOTED = "misquoted"  # aligns with a place in a copy, but its words differ there
     PARTIAL = "partial"
     NOT_FOUND = "not_found"
@@ -192,10 +194,12 @@ class Verdict(str, enum.Enum):
     @property
     def is_verified(self) -> bool:
         """Every passage found, in an archived copy or at least in the live page: what
-        `--fail-on unverified` and the "not verified" filter leave alone."""
+        `--fail-on unverified` and the "not verified" filter leave alone. An abridged quote
+        is not: the reader was not told that words were left out, so it is flagged with
+        what was left out; a paraphrase is not a quote."""
         return self in (Verdict.VERIFIED, Verdict.VERIFIED_LIVE)
 
     @property
     def found_any(self) -> bool:
         """Some of the text was found somewhere (a misquote's too: most of its words are there)."""
-        return self.is_verified or self in (Verdict.PARTIAL, Verdict.MISQUOTED)
+        return self.is_verified or self in (Verdict.ABRIDGED, Verdict.PARTIAL, Verdict.MISQUOTED)

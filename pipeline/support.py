@@ -169,7 +169,9 @@ class CopyFacts:
         folded = fold(_expand(text))
         self.text = folded
         self.numbers = {_number_key(m.group()) for m in _NUMBER.finditer(_digits(text))}
-        self.words = set(WORD.findall(folded))
+        words = set(WORD.findall(folded.replace("’", "'")))
+        self.words = words | {w.removesuffix("'s").rstrip("'") for w in words} | {
+            part for w in words for part in re.split(r"['-]", w) if part}
         self.stems = set(_stemmer("english").stemWords(list(self.words)))
 
     def has(self, fact: Fact) -> bool:
@@ -180,6 +182,8 @@ class CopyFacts:
             return set(WORD.findall(key)) <= self.words
         if key in _ALIASES.values() or " " in key:
             return key in self.text
+        if "-" in key:  # Afro-Puerto Rican: each part
+            return all(self.has(Fact(part, fact.kind)) for part in key.split("-") if part)
         if key in self.words or ("." in key and (key.replace(".", "") in self.words or key in self.text)):
             return True  # D.C. / DC
         stem = _stemmer("english").stemWord(key)
@@ -214,3 +218,45 @@ def _number_key(text: str) -> str:
     if "." in value:
         value = value.rstrip("0").rstrip(".")
     return value.lstrip("0") or "0"
+
+
+# --- the language of a passage and of a copy ---------------------------------------------------
+
+LANGUAGE_NAMES = {"en": "English", "fa": "Persian", "ar": "Arabic", "ur": "Urdu", "ps": "Pashto", "de": "German",
+                  "fr": "French", "es": "Spanish", "pt": "Portuguese", "it": "Italian", "nl": "Dutch", "ru": "Russian",
+                  "uk": "Ukrainian", "tr": "Turkish", "zh": "Chinese", "ja": "Japanese", "ko": "Korean", "he": "Hebrew",
+                  "pl": "Polish", "sv": "Swedish", "da": "Danish", "no": "Norwegian", "fi": "Finnish", "el": "Greek",
+                  "hi": "Hindi", "id": "Indonesian", "cs": "Czech", "hu": "Hungarian", "ro": "Romanian"}
+SURE = 0.9  # a language is said only when the identifier gives it this probability
+
+
+@functools.cache
+def _identifier() -> object:
+    """py3langid's model (shipped inside the package: nothing is fetched), loaded once, when
+    a passage is first not found (about half a second)."""
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+
+
+def language_of(text: str) -> str | None:
+    """The language of a text (ISO 639-1) when the identifier is sure of it, else None."""
+    sample = " ".join(text.split()[:400])
+    if len(WORD.findall(sample)) < 4:
+        return None
+    code, probability = _identifier().classify(sample)  # type: ignore[attr-defined]
+    return code if probability >= SURE else None
+
+
+def other_language(passage: str, copy_text: str) -> str | None:
+    """"the copy is in Persian; the passage is in English" when the copy's language is sure
+    and the passage is all but surely not in it (a passage full of names is not sure of its
+    own language, but it is sure not to be Persian), else None."""
+    theirs = language_of(copy_text)
+    if theirs is None or len(WORD.findall(passage)) < 4:
+        return None
+    ranked = dict(_identifier().rank(" ".join(passage.split()[:400])))  # type: ignore[attr-defined]
+    if ranked.get(theirs, 0.0) >= 0.01:
+        return None
+    ours, probability = max(ranked.items(), key=lambda item: item[1])
+    written = f"in {LANGUAGE_NAMES.get(ours, ours)}" if probability >= 0.5 else f"not in {LANGUAGE_NAMES.get(theirs, theirs)}"
+    return f"the copy is in {LANGUAGE_NAMES.get(theirs, theirs)}; the passage is {written}"

@@ -26,6 +26,7 @@ from rapidfuzz import fuzz
 
 from pipeline.evidence.model import EvidenceRef
 from pipeline.model import CopyKind, Verdict
+from pipeline.support import CopyFacts, SentenceIndex, SupportSentence, absent, other_language, split_sentences
 from pipeline.text import ELISION, PageText, normalize, normalize_lines
 
 # --- the page as compared ------------------------------------------------------------
@@ -208,6 +209,7 @@ def _negation_before(page: NormalizedPage, start: int) -> tuple[Difference, ...]
     head = page.text[max(0, start - 40):start]
     if not head or head[-1:].isalnum():  # the quote starts inside a word: no word before it
         return ()
+    head = re.split(r"[.!?;:]\s", head)[-1]  # a negation in the sentence before is not this one's
     words = re.findall(r"\w+", head)
     if not words:
         return ()
@@ -285,6 +287,76 @@ def _windows(needle: str, hay: str, anchors: int = 4, per_anchor: int = 40) -> l
     return merged
 
 
+# Words whose leaving out turns what a source says: a negation, a number or its size, a limit.
+_NOT_TO_LEAVE_OUT = NEGATIONS | {"million", "millions", "billion", "billions", "trillion", "thousand", "thousands",
+                                 "hundred", "hundreds", "percent", "per", "cent", "only", "than", "except", "unless"}
+MAX_GAP = 25  # page words left out at most between two words of a quote
+
+
+def _may_leave_out(words: Sequence[str]) -> bool:
+    return not any(w in _NOT_TO_LEAVE_OUT or any(c.isdigit() for c in w) for w in words)
+
+
+@dataclasses.dataclass(frozen=True)
+class Shortened:
+    """A segment found word for word in order with words of the page left out between its
+    words: where, what was left out, and whether leaving it out turns what the page says
+    (a negation, a number or its size, a limit: a misquote, not an abridgement)."""
+
+    start: int
+    end: int
+    left_out: tuple[Difference, ...]
+    turns_meaning: bool
+
+
+def find_abridged(segment: str, page: NormalizedPage) -> Shortened | None:
+    """Every word of the segment, in order, within one stretch of the page, with words of
+    the page left out between them (a parenthetical, a clause) and no word added. None when
+    a word is missing or out of order. What a parenthetical leaves out may hold numbers (its
+    own: `(21–24 centimeters)`); elsewhere a number, a negation or a word that limits
+    (`only`, `than`) left out turns the meaning."""
+    needle = normalize(segment)
+    ours = _WORD.findall(needle)
+    if len(ours) < 4:
+        return None
+    best: Shortened | None = None
+    for lo, hi in _windows(needle, page.text):
+        words = [(m.group(), m.start(), m.end()) for m in _WORD.finditer(page.text, lo, hi)]
+        for first, (word, _, _) in enumerate(words):
+            if word != ours[0]:
+                continue
+            found = _subsequence(ours, words, first)
+            if found is None or (best is not None and words[found[-1]][2] - words[found[0]][1] >= best.end - best.start):
+                continue
+            left_out = []
+            turns = crosses = False
+            for previous, current in zip(found, found[1:]):
+                if current - previous > 1:
+                    skipped = [w for w, _, _ in words[previous + 1:current]]
+                    between = page.text[words[previous][2]:words[current][1]].strip(" ,;")
+                    crosses |= bool(re.search(r"[.!?]\s", between))  # one stretch is one sentence
+                    aside = between[:1] in "([" and between[-1:] in ")]"  # a parenthetical: its numbers are its own
+                    turns |= not (_may_leave_out(skipped) or aside and not NEGATIONS & set(skipped))
+                    shown = page.original(words[previous + 1][1], words[current - 1][2])[1]
+                    left_out.append(Difference("", f"({shown})" if aside and not shown.startswith(("(", "[")) else shown))
+            if left_out and not crosses:
+                best = Shortened(words[found[0]][1], words[found[-1]][2], tuple(left_out), turns)
+    return best
+
+
+def _subsequence(ours: Sequence[str], words: Sequence[tuple[str, int, int]], first: int) -> list[int] | None:
+    """Where each of `ours` stands in `words` from `first` on, each within MAX_GAP of the
+    one before (the nearest occurrence), or None."""
+    found = [first]
+    for word in ours[1:]:
+        at = next((i for i in range(found[-1] + 1, min(len(words), found[-1] + 2 + MAX_GAP)) if words[i][0] == word),
+                  None)
+        if at is None:
+            return None
+        found.append(at)
+    return found
+
+
 @dataclasses.dataclass(frozen=True)
 class Thresholds:
     segment: float = 90.0  # a segment aligning this well (0-100) is compared word for word
@@ -306,11 +378,17 @@ class PassageScore:
     missing: tuple[str, ...]  # segments not found at all
     found: tuple[str, ...]
     differences: tuple[Difference, ...]  # where aligned segments differ from the copy
+    left_out: tuple[Difference, ...] = ()  # words of the copy an abridged segment leaves out
 
     @property
     def complete(self) -> bool:
         """Every segment found, word for word."""
-        return not self.missing and not self.differences and bool(self.found)
+        return not self.missing and not self.differences and not self.left_out and bool(self.found)
+
+    @property
+    def abridged(self) -> bool:
+        """Every word of every segment found in order, some words of the copy left out."""
+        return not self.missing and not self.differences and bool(self.left_out)
 
     @property
     def misquotes(self) -> bool:
@@ -326,13 +404,27 @@ def score_passage(passage: str, page: NormalizedPage, thresholds: Thresholds = T
     aligned: list[SegmentMatch] = []
     missing: list[str] = []
     found: list[str] = []
+    left_out: list[Difference] = []
+    before = ""  # the last word of the piece before: a quote split after "not" keeps its "not"
     for piece in pieces:
         match = find_segment(piece, page, thresholds.segment)
-        if match.aligned(thresholds.segment):
+        if match.differences and before:
+            kept = tuple(d for d in match.differences if d.quote or _WORD.findall(normalize(d.source)) != [before])
+            match = dataclasses.replace(match, differences=kept)
+        before = (_WORD.findall(normalize(piece)) or [""])[-1]
+        if match.aligned(thresholds.segment) and not match.differences:
             aligned.append(match)
-            if not match.differences:
-                found_length += len(piece)
-                found.append(piece)
+            found_length += len(piece)
+            found.append(piece)
+        elif (shorter := find_abridged(piece, page)) is not None and not shorter.turns_meaning:
+            aligned.append(SegmentMatch(piece, match.score if match.start >= 0 else 0.0, shorter.start, shorter.end))
+            found_length += len(piece)
+            left_out += shorter.left_out
+        elif shorter is not None:  # what was left out turns the meaning: a misquote, with what it dropped
+            aligned.append(SegmentMatch(piece, max(match.score, thresholds.segment), shorter.start, shorter.end,
+                                        shorter.left_out))
+        elif match.aligned(thresholds.segment):
+            aligned.append(match)
         else:
             missing.append(piece)
     matched, context = "", ""
@@ -341,7 +433,7 @@ def score_passage(passage: str, page: NormalizedPage, thresholds: Thresholds = T
         matched, context = page.context(longest.start, longest.end)
     return PassageScore(
         round(found_length / total, 3), min((m.score for m in aligned), default=0.0), matched, context,
-        tuple(missing), tuple(found), tuple(d for m in aligned for d in m.differences),
+        tuple(missing), tuple(found), tuple(d for m in aligned for d in m.differences), tuple(left_out),
     )
 
 
@@ -355,6 +447,10 @@ def citation_verdict(verdicts: Sequence[Verdict]) -> Verdict:
         return Verdict.VERIFIED_LIVE
     if any(v is Verdict.MISQUOTED for v in verdicts):
         return Verdict.MISQUOTED
+    if all(v.is_verified or v is Verdict.ABRIDGED for v in verdicts):
+        return Verdict.ABRIDGED
+    if all(v.is_verified or v in (Verdict.ABRIDGED, Verdict.PARAPHRASE) for v in verdicts):
+        return Verdict.PARAPHRASE
     if any(v.found_any for v in verdicts):
         return Verdict.PARTIAL
     return Verdict.NOT_FOUND
@@ -411,6 +507,8 @@ class QuoteMatch:
     similarity: float | None = None  # the weakest alignment, when not every piece is verbatim
     differences: tuple[Difference, ...] = ()
     evidence: EvidenceRef | None = None  # the bytes of the copy given as evidence
+    support: tuple[SupportSentence, ...] = ()  # the copy's sentences that bear on it, best first
+    absent: tuple[str, ...] = ()  # its facts the copy never mentions
 
     def to_json(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -418,6 +516,8 @@ class QuoteMatch:
         data["copy"] = self.copy.value if self.copy else None
         data["missing"] = list(self.missing)
         data["differences"] = [dataclasses.asdict(d) for d in self.differences]
+        data["support"] = [s.to_json() for s in self.support]
+        data["absent"] = list(self.absent)
         return data
 
     @classmethod
@@ -429,16 +529,23 @@ class QuoteMatch:
         values["missing"] = tuple(data.get("missing", ()))
         values["differences"] = tuple(Difference(**d) for d in data.get("differences", ()))
         values["evidence"] = EvidenceRef.from_json(data.get("evidence"))
+        values["support"] = tuple(SupportSentence(str(s["text"]), int(s["index"]), float(s["score"]))
+                                  for s in data.get("support") or ())
+        values["absent"] = tuple(str(a) for a in data.get("absent") or ())
         return cls(**values)
 
 
 NOTES = {
     Verdict.VERIFIED: "every word found in the archived copy",
     Verdict.VERIFIED_LIVE: "every word found in the live page only: no archived copy holds it",
+    Verdict.ABRIDGED: "every word found in order, but words of the source were left out without an ellipsis",
+    Verdict.PARAPHRASE: "the source says it in other words: check the sentences beside it",
     Verdict.MISQUOTED: "the copy says something close but different: see the differences",
     Verdict.PARTIAL: "only part of it was found",
-    Verdict.NOT_FOUND: "not found verbatim in any readable copy (a paraphrase, a translation or the author's own words?)",
+    Verdict.NOT_FOUND: "nothing in any readable copy comes close",
 }
+PARAPHRASE_SHARE = 0.55  # of a passage's content words the best sentences hold for "paraphrase"
+PARTIAL_SHARE = 0.35  # ... for "partial"; below, "not found"
 
 
 def verify_passage(text: str, line: int, copies: Sequence[Copy], thresholds: Thresholds = Thresholds()) -> QuoteMatch:
@@ -453,15 +560,22 @@ def verify_passage(text: str, line: int, copies: Sequence[Copy], thresholds: Thr
     live = [pair for pair in scored if pair[0].kind is CopyKind.LIVE]
     complete_archived = [pair for pair in archived if pair[1].complete]
     complete_live = [pair for pair in live if pair[1].complete]
+    said = ""
+    sentences: tuple[SupportSentence, ...] = ()
+    missing_facts: tuple[str, ...] = ()
     if complete_archived:
         verdict, evidence = Verdict.VERIFIED, complete_archived[0]
     elif complete_live:
         verdict, evidence = Verdict.VERIFIED_LIVE, complete_live[0]
+    elif abridged := [pair for pair in archived + live if pair[1].abridged]:
+        verdict, evidence = Verdict.ABRIDGED, abridged[0]
+        said = "; left out: " + " / ".join(f"“{d.source}”" for d in evidence[1].left_out)
     elif misquoting := [pair for pair in archived + live if pair[1].misquotes]:
         verdict, evidence = Verdict.MISQUOTED, max(misquoting, key=lambda pair: (pair[1].share, pair[1].similarity))
     elif scored:
-        evidence = max(scored, key=lambda pair: pair[1].share)
-        verdict = Verdict.PARTIAL if evidence[1].share >= thresholds.partial and evidence[1].found else Verdict.NOT_FOUND
+        verdict, evidence, sentences, missing_facts, said = _in_other_words(text, archived + live, thresholds)
+        if verdict is Verdict.UNVERIFIABLE:
+            return QuoteMatch(text, line, verdict, 0.0, None, None, None, None, note=said, support=sentences)
     else:
         reasons = sorted({f"{c.kind.value} copy of {c.url}: {c.reason or c.page.unusable}" for c in copies
                           if c.reason or (c.page is not None and c.page.unusable)})
@@ -469,12 +583,71 @@ def verify_passage(text: str, line: int, copies: Sequence[Copy], thresholds: Thr
                           note=f"no readable copy ({'; '.join(reasons) or 'no source URL'})")
     copy, score = evidence
     changed = verdict is Verdict.VERIFIED and bool(live) and not complete_live
-    note = NOTES[verdict] + ("; the live page no longer holds it (changed since cited)" if changed else "")
+    note = NOTES[verdict] + said + ("; the live page no longer holds it (changed since cited)" if changed else "")
+    if not sentences and copy.page is not None:
+        sentences = tuple(_sentences_of(copy.page).rank(text)) if not score.context else \
+            tuple(SentenceIndex(split_sentences(score.context.split("\n"))).rank(text, 1))
     if verdict is Verdict.NOT_FOUND and (skipped := [c for c in copies if c.page is not None and c.page.unusable]):
         note += "; not counted: " + "; ".join(sorted({f"{c.kind.value} copy of {c.url}: {c.page.unusable}" for c in skipped}))
     return QuoteMatch(
         text, line, verdict, score.share, copy.url, copy.kind, copy.location, copy.timestamp,
         score.matched, score.context, score.missing, changed, note,
         None if score.similarity >= 100 or not (score.found or score.differences) else round(score.similarity, 1),
-        score.differences, copy.evidence,
+        score.differences + score.left_out, copy.evidence, sentences, missing_facts,
     )
+
+
+def _in_other_words(text: str, scored: Sequence[tuple[Copy, PassageScore]], thresholds: Thresholds
+                    ) -> tuple[Verdict, tuple[Copy, PassageScore], tuple[SupportSentence, ...], tuple[str, ...], str]:
+    """A passage found nowhere word for word, judged as a claim in the writer's own words
+    against each copy (archived first): the copy's best sentences, the share of the passage's
+    content words they hold, and its facts the copy never mentions. A passage part of which
+    a copy holds word for word is a quote, never a paraphrase: the words it adds are not the
+    source's (partial). (verdict, evidence, sentences, absent facts, what to add to the note)."""
+    judged = []
+    for copy, score in scored:
+        index = _sentences_of(copy.page)
+        best = index.rank(text)
+        share = index.coverage(text, best)
+        lacking = tuple(dict.fromkeys(f.text for f in absent(text, _facts_of(copy.page))))
+        in_other_words = not score.found and not lacking and share >= PARAPHRASE_SHARE
+        judged.append((in_other_words, share - len(lacking), copy, score, best, share, lacking))
+    judged.sort(key=lambda item: (not item[0], -item[1]))  # stable: an archived copy first among equals
+    in_other_words, _, copy, score, best, share, lacking = judged[0]
+    evidence = (copy, score)
+    words = f"; its best sentences hold {share:.0%} of its words"
+    if in_other_words:
+        return Verdict.PARAPHRASE, evidence, tuple(best), (), words
+    if score.share >= thresholds.partial and score.found:
+        return Verdict.PARTIAL, evidence, tuple(best), lacking, ""
+    if not score.share and (language := other_language(text, copy.page.text)):
+        return Verdict.UNVERIFIABLE, evidence, (), (), f"not compared: {language}"
+    if lacking:
+        return Verdict.NOT_FOUND, evidence, tuple(best), lacking, \
+            "; the source never mentions " + ", ".join(f"\u201c{fact}\u201d" for fact in lacking)
+    if share >= PARTIAL_SHARE:
+        return Verdict.PARTIAL, evidence, tuple(best), (), words + ": only part of it is there"
+    return Verdict.NOT_FOUND, evidence, tuple(best), (), words
+
+
+_PAGES: dict[int, tuple[NormalizedPage, SentenceIndex, CopyFacts | None]] = {}  # by id(page), the last few
+
+
+def _sentences_of(page: NormalizedPage) -> SentenceIndex:
+    """A page's sentences, indexed once for all the passages that cite it (the last 64 pages)."""
+    known = _PAGES.get(id(page))
+    if known is None or known[0] is not page:
+        if len(_PAGES) >= 64:
+            _PAGES.pop(next(iter(_PAGES)))
+        known = (page, SentenceIndex(split_sentences(page.original_text.split("\n"))), None)
+        _PAGES[id(page)] = known
+    return known[1]
+
+
+def _facts_of(page: NormalizedPage) -> CopyFacts:
+    _sentences_of(page)
+    known = _PAGES[id(page)]
+    if known[2] is None:
+        known = (known[0], known[1], CopyFacts(page.original_text))
+        _PAGES[id(page)] = known
+    return known[2]

@@ -163,7 +163,7 @@ def test_a_run_keeps_every_copy_it_reads_and_the_report_names_the_bytes(web: Web
     assert summary.verdicts == {"partial": 1, "verified": 1, "verified_live": 1}
     report = report_of(web)
     jsonschema.validate(report, SCHEMA)
-    assert report["schema_version"] == 3
+    assert report["schema_version"] == 4
     kept = all_records(folder_of(web))
     named = 0
     for citation in report["citations"]:

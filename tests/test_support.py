@@ -53,11 +53,12 @@ def test_a_supporting_sentence_is_among_the_first_three_and_beats_plain_bm25() -
 
 
 def test_few_supported_claims_have_a_fact_called_absent() -> None:
-    """Measured 13.0 % of the 115 supported claims (15): most are facts the page really lacks
-    (a date one day off, a county the page never names); the goal is 10 %."""
+    """Measured 12.2 % of the 115 supported claims (14): all are facts the page's text really
+    lacks (a date one day off, a county the page never names, a title it abbreviates); the
+    goal is 10 %."""
     rows = [r for r in wice() if r["label"] == "supported"]
     flagged = sum(bool(absent(r["claim"], CopyFacts("\n".join(r["evidence"])))) for r in rows)
-    assert flagged / len(rows) <= 0.14
+    assert flagged / len(rows) <= 0.13
 
 
 def test_what_absent_names_is_what_the_page_does_not_support() -> None:

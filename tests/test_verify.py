@@ -155,7 +155,7 @@ def result(verification: Verification, path: str):
         ("/curly", Verdict.VERIFIED),  # curly quotes, entities, a dash
         ("/elided", Verdict.VERIFIED),
         ("/insertion", Verdict.VERIFIED),  # [meaning Taliban fighters] dropped
-        ("/paraphrase", Verdict.NOT_FOUND),
+        ("/paraphrase", Verdict.PARTIAL),  # in other words, and only some of them the source's
         ("/changed", Verdict.VERIFIED),
         ("/persian-utf8", Verdict.VERIFIED),
         ("/persian-1256", Verdict.VERIFIED),
@@ -163,7 +163,7 @@ def result(verification: Verification, path: str):
         ("/report.pdf", Verdict.VERIFIED),
         ("/image.png", Verdict.UNVERIFIABLE),
         ("/live-only", Verdict.VERIFIED_LIVE),
-        ("/translation", Verdict.NOT_FOUND),  # an English rendering is not the Persian words
+        ("/translation", Verdict.UNVERIFIABLE),  # an English rendering of a Persian page: not compared
     ],
 )
 def test_citation_verdicts(verification: Verification, path: str, verdict: Verdict) -> None:
@@ -186,10 +186,19 @@ def test_changed_since_cited_is_flagged(verification: Verification) -> None:
     assert not result(verification, "/exact").passages[0].changed_since_cited
 
 
-def test_not_found_says_verbatim_and_keeps_missing_segments(verification: Verification) -> None:
+def test_a_passage_in_other_words_shows_the_sources_sentence_and_keeps_missing_segments(
+        verification: Verification) -> None:
     match = result(verification, "/paraphrase").passages[0]
-    assert "not found verbatim" in match.note
+    assert "its best sentences hold 43% of its words" in match.note
     assert match.missing == ("Tehran is giving weapons and money to the group, officials say.",)
+    assert [s.text for s in match.support] == ["Officials claim that Tehran is supplying the group with arms and cash."]
+    assert match.absent == ()
+
+
+def test_a_page_in_another_language_is_not_compared(verification: Verification) -> None:
+    match = result(verification, "/translation").passages[0]
+    assert match.verdict is Verdict.UNVERIFIABLE
+    assert "the copy is in Persian; the passage is in English" in match.note
 
 
 def test_unverifiable_says_why(verification: Verification) -> None:

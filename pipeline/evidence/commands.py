@@ -32,7 +32,7 @@ from pipeline.evidence.reverify import Reader, reverify, verification_from_json
 from pipeline.evidence.store import INDEX, EvidenceStore, folder_for, open_regular, owner_of, read_payload
 from pipeline.jobs import database_errors, open_database
 from pipeline.report import report_names
-from pipeline.report.document import SCHEMA_VERSION, report_document
+from pipeline.report.document import EVIDENCE_SCHEMAS, report_document
 from pipeline.model import Verdict
 from pipeline.results import Verification
 from pipeline.store import Store
@@ -172,9 +172,9 @@ def _load_report(path: Path, data: bytes | None = None) -> dict[str, Any]:
         raise UsageError(f"{path}: not a readable report.json ({exc})") from exc
     if not isinstance(report, dict) or not isinstance(report.get("citations"), list):
         raise UsageError(f"{path}: not a citewatch report.json")
-    if report.get("schema_version") != SCHEMA_VERSION:
+    if report.get("schema_version") not in EVIDENCE_SCHEMAS:
         raise UsageError(f"{path}: schema_version {report.get('schema_version')}: only reports of schema "
-                         f"{SCHEMA_VERSION} name the bytes their verdicts rest on")
+                         f"{' or '.join(map(str, EVIDENCE_SCHEMAS))} name the bytes their verdicts rest on")
     return report
 
 

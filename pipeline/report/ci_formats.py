@@ -18,11 +18,15 @@ RULES = {
     "dead-link": ("error", "A cited link is dead: it failed as many checks in a row, over as many days, as the "
                            "settings ask (dead_after_failures, dead_after_days; 3 over 3 days by default)."),
     "misquoted": ("error", "The quote differs from its source: a number, a name, a negation or a word."),
-    "not-found": ("warning", "The quote was not found verbatim in any readable copy."),
+    "abridged": ("warning", "Every word of the quote is in the source, but words of the source were left out "
+                            "without an ellipsis."),
+    "paraphrase": ("note", "Not a quote: the source says it in other words; check its sentences."),
+    "not-found": ("warning", "Nothing in any readable copy comes close, or the source never mentions the claim's facts."),
     "partial": ("warning", "Only part of the quote was found."),
     "unverifiable": ("note", "No readable copy of the source: the quote could not be checked."),
 }
-_VERDICT_RULES = {Verdict.MISQUOTED.value: "misquoted", Verdict.NOT_FOUND.value: "not-found",
+_VERDICT_RULES = {Verdict.ABRIDGED.value: "abridged", Verdict.PARAPHRASE.value: "paraphrase",
+                  Verdict.MISQUOTED.value: "misquoted", Verdict.NOT_FOUND.value: "not-found",
                   Verdict.PARTIAL.value: "partial", Verdict.UNVERIFIABLE.value: "unverifiable"}
 
 

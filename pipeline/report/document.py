@@ -11,7 +11,9 @@ from pipeline.archive.model import ArchiveState
 from pipeline.model import Verdict
 from pipeline.results import CitationResult, DocumentResults, SourceResult, tally
 
-SCHEMA_VERSION = 3  # 2: the misquoted verdict; passages carry similarity and differences; 3: evidence (kept bytes)
+SCHEMA_VERSION = 4  # 2: the misquoted verdict; passages carry similarity and differences; 3: evidence (kept bytes);
+# 4: the abridged and paraphrase verdicts; passages carry support (the source's sentences) and absent (facts)
+EVIDENCE_SCHEMAS = (3, 4)  # the report versions that name the bytes their verdicts rest on
 
 
 def source_json(source: SourceResult) -> dict[str, Any]:
@@ -43,7 +45,7 @@ def _not_verified_yet(result: CitationResult) -> list[dict[str, Any]]:
         {"text": p.text, "line": p.line, "verdict": Verdict.UNVERIFIABLE.value, "score": 0.0, "source": None,
          "copy": None, "location": None, "timestamp": None, "matched": "", "context": "", "missing": [],
          "changed_since_cited": False, "note": "not verified yet", "similarity": None, "differences": [],
-         "evidence": None}
+         "evidence": None, "support": [], "absent": []}
         for p in result.citation.passages
     ]
 

@@ -15,11 +15,13 @@ from typing import Any
 import jinja2
 
 from pipeline.model import Verdict
+from pipeline.support import content_words
 from pipeline.times import datetime_to_timestamp, parse_iso
 
 TEMPLATES = Path(__file__).parent / "templates"
 SCRIPT = (TEMPLATES / "filters.js").read_text(encoding="utf-8")
-VERDICT_COLOURS = {"verified": "#1a7f37", "verified_live": "#0969da", "misquoted": "#8250df", "partial": "#9a6700",
+VERDICT_COLOURS = {"verified": "#1a7f37", "verified_live": "#0969da", "abridged": "#1b7c83", "paraphrase": "#bc4c00",
+                   "misquoted": "#8250df", "partial": "#9a6700",
                    "not_found": "#cf222e", "unverifiable": "#57606a"}
 STATE_COLOURS = {"alive": "#1a7f37", "dead": "#cf222e", "uncertain": "#9a6700"}
 
@@ -93,6 +95,26 @@ def runs(text: str, missing: list[str], found_any: bool) -> list[tuple[str, bool
     return pieces
 
 
+_TOKENS = re.compile(r"(\w+(?:['’]\w+)*)", re.UNICODE)
+
+
+def shared_words(sentence: str, passage: str) -> list[tuple[str, bool]]:
+    """The sentence cut into (text, shared) runs: a word is shared when its stem is one of
+    the passage's content words (what the reader compares)."""
+    wanted = set(content_words(passage))
+    pieces = [p for p in _TOKENS.split(sentence) if p]
+    marks = [bool(_TOKENS.fullmatch(p)) and bool(set(content_words(p)) & wanted) for p in pieces]
+    for i in range(1, len(pieces) - 1):  # a space between two shared words is part of the run
+        marks[i] = marks[i] or (pieces[i].isspace() and marks[i - 1] and marks[i + 1])
+    runs: list[tuple[str, bool]] = []
+    for piece, shared in zip(pieces, marks):
+        if runs and runs[-1][1] == shared:
+            runs[-1] = (runs[-1][0] + piece, shared)
+        else:
+            runs.append((piece, shared))
+    return runs
+
+
 def bars(counts: dict[str, int], colours: dict[str, str], label: str) -> dict[str, Any]:
     total = sum(counts.values()) or 1
     x, items = 0.0, []
@@ -121,9 +143,12 @@ def render(data: dict[str, Any]) -> str:
         passages = []
         for p in c["passages"]:
             found_any = Verdict(p["verdict"]).found_any
+            beside = [] if Verdict(p["verdict"]).is_verified else [
+                {**s, "runs": shared_words(s["text"], p["text"]), "href": text_fragment(p.get("location"), s["text"])}
+                for s in p.get("support") or ()]
             passages.append({**p, "found_any": found_any, "runs": runs(p["text"], p.get("missing", []), found_any),
                              "evidence_href": text_fragment(p.get("location"), p.get("matched", "")) if found_any else None,
-                             "local_href": local_copy(replay_prefix, p.get("evidence"))})
+                             "local_href": local_copy(replay_prefix, p.get("evidence")), "beside": beside})
         sources = []
         for s in c["sources"]:
             snapshot = s.get("snapshot")

@@ -66,4 +66,11 @@ def render(data: dict[str, Any]) -> str:
                 lines.append(f"- quote: ~~{escape(d['quote']) or '∅'}~~ → source: **{escape(d['source']) or '∅'}**")
             if p.get("differences"):
                 lines.append("")
+            if p.get("support") and p["verdict"] not in ("verified", "verified_live"):
+                lines.append("What the source says, best first:")
+                lines += [f"{n}. {escape(s['text'])} ({s['score']:.0%} of the claim's words)"
+                          for n, s in enumerate(p["support"], 1)]
+                lines.append("")
+            if p.get("absent"):
+                lines += ["The source never mentions " + ", ".join(f"**{escape(a)}**" for a in p["absent"]) + ".", ""]
     return "\n".join(lines).rstrip() + "\n"
