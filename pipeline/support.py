@@ -104,9 +104,17 @@ class SentenceIndex:
         self.sentences = list(sentences)
         self.language = language
         self.words = [content_words(s, language) for s in self.sentences]
-        self._bm25 = bm25s.BM25(k1=1.2, b=0.5)
-        if self.sentences:
-            self._bm25.index([w or ["\x00"] for w in self.words], show_progress=False)
+        self._sets = [set(w) for w in self.words]
+        self._bm25: bm25s.BM25 | None = None  # built when first asked to rank
+
+    def holding(self, passage: str) -> list[SupportSentence]:
+        """The sentence that holds the most of the passage's words (the first of equals):
+        what a verbatim quote shows as its source's sentence, without ranking."""
+        wanted = set(content_words(passage, self.language))
+        if not wanted or not self.sentences:
+            return []
+        share, index = max(((len(wanted & words) / len(wanted), -i) for i, words in enumerate(self._sets)))
+        return [SupportSentence(self.sentences[-index], -index, share)] if share else []
 
     def rank(self, passage: str, k: int = TOP) -> list[SupportSentence]:
         """The `k` sentences that best match the passage, best first (none shares a word:
@@ -114,13 +122,16 @@ class SentenceIndex:
         query = content_words(passage, self.language)
         if not self.sentences or not query:
             return []
+        if self._bm25 is None:
+            self._bm25 = bm25s.BM25(k1=1.2, b=0.5)
+            self._bm25.index([w or ["\x00"] for w in self.words], show_progress=False)
         known = [w for w in query if w in self._bm25.vocab_dict]
         scores = self._bm25.get_scores(known) if known else np.zeros(len(self.sentences))
         wanted = set(query)
         pairs = set(zip(query, query[1:]))
         ranked = []
         for index, words in enumerate(self.words):
-            held = len(wanted & set(words)) / len(wanted)
+            held = len(wanted & self._sets[index]) / len(wanted)
             if not held:
                 continue
             shared_pairs = len(pairs & set(zip(words, words[1:])))
@@ -247,12 +258,28 @@ def language_of(text: str) -> str | None:
     return code if probability >= SURE else None
 
 
+def script_of(text: str) -> str | None:
+    """The writing system most of a text's first 2,000 letters are in (LATIN, ARABIC,
+    CYRILLIC, CJK, ...), by their Unicode names."""
+    counts: dict[str, int] = {}
+    for ch in text[:4000]:
+        if ch.isalpha():
+            name = unicodedata.name(ch, "")
+            script = name.split(" ")[0] if name else ""
+            counts[script] = counts.get(script, 0) + 1
+    return max(counts, key=lambda k: counts[k]) if counts else None
+
+
 def other_language(passage: str, copy_text: str) -> str | None:
-    """"the copy is in Persian; the passage is in English" when the copy's language is sure
-    and the passage is all but surely not in it (a passage full of names is not sure of its
-    own language, but it is sure not to be Persian), else None."""
+    """"the copy is in Persian; the passage is in English" when the two are written in
+    different scripts, the copy's language is sure and the passage is all but surely not in
+    it (a passage full of names is not sure of its own language, but it is sure not to be
+    Persian), else None. Texts in one script are not asked (the identifier's model takes
+    half a second to load): an English claim against a German page stays not_found."""
+    if len(WORD.findall(passage)) < 4 or script_of(passage) == script_of(copy_text):
+        return None
     theirs = language_of(copy_text)
-    if theirs is None or len(WORD.findall(passage)) < 4:
+    if theirs is None:
         return None
     ranked = dict(_identifier().rank(" ".join(passage.split()[:400])))  # type: ignore[attr-defined]
     if ranked.get(theirs, 0.0) >= 0.01:

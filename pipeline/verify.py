@@ -26,7 +26,14 @@ from rapidfuzz import fuzz
 
 from pipeline.evidence.model import EvidenceRef
 from pipeline.model import CopyKind, Verdict
-from pipeline.support import CopyFacts, SentenceIndex, SupportSentence, absent, other_language, split_sentences
+from pipeline.support import (
+    CopyFacts,
+    SentenceIndex,
+    SupportSentence,
+    absent,
+    other_language,
+    split_sentences,
+)
 from pipeline.text import ELISION, PageText, normalize, normalize_lines
 
 # --- the page as compared ------------------------------------------------------------
@@ -585,8 +592,8 @@ def verify_passage(text: str, line: int, copies: Sequence[Copy], thresholds: Thr
     changed = verdict is Verdict.VERIFIED and bool(live) and not complete_live
     note = NOTES[verdict] + said + ("; the live page no longer holds it (changed since cited)" if changed else "")
     if not sentences and copy.page is not None:
-        sentences = tuple(_sentences_of(copy.page).rank(text)) if not score.context else \
-            tuple(SentenceIndex(split_sentences(score.context.split("\n"))).rank(text, 1))
+        index = _sentences_of(copy.page)
+        sentences = tuple(index.holding(text) if verdict.is_verified else index.rank(text))
     if verdict is Verdict.NOT_FOUND and (skipped := [c for c in copies if c.page is not None and c.page.unusable]):
         note += "; not counted: " + "; ".join(sorted({f"{c.kind.value} copy of {c.url}: {c.page.unusable}" for c in skipped}))
     return QuoteMatch(

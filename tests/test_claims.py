@@ -162,3 +162,14 @@ def test_wice_every_claim_with_a_readable_page_shows_the_sources_sentences(wice_
     every = [m for matches in wice_verdicts.values() for m in matches if m.verdict is not Verdict.UNVERIFIABLE]
     assert sum(bool(m.support) for m in every) / len(every) >= 0.99
     assert Counter(m.verdict for m in every)[Verdict.PARAPHRASE] >= 100
+
+
+def test_the_index_counts_the_new_verdicts() -> None:
+    from pipeline.report.index import render_html as index_html
+    from pipeline.report.index import render_markdown as index_markdown
+    data = {"documents": [{"title": "Notes", "path": "notes.md", "report": "notes/report.html", "citations": 3,
+                           "verdicts": {"abridged": 1, "paraphrase": 2}, "not_verified": 3, "link_states": {}}],
+            "totals": {"documents": 1, "citations": 3, "not_verified": 3, "dead_links": 0}}
+    assert "| 3 | 3 | 1 | 2 | 0 |" in index_markdown(data)
+    assert '<th scope="col">Abridged</th><th scope="col">Paraphrase</th>' in index_html(data)
+    assert '<td class="n">1</td><td class="n">2</td>' in index_html(data)

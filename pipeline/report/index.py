@@ -40,11 +40,13 @@ def render_json(data: dict[str, Any]) -> str:
 
 
 def render_markdown(data: dict[str, Any]) -> str:
-    lines = ["# Provenance reports", "", "| document | citations | not verified | dead links |", "|---|---|---|---|"]
+    lines = ["# Provenance reports", "", "| document | citations | not verified | abridged | paraphrase | dead links |",
+             "|---|---|---|---|---|---|"]
     for entry in data["documents"]:
         label = entry["title"] or entry["path"]
         lines.append(f"| {link(label, None)} ([report](<{entry['report']}>)) · {escape(entry['path'])} | "
-                     f"{entry['citations']} | {entry['not_verified']} | {entry['link_states'].get('dead', 0)} |")
+                     f"{entry['citations']} | {entry['not_verified']} | {entry['verdicts'].get('abridged', 0)} | "
+                     f"{entry['verdicts'].get('paraphrase', 0)} | {entry['link_states'].get('dead', 0)} |")
     return "\n".join(lines) + "\n"
 
 
