@@ -103,9 +103,9 @@ class SentenceIndex:
     def __init__(self, sentences: Sequence[str], language: str = "english") -> None:
         self.sentences = list(sentences)
         self.language = language
-        self.words = [content_words(s, language) for s in self.sentences]
-        self._sets = [set(w) for w in self.words]
+        self._sets = [frozenset(content_words(s, language)) for s in self.sentences]  # sets: a page's words once each
         self._bm25: bm25s.BM25 | None = None  # built when first asked to rank
+        self._words: list[list[str]] = []
 
     def holding(self, passage: str) -> list[SupportSentence]:
         """The sentence that holds the most of the passage's words (the first of equals):
@@ -122,19 +122,21 @@ class SentenceIndex:
         query = content_words(passage, self.language)
         if not self.sentences or not query:
             return []
-        if self._bm25 is None:
+        if self._bm25 is None:  # in order, repeats counted: what BM25 and word pairs need
+            self._words = [content_words(s, self.language) for s in self.sentences]
             self._bm25 = bm25s.BM25(k1=1.2, b=0.5)
-            self._bm25.index([w or ["\x00"] for w in self.words], show_progress=False)
+            self._bm25.index([w or ["\x00"] for w in self._words], show_progress=False)
+        words = self._words
         known = [w for w in query if w in self._bm25.vocab_dict]
         scores = self._bm25.get_scores(known) if known else np.zeros(len(self.sentences))
         wanted = set(query)
         pairs = set(zip(query, query[1:]))
         ranked = []
-        for index, words in enumerate(self.words):
+        for index, sentence in enumerate(words):
             held = len(wanted & self._sets[index]) / len(wanted)
             if not held:
                 continue
-            shared_pairs = len(pairs & set(zip(words, words[1:])))
+            shared_pairs = len(pairs & set(zip(sentence, sentence[1:])))
             ranked.append((float(scores[index]) * (0.5 + held) + 0.5 * shared_pairs, index, held))
         ranked.sort(key=lambda item: (-item[0], item[1]))
         return [SupportSentence(self.sentences[index], index, held) for _, index, held in ranked[:k]]
@@ -144,7 +146,7 @@ class SentenceIndex:
         query = set(content_words(passage, self.language))
         if not query:
             return 0.0
-        held = set().union(*(self.words[s.index] for s in sentences)) if sentences else set()
+        held = set().union(*(self._sets[s.index] for s in sentences)) if sentences else set()
         return len(query & held) / len(query)
 
 

@@ -638,13 +638,14 @@ def _in_other_words(text: str, scored: Sequence[tuple[Copy, PassageScore]], thre
 
 
 _PAGES: dict[int, tuple[NormalizedPage, SentenceIndex, CopyFacts | None]] = {}  # by id(page), the last few
+_KEPT_PAGES = 8  # citations of one source come together; more would hold pages past their use
 
 
 def _sentences_of(page: NormalizedPage) -> SentenceIndex:
-    """A page's sentences, indexed once for all the passages that cite it (the last 64 pages)."""
+    """A page's sentences, indexed once for all the passages that cite it (the last few pages)."""
     known = _PAGES.get(id(page))
     if known is None or known[0] is not page:
-        if len(_PAGES) >= 64:
+        if len(_PAGES) >= _KEPT_PAGES:
             _PAGES.pop(next(iter(_PAGES)))
         known = (page, SentenceIndex(split_sentences(page.original_text.split("\n"))), None)
         _PAGES[id(page)] = known
