@@ -20,8 +20,8 @@ import pathspec
 
 from pipeline.errors import InputError, UsageError
 from pipeline.extract import extract
-from pipeline.inert import path_shown
 from pipeline.extract.reading import DOCUMENT_SUFFIXES
+from pipeline.inert import path_shown
 from pipeline.model import Extraction
 
 _SKIPPED_FOLDERS = {".git", ".hg", ".svn"}

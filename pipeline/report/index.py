@@ -45,8 +45,8 @@ def render_markdown(data: dict[str, Any]) -> str:
     for entry in data["documents"]:
         label = entry["title"] or entry["path"]
         lines.append(f"| {link(label, None)} ([report](<{entry['report']}>)) · {escape(entry['path'])} | "
-                     f"{entry['citations']} | {entry['not_verified']} | {entry['verdicts'].get('abridged', 0)} | "
-                     f"{entry['verdicts'].get('paraphrase', 0)} | {entry['link_states'].get('dead', 0)} |")
+                     f"{entry['citations']} | {entry['not_verified']} | {entry.get('verdicts', {}).get('abridged', 0)} | "
+                     f"{entry.get('verdicts', {}).get('paraphrase', 0)} | {entry['link_states'].get('dead', 0)} |")
     return "\n".join(lines) + "\n"
 
 
