@@ -173,3 +173,14 @@ def test_the_index_counts_the_new_verdicts() -> None:
     assert "| 3 | 3 | 1 | 2 | 0 |" in index_markdown(data)
     assert '<th scope="col">Abridged</th><th scope="col">Paraphrase</th>' in index_html(data)
     assert '<td class="n">1</td><td class="n">2</td>' in index_html(data)
+
+
+def test_the_report_shows_what_an_abridged_quote_left_out(sample_data: dict) -> None:
+    match = verify_passage("sea level has risen about 8–9 inches since 1880", 3, [SEA])
+    data = copy.deepcopy(sample_data)
+    data["citations"][2]["verdict"] = "abridged"
+    data["citations"][2]["passages"] = [match.to_json()]
+    jsonschema.validate(data, SCHEMA)
+    html = render_html(data)
+    assert "What the quote leaves out of the archived copy, unmarked" in html and "None%" not in html
+    assert "(21–24 centimeters)</ins>" in html
