@@ -184,3 +184,14 @@ def test_the_report_shows_what_an_abridged_quote_left_out(sample_data: dict) -> 
     html = render_html(data)
     assert "What the quote leaves out of the archived copy, unmarked" in html and "None%" not in html
     assert "(21–24 centimeters)</ins>" in html
+
+
+def test_recheck_prints_the_sources_sentence_and_what_it_never_mentions() -> None:
+    from pipeline.report.text import format_provenance
+    match = verify_passage("According to the agency, sea levels around the world climbed nine inches since 1920.", 2,
+                           [archived("Sea levels around the world have climbed roughly nine inches since 1880, "
+                                     "according to the agency.")])
+    text = format_provenance([{"id": "c1", "index": 1, "date": None, "verdict": match.verdict.value, "sources": [],
+                               "passages": [match.to_json()]}])
+    assert "the source says (" in text and "Sea levels around the world have climbed" in text
+    assert "the source never mentions: 1920" in text

@@ -98,6 +98,11 @@ def format_provenance(citations: list[dict[str, Any]]) -> str:
                 lines.append(f"    {field(passage['note'])}")
             if passage.get("context"):
                 lines.append(f"    in context: {field(passage['context'])}")
+            if passage.get("support") and passage["verdict"] not in ("verified", "verified_live"):
+                best = passage["support"][0]
+                lines.append(f"    the source says ({best['score']:.0%} of its words): {field(best['text'])}")
+            if passage.get("absent"):
+                lines.append("    the source never mentions: " + ", ".join(field(fact) for fact in passage["absent"]))
             for difference in passage.get("differences", []):
                 lines.append(f"    differs: the quote says {field(repr(difference['quote'] or '(nothing)'))}, "
                              f"the source {field(repr(difference['source'] or '(nothing)'))}")
