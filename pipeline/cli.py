@@ -35,7 +35,7 @@ from pipeline.evidence.package import COLLECTION
 from pipeline.extract import extract, extraction_json
 from pipeline.extract.table import format_table
 from pipeline.flow import find_snapshots, verify_document
-from pipeline.inert import lines
+from pipeline.inert import json_text, lines
 from pipeline.jobs import FAIL_ON, RunOptions, build_reports, recheck, run_documents, unlock, url_history
 from pipeline.liveness import check_urls
 from pipeline.model import DocumentFormat, LinkCheck
@@ -165,8 +165,8 @@ def settings_command(options: Options, as_json: bool) -> None:
     loaded = options.load()
     rows = describe(loaded)
     if as_json:
-        _echo(json.dumps({"config_file": str(loaded.config_file) if loaded.config_file else None,
-                               "settings": rows}, indent=2))
+        _echo(json_text({"config_file": str(loaded.config_file) if loaded.config_file else None,
+                         "settings": rows}))
         return
     width = max(len(row["name"]) for row in rows)
     for row in rows:
@@ -196,7 +196,7 @@ def extract_command(document: str, as_json: bool, fmt: str | None, base_url: str
     """
     extraction = extract(document, fmt=DocumentFormat(fmt) if fmt else None, base_url=base_url)
     if as_json:
-        _echo(json.dumps(extraction_json(extraction), ensure_ascii=False, indent=2))
+        _echo(json_text(extraction_json(extraction)))
     else:
         _echo(format_table(extraction, shutil.get_terminal_size((100, 24)).columns))
 
@@ -261,7 +261,7 @@ def check_command(
     with progress(len(targets), options) as on_result:
         checks = check_urls(targets, settings, on_result=on_result, fragments=settings.include_fragments)
     if as_json:
-        _echo(json.dumps([c.to_json() for c in checks], ensure_ascii=False, indent=2))
+        _echo(json_text([c.to_json() for c in checks]))
     else:
         _echo(format_checks(checks, shutil.get_terminal_size((100, 24)).columns))
     if skipped or any(c.status.broken for c in checks):
@@ -297,7 +297,7 @@ def snapshots_command(options: Options, url: str, date: str | None, as_json: boo
         document = lookup.to_json()
         if saved is not None:
             document["save"] = saved.to_json()
-        _echo(json.dumps(document, ensure_ascii=False, indent=2))
+        _echo(json_text(document))
     else:
         _echo(format_lookup(lookup, saved))
     if lookup.state is ArchiveState.UNAVAILABLE:
@@ -347,7 +347,7 @@ def verify_command(options: Options, documents: tuple[str, ...], as_json: bool, 
     if offline:
         outcomes = reverify_targets(documents, settings, evidence)
         if as_json:
-            _echo(json.dumps(outcomes if len(outcomes) > 1 else outcomes[0], ensure_ascii=False, indent=2))
+            _echo(json_text(outcomes if len(outcomes) > 1 else outcomes[0]))
         else:
             _echo("\n\n".join(format_reverified(outcome) for outcome in outcomes))
         if any(o["summary"]["changed"] or o["summary"]["problems"] for o in outcomes):
@@ -373,7 +373,7 @@ def verify_command(options: Options, documents: tuple[str, ...], as_json: bool, 
                 every.append(verify_document(extraction, settings, on_check=on_check, keep=keep))
     if as_json:
         shown = [report_document(results) for results in every]
-        _echo(json.dumps(shown if several else shown[0], ensure_ascii=False, indent=2))
+        _echo(json_text(shown if several else shown[0]))
     else:
         width = shutil.get_terminal_size((100, 24)).columns
         _echo("\n\n".join((f"== {r.document.path}\n" if several else "") + format_verification(r, width)
@@ -437,7 +437,7 @@ def run_command(options: Options, documents: tuple[str, ...], db: str | None, re
                 click.echo(Path(path).read_text(encoding="utf-8"), nl=False)  # escaped by render_github
     if new_issues:
         write_file(new_issues, render_new_issues(summary.new_problems))
-    _echo(json.dumps(summary.to_json(), indent=2) if as_json else format_summary(summary))
+    _echo(json_text(summary.to_json()) if as_json else format_summary(summary))
     if summary.exit_code:
         raise SystemExit(summary.exit_code)
 
@@ -461,7 +461,7 @@ def recheck_command(options: Options, target: str, db: str | None, reports_dir: 
     settings = options.load(db=db, reports_dir=reports_dir).settings
     summary, provenance = recheck(target, settings)
     if as_json:
-        _echo(json.dumps({"run": summary.to_json(), "citations": provenance}, ensure_ascii=False, indent=2))
+        _echo(json_text({"run": summary.to_json(), "citations": provenance}))
     else:
         _echo(format_provenance(provenance))
     if summary.exit_code:
@@ -510,7 +510,7 @@ def history_command(options: Options, url: str, db: str | None, as_json: bool) -
     settings = options.load(db=db).settings
     history = url_history(url, settings)
     if as_json:
-        _echo(json.dumps(history, ensure_ascii=False, indent=2))
+        _echo(json_text(history))
     else:
         _echo(format_history(history))
 
@@ -564,7 +564,7 @@ def evidence_ls_command(options: Options, document: str | None, db: str | None, 
     --offline` also checks the bytes against the hash)."""
     settings = options.load(db=db).settings
     listing = list_evidence(settings, document)
-    _echo(json.dumps(listing, ensure_ascii=False, indent=2) if as_json else format_evidence(listing))
+    _echo(json_text(listing) if as_json else format_evidence(listing))
     if document is not None and not all(c["kept"] or not c["sha256"] for c in listing["copies"]):
         raise SystemExit(int(ExitCode.PROBLEMS))
 

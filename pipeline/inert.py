@@ -18,6 +18,7 @@ same, and the runner, which trims only white space, no longer sees a command.
 
 from __future__ import annotations
 
+import json
 import re
 import urllib.parse
 
@@ -59,6 +60,15 @@ def for_bots(text: str) -> str:
     one and a bare `http://…` or `www.…` is not turned into a link."""
     text = _MENTION.sub("@" + BREAK, text)
     return _AUTOLINK.sub(lambda m: (m.group(1) or m.group(2)) + BREAK, text)
+
+
+def json_text(value: object) -> str:
+    """A value as JSON for a terminal or a CI log: the data unchanged once parsed, but no
+    line of it a workflow command: `##[` is written `#\\u0023[`, and DEL, the C1 controls and
+    lone surrogates (a file name's stray bytes; JSON allows them raw) as `\\uXXXX` escapes."""
+    text = json.dumps(value, ensure_ascii=False, indent=2)
+    text = re.sub(r"[\x7f-\x9f\u2028\u2029\ud800-\udfff]", lambda m: f"\\u{ord(m.group()):04x}", text)
+    return text.replace(_LEGACY_COMMAND, "#\\u0023[")
 
 
 def xml_text(text: str) -> str:

@@ -546,3 +546,15 @@ def test_a_full_disk_is_not_taken_for_a_corrupt_index(tmp_path: Path) -> None:
         done.stdout + done.stderr
     assert sorted(p.name for p in (tmp_path / "ev").iterdir() if "broken" in p.name) == []
     assert (tmp_path / "ev" / "index.sqlite").read_bytes() == index
+
+
+def test_json_output_stays_the_same_data_and_prints_no_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with open(os.fsencode(tmp_path / "doc") + b"\xe9.md", "w") as stream:
+        stream.write("2008: [a](http://x.test/p#a##[add-mask]b) said \u0085 so.\n")
+    name = os.fsdecode(os.fsencode(tmp_path / "doc") + b"\xe9.md")
+    result = CliRunner().invoke(cli, ["extract", name, "--json"])
+    assert result.exit_code == 0, result.output
+    assert _commands_in(result.stdout) == []
+    data = json.loads(result.stdout)
+    assert data["citations"][0]["urls"][0]["url"] == "http://x.test/p#a##[add-mask]b"  # the data, unchanged
