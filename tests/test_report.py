@@ -287,3 +287,14 @@ def test_report_command_rebuilds_without_network_and_writes_robust_links(robust_
 def test_report_command_without_database_is_exit_2(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["report", "--db", str(tmp_path / "none.sqlite")])
     assert result.exit_code == 2 and "no such database" in result.output
+
+
+def test_report_files_honour_the_umask(tmp_path: Path) -> None:
+    from pipeline.report import write_file
+    old = os.umask(0o022)
+    try:
+        path = Path(write_file(tmp_path / "r" / "report.html", "<p>x</p>"))
+        assert oct(path.stat().st_mode & 0o777) == oct(0o644)
+        assert oct((tmp_path / "r").stat().st_mode & 0o777) == oct(0o755)
+    finally:
+        os.umask(old)

@@ -99,9 +99,32 @@ def write_file(path: str | Path, text: str) -> str:
         raise InputError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
+def _umask() -> int:
+    """The process's umask, read without changing it (os.umask sets it while it reads, which
+    another thread's file would see): Linux says it in /proc; elsewhere the one at import."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return _UMASK_AT_IMPORT
+
+
+def _umask_at_import() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK_AT_IMPORT = _umask_at_import()
+
+
 def _replace(target: Path, text: str) -> str:
     handle, partial = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
     try:
+        os.fchmod(handle, 0o666 & ~_umask())  # as open() would make it: a web server may serve it (mkstemp: 0600)
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             stream.write(text)
         os.replace(partial, target)
