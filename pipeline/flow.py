@@ -6,6 +6,7 @@ stages on what is due and keeps the history. No storage and no rendering here.""
 from __future__ import annotations
 
 import dataclasses
+import urllib.parse
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
@@ -257,6 +258,9 @@ def find_snapshots(url: str, settings: Settings, *, date: str | None = None, arc
     canonical = canonicalize(url)
     if reason := invalid_reason(canonical):
         raise UsageError(f"{url!r}: {reason}")
+    host = urllib.parse.urlsplit(canonical).hostname or ""
+    if "." not in host and ":" not in host:  # `citewatch snapshots notes` is a typo, not a lookup
+        raise UsageError(f"{url!r} is not a web address an archive holds (no domain): give it as https://example.org/…")
     client = client or Archives(settings)
     lookup = dataclasses.replace(client.lookup(url_key(canonical), date), url=url)
     if not archive_missing or lookup.state is not ArchiveState.NONE:

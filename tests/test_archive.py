@@ -343,6 +343,11 @@ def test_cli_snapshots_none_is_exit_1_and_archive_down_exit_3(archive: testarchi
     assert down.exit_code == 3 and "archive unavailable" in down.output
 
 
+def test_cli_snapshots_of_what_is_no_web_address_is_exit_2() -> None:
+    result, _ = run_cli(["snapshots", "not-a-url"], {"CITEWATCH_WAYBACK_CDX_URL": "http://127.0.0.1:9/"})
+    assert result.exit_code == 2 and "no domain" in result.stderr
+
+
 def test_cli_archive_missing_saves_alive_and_never_dead(
     recording_archive: testarchive.PywbArchive, origin: OriginServer
 ) -> None:
