@@ -15,6 +15,7 @@ import dataclasses
 import enum
 import functools
 import sqlite3
+import urllib.parse
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -154,7 +155,8 @@ def recheck(target: str, settings: Settings, options: RunOptions = RunOptions())
     require_database(settings)
     with Job(settings, "recheck") as job:
         looks_like_url = "://" in target or target.startswith("www.")
-        found = job.store.find_citations(canonical=canonicalize(target)) if looks_like_url else \
+        found = next((hits for variant in _url_variants(canonicalize(target))
+                      if (hits := job.store.find_citations(canonical=variant))), []) if looks_like_url else \
             job.store.find_citations(citation_id=target)
         if not found:
             what = "URL" if looks_like_url else "citation id"
@@ -167,6 +169,14 @@ def recheck(target: str, settings: Settings, options: RunOptions = RunOptions())
                                        dataclasses.replace(options, force=True))
         provenance = [citation_json(c) for r in results for c in r.citations if c.citation.id in ids]
         return summary, provenance
+
+
+def _url_variants(canonical: str) -> list[str]:
+    """A URL as given, then as a document may have written it: with or without the trailing
+    slash of its path (`recheck https://example.org/a/` finds a citation of `…/a`)."""
+    parts = urllib.parse.urlsplit(canonical)
+    path = parts.path[:-1] if parts.path.endswith("/") and parts.path != "/" else parts.path + "/"
+    return [canonical, urllib.parse.urlunsplit(parts._replace(path=path))]
 
 
 @contextlib.contextmanager

@@ -352,6 +352,8 @@ def test_recheck_by_id_and_by_url(small, origin: OriginServer) -> None:
     assert provenance[0]["sources"][0]["snapshot"]["timestamp"] == "20160601000000"
     _, by_url = recheck("http://one.test/ok", settings)
     assert by_url[0]["sources"][0]["url"] == "http://one.test/ok"
+    _, with_slash = recheck("http://one.test/ok/", settings)  # as a reader may paste it
+    assert [p["id"] for p in with_slash] == [p["id"] for p in by_url]
     result = CliRunner().invoke(cli, ["recheck", "nonexistent", "--db", settings.db])
     assert result.exit_code == 2 and "no citation with citation id 'nonexistent'" in result.output
 
