@@ -411,3 +411,13 @@ def test_a_document_without_citations_still_gets_its_reports(small) -> None:
     assert [Path(p).name for p in summary.documents[0]["reports"]] == ["report.html", "report.json", "report.md"]
     data = json.loads(Path(summary.documents[0]["reports"][1]).read_text())
     assert data["citations"] == [] and data["summary"]["links"] == 0
+
+
+def test_history_text_has_column_headers_and_says_the_url_once(small) -> None:
+    document, settings = small
+    run_documents([str(document)], settings)
+    result = CliRunner().invoke(cli, ["history", "http://one.test/ok", "--db", settings.db])
+    assert result.exit_code == 0
+    first, header = result.output.splitlines()[:2]
+    assert first == "http://one.test/ok: alive"
+    assert header.split() == ["checked", "at", "class", "HTTP", "state", "reason"]

@@ -110,10 +110,13 @@ def format_provenance(citations: list[dict[str, Any]]) -> str:
 
 
 def format_history(history: dict[str, Any]) -> str:
-    lines = [f"{field(history['url'])} ({field(history['canonical'])}): {history['state'] or 'never checked'}"]
+    known_as = f" ({field(history['canonical'])})" if history["canonical"] != history["url"] else ""
+    lines = [f"{field(history['url'])}{known_as}: {history['state'] or 'never checked'}"]
+    if history["checks"]:
+        lines.append(f"  {'checked at':<20}  {'class':<16} {'HTTP':>4}  {'state':<9}  reason")
     for check in history["checks"]:
         http_status = check["http_status"] if check["http_status"] is not None else "-"
-        lines.append(f"  {check['checked_at']}  {check['status']:<16} {http_status:>3}  "
+        lines.append(f"  {check['checked_at']}  {check['status']:<16} {http_status:>4}  "
                      f"{check['state_after'] or '-':<9}  {field(check['reason'])}")
     if history["events"]:
         lines.append("changes of state:")
