@@ -102,6 +102,9 @@ def test_cli_extract_table_fits_the_terminal() -> None:
     assert all(len(row) <= 80 for row in rows[1:])
     assert rows[-1] == "36 citations, 46 URLs (46 unique)"
     assert "(no URL)" in result.output
+    assert rows[1].split()[:3] == ["#", "id", "date"]
+    first_id = rows[2].split()[1]
+    assert len(first_id) == 12 and all(c in "0123456789abcdef" for c in first_id)  # what recheck takes
 
 
 @pytest.mark.parametrize(

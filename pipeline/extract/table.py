@@ -6,19 +6,20 @@ from pipeline.model import Extraction
 
 
 def format_table(extraction: Extraction, width: int = 100) -> str:
-    """Index, date, URLs (the first, and how many more) and the first words of the first
-    passage, each row cut to `width`; a header line and a closing count."""
+    """Index, id (what `recheck` takes), date, URLs (the first, and how many more) and the
+    first words of the first passage, each row cut to `width`; a header line and a closing
+    count."""
     doc = extraction.document
     lines = [
         f"{doc.path}: {doc.title or '(untitled)'}" + (f", {doc.date}" if doc.date else ""),
-        f"{'#':>3}  {'date':<10}  {'source':<{_url_width(width)}}  first words",
+        f"{'#':>3}  {'id':<12}  {'date':<10}  {'source':<{_url_width(width)}}  first words",
     ]
     for citation in extraction.citations:
         url = citation.urls[0].url if citation.urls else "(no URL)"
         more = f" +{len(citation.urls) - 1}" if len(citation.urls) > 1 else ""
         url_cell = _cut(url, _url_width(width) - len(more)) + more
         words = " ".join(citation.passages[0].text.split()) if citation.passages else ""
-        row = f"{citation.index:>3}  {citation.date or '-':<10}  {url_cell:<{_url_width(width)}}  {words}"
+        row = f"{citation.index:>3}  {citation.id:<12}  {citation.date or '-':<10}  {url_cell:<{_url_width(width)}}  {words}"
         lines.append(_cut(row, width))
     unique = len(extraction.unique_urls())
     lines.append(
@@ -28,7 +29,7 @@ def format_table(extraction: Extraction, width: int = 100) -> str:
 
 
 def _url_width(width: int) -> int:
-    return max(20, min(60, (width - 19) // 2))
+    return max(20, min(60, (width - 33) // 2))
 
 
 def _cut(text: str, width: int) -> str:
