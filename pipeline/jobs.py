@@ -159,8 +159,12 @@ def recheck(target: str, settings: Settings, options: RunOptions = RunOptions())
                       if (hits := job.store.find_citations(canonical=variant))), []) if looks_like_url else \
             job.store.find_citations(citation_id=target)
         if not found:
-            what = "URL" if looks_like_url else "citation id"
-            raise UsageError(f"no citation with {what} {target!r} in {settings.db}; run `citewatch run` on its document first")
+            if looks_like_url:
+                raise UsageError(f"no citation with URL {target!r} in {settings.db}; run `citewatch run` on its "
+                                 "document first")
+            raise UsageError(f"no citation with citation id {target!r} in {settings.db}: an id changes when its "
+                             "citation's URLs, date or words are edited (`citewatch extract DOC` lists the ids now), "
+                             "or its document was not run yet (`citewatch run DOC`)")
         ids = {citation.id for _, citation in found}
         if not looks_like_url and len(ids) > 1:
             raise UsageError(f"{target!r} matches several citations ({', '.join(sorted(ids))}); give more of the id")

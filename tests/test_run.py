@@ -356,6 +356,7 @@ def test_recheck_by_id_and_by_url(small, origin: OriginServer) -> None:
     assert [p["id"] for p in with_slash] == [p["id"] for p in by_url]
     result = CliRunner().invoke(cli, ["recheck", "nonexistent", "--db", settings.db])
     assert result.exit_code == 2 and "no citation with citation id 'nonexistent'" in result.output
+    assert "an id changes when its citation's URLs, date or words are edited" in result.output
 
 
 def test_history_command(small) -> None:
