@@ -718,3 +718,26 @@ def test_a_run_that_cannot_open_its_evidence_folder_is_recorded_failed_not_done(
     locked = store.db.execute("SELECT COUNT(*) FROM lock").fetchone()[0]
     store.close()
     assert [r[0] for r in runs] == ["failed"] and locked == 0
+
+
+def test_evidence_serve_stopped_by_sigterm_stops_pywb_and_frees_the_port(web: Web) -> None:
+    import socket
+    run_documents([str(web.document)], web.settings)
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "pipeline", "evidence", "serve", "--port", str(port)],
+                              env=web.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def listening() -> bool:
+        with socket.socket() as probe:
+            return probe.connect_ex(("127.0.0.1", port)) == 0
+
+    deadline = time.monotonic() + 30
+    while not listening():
+        assert time.monotonic() < deadline and server.poll() is None, "pywb never listened"
+        time.sleep(0.1)
+    server.send_signal(signal.SIGTERM)  # to citewatch only, as systemd's stop of a simple service
+    assert server.wait(timeout=30) is not None
+    deadline = time.monotonic() + 30
+    while listening():
+        assert time.monotonic() < deadline, "pywb still holds the port after citewatch stopped"
+        time.sleep(0.1)

@@ -8,6 +8,7 @@ import importlib.util
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -136,7 +137,23 @@ def replay_root(store: EvidenceStore, paths: Iterable[Path] | None = None) -> Pa
 
 
 def serve(store: EvidenceStore, host: str, port: int) -> int:
-    """Replay the kept copies at http://HOST:PORT/evidence/<timestamp>/<url> until stopped."""
+    """Replay the kept copies at http://HOST:PORT/evidence/<timestamp>/<url> until stopped:
+    Ctrl-C or SIGTERM stop pywb too (a service manager's stop must not leave the port taken)."""
     root = replay_root(store)
     command = [sys.executable, "-c", "from pywb.apps.cli import wayback; wayback()", "-b", host, "-p", str(port)]
-    return subprocess.call(command, cwd=root)
+    child = subprocess.Popen(command, cwd=root)
+
+    def stop(signum: int, _frame: object) -> None:
+        child.terminate()
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        return child.wait()
+    except KeyboardInterrupt:
+        child.terminate()
+        return child.wait()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if child.poll() is None:
+            child.kill()
+            child.wait()
