@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import glob
 import json
 import logging
 import os
@@ -186,7 +187,8 @@ def settings_command(options: Options, as_json: bool) -> None:
 def extract_command(document: str, as_json: bool, fmt: str | None, base_url: str | None) -> None:
     """Find the citations of DOCUMENT: its cited URLs and the passages they support.
 
-    DOCUMENT is a .txt, .md or .html file, or - for standard input. No network.
+    DOCUMENT is a .txt, .md or .html file, - for standard input, or a folder or a glob (each
+    document in it: a table each, or with --json a JSON array). No network.
 
     \b
     Examples:
@@ -194,6 +196,18 @@ def extract_command(document: str, as_json: bool, fmt: str | None, base_url: str
       citewatch extract notes.md --json > citations.json
       curl -s https://example.org/post | citewatch extract - --format html --base-url https://example.org/post
     """
+    if document != "-" and (Path(document).is_dir() or glob.has_magic(document)):  # a folder or a glob: each
+        extractions, skipped = read_documents([document])
+        for unread in skipped:
+            _echo(f"skipped {unread['reason']}", err=True)
+        if as_json:
+            _echo(json_text([extraction_json(e) for e in extractions]))
+        else:
+            width = shutil.get_terminal_size((100, 24)).columns
+            _echo("\n\n".join(format_table(e, width) for e in extractions))
+        if skipped:
+            raise SystemExit(int(ExitCode.PROBLEMS))
+        return
     extraction = extract(document, fmt=DocumentFormat(fmt) if fmt else None, base_url=base_url)
     if as_json:
         _echo(json_text(extraction_json(extraction)))

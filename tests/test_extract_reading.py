@@ -111,7 +111,7 @@ def test_cli_extract_table_fits_the_terminal() -> None:
     ("make", "message"),
     [
         (lambda d: d / "missing.txt", "no such file"),
-        (lambda d: d, "is a directory"),
+        (lambda d: d, "no document there"),  # a folder is read as run reads it: here, an empty one
         (lambda d: (d / "bin.txt").write_bytes(b"\x00\x01\x02binary") and d / "bin.txt", "binary"),
     ],
 )
@@ -135,3 +135,15 @@ def test_cli_reads_stdin() -> None:
     )
     assert result.returncode == 0
     assert json.loads(result.stdout)["citations"][0]["passages"][0]["text"] == PERSIAN_LINE
+
+
+def test_cli_extract_takes_a_folder_as_run_and_verify_do(tmp_path: Path) -> None:
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "a.md").write_text("[one](https://one.example/) says so.\n")
+    (tmp_path / "notes" / "b.txt").write_text("https://two.example/x\n\nA claim.\n")
+    result = CliRunner().invoke(cli, ["extract", str(tmp_path / "notes"), "--json"])
+    assert result.exit_code == 0, result.output
+    documents = json.loads(result.stdout)
+    assert [Path(d["document"]["path"]).name for d in documents] == ["a.md", "b.txt"]
+    table = CliRunner().invoke(cli, ["extract", str(tmp_path / "notes" / "*.md")])
+    assert table.exit_code == 0 and "one.example" in table.stdout and "two.example" not in table.stdout
