@@ -445,6 +445,8 @@ def run_command(options: Options, documents: tuple[str, ...], db: str | None, re
                              reports=not no_reports, formats=_formats(formats))
     with progress(0, options, label="checking") as on_check:
         summary = run_documents(list(documents), settings, run_options, on_check=on_check, exclude=exclude_paths)
+    for unread in summary.skipped:  # a diagnostic, once, on stderr
+        _echo(f"citewatch: skipped {unread['reason']}", err=True)
     for document in summary.documents:  # GitHub reads workflow commands from standard output
         for path in document.get("reports", []):
             if path.endswith(".github.txt"):

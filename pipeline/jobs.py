@@ -137,8 +137,7 @@ def run_documents(
     _fail_on(options)
     extractions, skipped = read_documents(paths, exclude)
     with Job(settings, "run") as job:
-        job.summary.skipped = skipped
-        job.summary.notes += [f"skipped {s['reason']}" for s in skipped]
+        job.summary.skipped = skipped  # said once, on stderr, by the command line (and in --json)
         targets = []
         for extraction in extractions:
             document_id = job.store.save_document(extraction.document, job.run_id)

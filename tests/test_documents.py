@@ -79,7 +79,8 @@ def test_a_run_over_a_folder_skips_what_cannot_be_read_and_writes_an_index(
                                 env={"CITEWATCH_DB": settings.db, "CITEWATCH_CONNECT_TO": ",".join(settings.connect_to),
                                      "CITEWATCH_CANARY_URL": "http://canary.test/ok", "CITEWATCH_SOFT404_PROBE": "0",
                                      "CITEWATCH_WAYBACK_CDX_URL": "http://127.0.0.1:9/cdx"})
-    assert result.exit_code == 1 and "skipped: " in result.output and "broken.md" in result.output
+    assert result.exit_code == 1 and "broken.md" in result.stderr and result.stderr.count("skipped") == 1
+    assert "broken.md" not in result.stdout  # said once, on stderr
     assert "c.html" not in result.output
 
 

@@ -36,8 +36,6 @@ def format_summary(summary: Any) -> str:
             lines.append(f"report: {field(path)}")
     for path in data.get("index", []):
         lines.append(f"index: {field(path)}")
-    for skipped in data.get("skipped", []):
-        lines.append(f"skipped: {field(skipped['reason'])}")
     if evidence := data.get("evidence"):
         pruned = evidence.get("pruned")
         lines.append(f"evidence: {evidence.get('responses', 0)} new copies, {evidence.get('revisits', 0)} revisits "
