@@ -410,7 +410,8 @@ class Job:
         summary.classes = tally(s.status for s in sources.values())
         summary.newly_dead = list(reversed(checks.newly_dead))  # newest first, as events are listed
         summary.new_problems = _cited_where(summary.newly_dead, results, chosen) + _misquoted_where(misquoted, results)
-        summary.documents = [{"path": r.document.path, "title": r.document.title, "citations": len(group)}
+        summary.documents = [{"path": r.document.path, "title": r.document.title, "citations": len(group),
+                              "verdicts": tally(c.verdict.value for c in group)}
                              for r, group in zip(results, chosen)]
         problem = {
             FailOn.DEAD: LinkState.DEAD in states,

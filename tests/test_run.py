@@ -325,6 +325,8 @@ def test_kill_9_midway_then_rerun_completes_without_duplicates(tmp_path: Path, o
     assert again.returncode == 0 and summary["status"] == "done"
     assert summary["reused"] >= 4 and summary["checked"] == 12 - summary["reused"]
     assert any("stale lock" in note for note in summary["notes"])
+    document_summary = summary["documents"][0]
+    assert sum(document_summary["verdicts"].values()) == document_summary["citations"] == 12  # per document
     store = Store.open(db)
     rows = store.db.execute("SELECT canonical, COUNT(*) FROM checks GROUP BY canonical").fetchall()
     runs = store.db.execute("SELECT status FROM runs ORDER BY id").fetchall()
