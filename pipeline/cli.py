@@ -48,6 +48,7 @@ from pipeline.report.text import (
     format_evidence,
     format_history,
     format_lookup,
+    format_news,
     format_provenance,
     format_reverified,
     format_summary,
@@ -453,7 +454,13 @@ def run_command(options: Options, documents: tuple[str, ...], db: str | None, re
                 click.echo(Path(path).read_text(encoding="utf-8"), nl=False)  # escaped by render_github
     if new_issues:
         write_file(new_issues, render_new_issues(summary.new_problems))
-    _echo(json_text(summary.to_json()) if as_json else format_summary(summary))
+    if as_json:
+        _echo(json_text(summary.to_json()))
+    elif options.verbosity < 0:  # -q: only what newly broke, so that cron mails only then
+        if news := format_news(summary):
+            _echo(news)
+    else:
+        _echo(format_summary(summary))
     if summary.exit_code:
         raise SystemExit(summary.exit_code)
 

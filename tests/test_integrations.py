@@ -161,3 +161,18 @@ def test_the_gitlab_example_calls_citewatch_as_it_is() -> None:
     assert "junit" in _formats(formats) and job["artifacts"]["reports"]["junit"].endswith("report.junit.xml")
     with pytest.raises(click.UsageError):
         _parses(["run", "notes/", "--no-such-option"])
+
+
+def test_quiet_run_prints_nothing_on_a_quiet_night_and_only_the_news_otherwise(
+        tmp_path: Path, web_settings: Settings, fake_ia: FakeInternetArchive) -> None:
+    """What cron mails: `citewatch -q run` from cron prints nothing unless something newly broke."""
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "field.md").write_text(NOTE)
+    env = _env(web_settings, fake_ia, tmp_path, documents="notes/")
+    command = [sys.executable, "-m", "pipeline", "-q", "run", "notes/", "--db", str(tmp_path / "db.sqlite")]
+    first = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert first.returncode == 1, first.stderr
+    assert first.stdout == "http://gone.test/status/404 died: cited in notes/field.md line 5\n"
+    assert first.stderr == ""
+    second = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert (second.returncode, second.stdout, second.stderr) == (0, "", "")  # still dead, but not news

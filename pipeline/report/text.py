@@ -45,6 +45,18 @@ def format_summary(summary: Any) -> str:
     return "\n".join(lines)
 
 
+def format_news(summary: Any) -> str:
+    """What newly broke in a run, a line each, naming the documents and lines that cite it;
+    empty when nothing did (what `-q run` prints, so that cron mails only then)."""
+    data = summary.to_json() if hasattr(summary, "to_json") else summary
+    lines = []
+    for problem in data.get("new_problems", []):
+        places = ", ".join(f"{field(p['path'])} line {p['line']}" for p in problem["cited"])
+        what = "died" if problem["kind"] == "dead-link" else "now differs from its source"
+        lines.append(f"{field(problem['url'])} {what}" + (f": cited in {places}" if places else ""))
+    return "\n".join(lines)
+
+
 def format_reverified(outcome: dict[str, Any]) -> str:
     """`verify --offline` for one document: what changed, what could not be read back."""
     summary = outcome["summary"]
