@@ -515,8 +515,13 @@ def _write(results: DocumentResults, settings: Settings, formats: Sequence[str],
 
 def _write_index(store: Store, known: dict[str, DocumentResults], names: dict[str, str], settings: Settings,
                  formats: Sequence[str]) -> list[str]:
-    """The index of every document in the database (those not in `known` loaded from it)."""
-    documents = [(known.get(d["path"]) or store.load_results(d["id"]), names[d["path"]]) for d in store.documents()]
+    """The index of the documents whose reports are in the reports folder: those written now
+    (`known`) and those written there before (loaded from the database); it never links a
+    report that is not there (`report --document X --out NEWDIR`)."""
+    folder = Path(settings.reports_dir)
+    there = [d for d in store.documents() if d["path"] in known
+             or any((folder / names[d["path"]] / f"report.{ext}").is_file() for ext in ("html", "json", "md"))]
+    documents = [(known.get(d["path"]) or store.load_results(d["id"]), names[d["path"]]) for d in there]
     try:
         return write_index(documents, settings.reports_dir, formats)
     except OSError as exc:

@@ -282,6 +282,13 @@ def test_report_command_rebuilds_without_network_and_writes_robust_links(robust_
     assert robust_md.count("([archived 2007-06-01](<") == 3  # inline link, autolink, bare URL
     assert "[ref]: http://robust.test/story\n" in robust_md  # a reference definition stays as it is
     jsonschema.validate(json.loads((out / "notes" / "report.json").read_text()), SCHEMA)
+    one = tmp_path / "one-only"  # a new folder: its index lists only the report written there
+    result = CliRunner().invoke(cli, ["report", "--out", str(one), "--document", str(md_doc), "--format", "json"],
+                                env=env)
+    assert result.exit_code == 0, result.output
+    index = json.loads((one / "index.json").read_text())
+    assert [entry["report"] for entry in index["documents"]] == ["notes/report.html"]
+    assert all((one / entry["report"]).parent.is_dir() for entry in index["documents"])
 
 
 def test_report_command_without_database_is_exit_2(tmp_path: Path) -> None:
