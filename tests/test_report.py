@@ -305,3 +305,11 @@ def test_report_files_honour_the_umask(tmp_path: Path) -> None:
         assert oct((tmp_path / "r").stat().st_mode & 0o777) == oct(0o755)
     finally:
         os.umask(old)
+
+
+def test_dates_read_as_dates_with_the_archive_timestamp_kept_in_a_tooltip(sample_data: dict) -> None:
+    import re
+    page = html.render(sample_data)
+    shown = re.findall(r'<time title="(\d{14})">([^<]+)</time>', page)
+    assert shown and all(re.fullmatch(r"\d{1,2} [A-Z][a-z]+ \d{4}", text) for _, text in shown)
+    assert not re.search(r"archived copy (of |closest to the date \()\d{8}", page)  # no raw 20160601 in the text

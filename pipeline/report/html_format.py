@@ -16,7 +16,7 @@ import jinja2
 
 from pipeline.model import Verdict
 from pipeline.support import content_words
-from pipeline.times import datetime_to_timestamp, parse_iso
+from pipeline.times import datetime_to_timestamp, parse_iso, timestamp_to_datetime
 
 TEMPLATES = Path(__file__).parent / "templates"
 SCRIPT = (TEMPLATES / "filters.js").read_text(encoding="utf-8")
@@ -45,6 +45,21 @@ def visible_controls(text: str | None) -> str:
 
 
 _environment.filters["shown"] = visible_controls
+
+
+def human_date(timestamp: str | None) -> str:
+    """An archive's 14-digit timestamp as a reader says it (`10 July 2019`); anything else as
+    it is."""
+    if not timestamp or not re.fullmatch(r"\d{8}(\d{6})?", timestamp):
+        return timestamp or ""
+    try:
+        moment = timestamp_to_datetime(timestamp.ljust(14, "0"))
+    except ValueError:
+        return timestamp
+    return f"{moment.day} {moment:%B %Y}"
+
+
+_environment.filters["human_date"] = human_date
 
 
 def render_template(name: str, **values: Any) -> str:
