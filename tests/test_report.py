@@ -313,3 +313,11 @@ def test_dates_read_as_dates_with_the_archive_timestamp_kept_in_a_tooltip(sample
     shown = re.findall(r'<time title="(\d{14})">([^<]+)</time>', page)
     assert shown and all(re.fullmatch(r"\d{1,2} [A-Z][a-z]+ \d{4}", text) for _, text in shown)
     assert not re.search(r"archived copy (of |closest to the date \()\d{8}", page)  # no raw 20160601 in the text
+
+
+def test_a_link_class_reads_in_words_of_its_own_not_a_verdicts(sample_data: dict) -> None:
+    from pipeline.model import LinkStatus
+    from pipeline.report.html_format import LINK_WORDS
+    assert set(LINK_WORDS) == {status.value for status in LinkStatus}  # every class has its words
+    page = html.render(sample_data)
+    assert "page gone (404)" in page and ">not_found (404)" not in page

@@ -61,6 +61,16 @@ def human_date(timestamp: str | None) -> str:
 
 _environment.filters["human_date"] = human_date
 
+# A link's class in words of its own, so that no word means both a link class and a verdict
+# (`not_found` is both): the class stays in the tooltip and in report.json.
+LINK_WORDS = {"ok": "answers", "redirected": "moved, answers", "soft_404": "answers that the page is gone",
+              "not_found": "page gone", "server_error": "server error", "blocked": "blocks checkers",
+              "rate_limited": "rate limited", "timeout": "timed out", "dns_error": "no such host",
+              "connection_error": "no connection", "tls_error": "certificate error", "redirect_loop": "redirect loop",
+              "invalid_url": "not a web address", "refused": "refused (a private address)",
+              "skipped": "not checked (a rule)", "fragment_not_found": "anchor missing"}
+_environment.filters["link_words"] = lambda status: LINK_WORDS.get(status, status) if status else "unchecked"
+
 
 def render_template(name: str, **values: Any) -> str:
     """A template of `templates/`, with the report's escaping and filters."""
