@@ -321,3 +321,11 @@ def test_a_link_class_reads_in_words_of_its_own_not_a_verdicts(sample_data: dict
     assert set(LINK_WORDS) == {status.value for status in LinkStatus}  # every class has its words
     page = html.render(sample_data)
     assert "page gone (404)" in page and ">not_found (404)" not in page
+
+
+def test_a_citation_without_a_date_of_its_own_shows_the_documents(sample_data: dict) -> None:
+    data = copy.deepcopy(sample_data)
+    data["document"]["date"] = "2016-12-09"
+    data["citations"][0]["date"] = None
+    page = html.render(data)
+    assert "Dated 2016-12-09 (the document&#39;s date" in page or "Dated 2016-12-09 (the document's date" in page
