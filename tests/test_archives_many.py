@@ -102,5 +102,5 @@ def test_a_run_across_archives_says_where_each_copy_is(three, origin: OriginServ
     assert where == {"http://near.test/story": ("First", "verified"), "http://far.test/story": ("Second", "verified"),
                      "http://only.test/story": ("Third", "verified")}
     html = Path(summary.documents[0]["reports"][0]).read_text()
-    assert "(20160520, Second)" in html and "(20160515, Third)" in html
+    assert ">20 May 2016</time>, Second)" in html and ">15 May 2016</time>, Third)" in html
     assert three[2].count("/timemap/") == 1  # the Memento archive was asked for the one URL the others lack

@@ -247,7 +247,8 @@ def test_the_html_and_markdown_reports_show_the_short_hash_and_the_local_copy(we
     assert 'href="http://127.0.0.1:8090/evidence/20160601000000/http://one.test/story"' in html
     # the link to the copy says which copy it is (it said "live page" for every copy: `p.copy`
     # in the template was the dict's own copy method)
-    assert "See it in the archived copy of 20160601000000" in html and "See it in the live page" in html
+    assert 'See it in the archived copy of <time title="20160601000000">1 June 2016</time>' in html
+    assert "See it in the live page" in html
     markdown = (Path(web.settings.reports_dir) / "note" / "report.md").read_text()
     assert f"judged on the bytes kept as `sha256:{evidence['sha256'][:12]}` (2016-06-01T00:00:00Z" in markdown
 
