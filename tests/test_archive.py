@@ -360,8 +360,12 @@ def test_cli_archive_missing_saves_alive_and_never_dead(
     alive = origin.url("/ok?save-me")
     result, document = run_cli(["snapshots", alive, "--archive-missing", "--json"], env)
     assert result.exit_code == 0 and document["state"] == "none" and document["save"]["state"] == "saved"
-    time.sleep(3)  # pywb's auto-index interval is 2 s
-    found, document = run_cli(["snapshots", alive, "--json"], env)
+    deadline = time.monotonic() + 30  # pywb indexes what it recorded every 2 s: wait until it has
+    while True:
+        found, document = run_cli(["snapshots", alive, "--json"], env)
+        if document and document["state"] == "found" or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
     assert found.exit_code == 0 and document["state"] == "found"
     missing, document = run_cli(["snapshots", dead, "--json"], env)
     assert document["state"] == "none"  # the dead URL was never recorded

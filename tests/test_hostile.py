@@ -292,15 +292,24 @@ def test_robust_links_skip_a_document_read_from_stdin_and_keep_going(tmp_path: P
     assert "note/robust.md" in result.output and "stdin/report.json" in result.output
 
 
-def test_ctrl_c_stops_a_check_that_is_reading_hostile_pages(web_settings: Settings) -> None:
+def test_ctrl_c_stops_a_check_that_is_reading_hostile_pages(web_settings: Settings, origin: OriginServer) -> None:
     import signal
 
     env = {**os.environ, "CITEWATCH_CONNECT_TO": ",".join(web_settings.connect_to), "CITEWATCH_SOFT404_PROBE": "0",
            "CITEWATCH_CHECK_MAX_BYTES": "5000000", "CITEWATCH_CANARY_URL": "http://canary.test/ok"}
     urls = [f"http://bait{n}.test/hostile/lt?n=4800" for n in range(6)] + ["http://slow.test/ok?delay=30"]
+
+    def asked() -> int:
+        return len(origin.requests_for(host="slow.test")) + sum(len(origin.requests_for(host=f"bait{n}.test"))
+                                                                for n in range(6))
+
+    before = asked()
     check = subprocess.Popen([sys.executable, "-m", "pipeline", "check", *urls], env=env, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
-    time.sleep(2)
+    deadline = time.monotonic() + 30  # interrupt once the slow page and the baits are being fetched
+    while asked() < before + 2:
+        assert time.monotonic() < deadline and check.poll() is None, "the check never reached the pages"
+        time.sleep(0.05)
     check.send_signal(signal.SIGINT)
     _, stderr = check.communicate(timeout=30)  # not the 30 s the slow page would take, and no hang
     assert check.returncode == 130 and "interrupted" in stderr and "Traceback" not in stderr

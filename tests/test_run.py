@@ -251,7 +251,8 @@ def test_offline_is_exit_3_and_nothing_changes_state(small, origin: OriginServer
 
 def test_lock_held_by_a_live_process_is_exit_3(small) -> None:
     document, settings = small
-    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    holder = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"],  # alive until told
+                              stdin=subprocess.PIPE)
     try:
         store = Store.open(settings.db)
         store.db.execute("INSERT INTO lock (id, pid, host, started_at) VALUES (1, ?, ?, ?)",
