@@ -23,9 +23,11 @@ import re
 import urllib.parse
 
 BREAK = "\u200b"
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")  # tab aside
+_CONTROL_BUT_LF = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _LINE_COMMAND = re.compile(r"^(\s*):(?=:)", re.MULTILINE)
 _LEGACY_COMMAND = "##["
+_LEGACY_BROKEN = "#" + BREAK + "#["
 _MENTION = re.compile(r"@(?=[A-Za-z0-9])")
 _AUTOLINK = re.compile(r"(?i)\b(https?|ftp)(?=://)|\b(www)(?=\.)")
 _NOT_XML = re.compile("[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -34,24 +36,28 @@ _NOT_XML = re.compile("[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ff
 def field(text: str) -> str:
     """One value from elsewhere, for a terminal or a CI log, on one line: control
     characters (CR and LF among them) shown as escapes, workflow commands broken."""
-    text = _CONTROL.sub(lambda m: repr(m.group())[1:-1], _surrogates_shown(text))
-    return lines(text)
+    return lines(_CONTROL.sub(_escaped, _surrogates_shown(text)))
 
 
 def lines(text: str) -> str:
     """Output citewatch wrote (its own line breaks kept) for a terminal or a CI log: no line
     starts a workflow command, no `##[` is left anywhere, no escape sequence or carriage
     return survives."""
-    text = re.sub(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", lambda m: repr(m.group())[1:-1], _surrogates_shown(text))
+    text = _CONTROL_BUT_LF.sub(_escaped, _surrogates_shown(text))
     text = _LINE_COMMAND.sub(lambda m: m.group(1) + ":" + BREAK, text)
-    return text.replace(_LEGACY_COMMAND, "#" + BREAK + "#[")
+    return text.replace(_LEGACY_COMMAND, _LEGACY_BROKEN)
+
+
+def _escaped(match: re.Match[str]) -> str:
+    """A control character as Python writes it: `\\n`, `\\x1b`."""
+    return repr(match.group())[1:-1]
 
 
 def command_data(text: str, *, property_value: bool = False) -> str:
     """A workflow command's message (or, with `property_value`, a property such as
     `file=`): escaped as the Actions toolkit escapes it, and `##[` broken."""
     text = _surrogates_shown(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-    text = text.replace(_LEGACY_COMMAND, "#" + BREAK + "#[")
+    text = text.replace(_LEGACY_COMMAND, _LEGACY_BROKEN)
     return text.replace(":", "%3A").replace(",", "%2C") if property_value else text
 
 

@@ -28,7 +28,7 @@ from pipeline.config import Settings, shown
 from pipeline.documents import read_documents
 from pipeline.errors import CannotRunError, ExitCode, InputError, UsageError
 from pipeline.evidence.model import Keep
-from pipeline.evidence.store import EvidenceStore, folder_for, owner_of
+from pipeline.evidence.store import EvidenceStore
 from pipeline.extract.urls import canonicalize
 from pipeline.flow import LivePage, Verified, check_links, verify_citations
 from pipeline.linkstate import LinkState, link_state
@@ -154,8 +154,7 @@ def recheck(target: str, settings: Settings, options: RunOptions = RunOptions())
     require_database(settings)
     with Job(settings, "recheck") as job:
         looks_like_url = "://" in target or target.startswith("www.")
-        found = next((hits for variant in _url_variants(canonicalize(target))
-                      if (hits := job.store.find_citations(canonical=variant))), []) if looks_like_url else \
+        found = job.store.find_citations(canonical=_url_variants(canonicalize(target))) if looks_like_url else \
             job.store.find_citations(citation_id=target)
         if not found:
             if looks_like_url:
@@ -175,7 +174,7 @@ def recheck(target: str, settings: Settings, options: RunOptions = RunOptions())
 
 
 def _url_variants(canonical: str) -> list[str]:
-    """A URL as given, then as a document may have written it: with or without the trailing
+    """A URL as given and as a document may have written it: with or without the trailing
     slash of its path (`recheck https://example.org/a/` finds a citation of `…/a`)."""
     parts = urllib.parse.urlsplit(canonical)
     path = parts.path[:-1] if parts.path.endswith("/") and parts.path != "/" else parts.path + "/"
@@ -272,10 +271,9 @@ class Job:
             self.summary.notes.append(note)
         if self.settings.keep_evidence:
             try:
-                self.evidence = EvidenceStore.open(folder_for(self.settings.db, self.settings.evidence_dir),
-                                                   label=f"{self.kind} {self.run_id}",
-                                                   owner=owner_of(self.settings.db),
-                                                   read_cap=self.settings.max_body_bytes)
+                self.evidence = EvidenceStore.of_database(self.settings.db, self.settings.evidence_dir,
+                                                          read_cap=self.settings.max_body_bytes,
+                                                          label=f"{self.kind} {self.run_id}")
                 self.summary.notes += self.evidence.notes
             except BaseException as exc:  # recorded as the failure it is, and the lock released
                 self.__exit__(type(exc), exc, exc.__traceback__)

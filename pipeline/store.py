@@ -351,16 +351,18 @@ class Store:
         rows = self.db.execute("SELECT * FROM citations WHERE document_id = ? ORDER BY idx", (document_id,))
         return [_citation(row) for row in rows]
 
-    def find_citations(self, citation_id: str | None = None, canonical: str | None = None) -> list[tuple[int, Citation]]:
+    def find_citations(self, citation_id: str | None = None, canonical: str | Sequence[str] | None = None
+                       ) -> list[tuple[int, Citation]]:
         """(document id, citation) by citation id (a prefix is enough) or by one of its
-        canonical URLs."""
+        canonical URLs (any of several forms given)."""
+        wanted = {canonical} if isinstance(canonical, str) else set(canonical or ())
         rows = self.db.execute("SELECT * FROM citations ORDER BY document_id, idx").fetchall()
         found = []
         for row in rows:
             citation = _citation(row)
             if citation_id is not None and citation.id.startswith(citation_id):
                 found.append((row["document_id"], citation))
-            elif canonical is not None and any(u.canonical == canonical for u in citation.urls):
+            elif wanted and any(u.canonical in wanted for u in citation.urls):
                 found.append((row["document_id"], citation))
         return found
 

@@ -186,6 +186,7 @@ class CopyFacts:
         self.words = words | {w.removesuffix("'s").rstrip("'") for w in words} | {
             part for w in words for part in re.split(r"['-]", w) if part}
         self.stems = set(_stemmer("english").stemWords(list(self.words)))
+        self.prefixes = {w[:5] for w in self.words if len(w) >= 5}  # Libya / Libyan
 
     def has(self, fact: Fact) -> bool:
         if fact.kind == "number":
@@ -200,7 +201,7 @@ class CopyFacts:
         if key in self.words or ("." in key and (key.replace(".", "") in self.words or key in self.text)):
             return True  # D.C. / DC
         stem = _stemmer("english").stemWord(key)
-        return stem in self.stems or (len(stem) >= 5 and any(w.startswith(stem[:5]) for w in self.words))
+        return stem in self.stems or (len(stem) >= 5 and stem[:5] in self.prefixes)
 
 
 def absent(passage: str, copy: CopyFacts) -> list[Fact]:

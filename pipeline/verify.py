@@ -637,25 +637,36 @@ def _in_other_words(text: str, scored: Sequence[tuple[Copy, PassageScore]], thre
     return Verdict.NOT_FOUND, evidence, tuple(best), (), words
 
 
-_PAGES: dict[int, tuple[NormalizedPage, SentenceIndex, CopyFacts | None]] = {}  # by id(page), the last few
+@dataclasses.dataclass
+class _Derived:
+    """What is worked out of a page once for every passage that cites it."""
+
+    page: NormalizedPage
+    sentences: SentenceIndex
+    facts: CopyFacts | None = None  # when a passage is first judged in other words
+
+
+_DERIVED: dict[int, _Derived] = {}  # by id(page): the last few pages only
 _KEPT_PAGES = 8  # citations of one source come together; more would hold pages past their use
 
 
+def _derived(page: NormalizedPage) -> _Derived:
+    known = _DERIVED.get(id(page))
+    if known is None or known.page is not page:
+        if len(_DERIVED) >= _KEPT_PAGES:
+            _DERIVED.pop(next(iter(_DERIVED)))
+        known = _DERIVED[id(page)] = _Derived(page, SentenceIndex(split_sentences(page.original_text.split("\n"))))
+    return known
+
+
 def _sentences_of(page: NormalizedPage) -> SentenceIndex:
-    """A page's sentences, indexed once for all the passages that cite it (the last few pages)."""
-    known = _PAGES.get(id(page))
-    if known is None or known[0] is not page:
-        if len(_PAGES) >= _KEPT_PAGES:
-            _PAGES.pop(next(iter(_PAGES)))
-        known = (page, SentenceIndex(split_sentences(page.original_text.split("\n"))), None)
-        _PAGES[id(page)] = known
-    return known[1]
+    """A page's sentences, indexed once for all the passages that cite it."""
+    return _derived(page).sentences
 
 
 def _facts_of(page: NormalizedPage) -> CopyFacts:
-    _sentences_of(page)
-    known = _PAGES[id(page)]
-    if known[2] is None:
-        known = (known[0], known[1], CopyFacts(page.original_text))
-        _PAGES[id(page)] = known
-    return known[2]
+    """What a page says, in the forms a passage's facts are compared in."""
+    known = _derived(page)
+    if known.facts is None:
+        known.facts = CopyFacts(page.original_text)
+    return known.facts

@@ -22,6 +22,7 @@ from warcio.warcwriter import WARCWriter
 
 from pipeline.cli import cli
 from pipeline.config import Settings, load_settings
+from tests.test_evidence import Web, cli_run, folder_of, report_of, web  # noqa: F401  (web: a fixture)
 from tests.test_integrations import SCRIPT, _env, fake_ia  # noqa: F401  (a fixture)
 from tests.testweb.fake_ia import FakeInternetArchive
 from tests.testweb.origin import OriginServer
@@ -259,7 +260,6 @@ def test_a_hostile_gitignore_cannot_hang_a_folder_walk(tmp_path: Path) -> None:
 
 # --- received evidence is read, never changed -----------------------------------------------
 
-from tests.test_evidence import Web, _rewrite, cli_run, folder_of, report_of, web  # noqa: E402,F401
 
 
 @pytest.fixture

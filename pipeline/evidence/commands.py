@@ -10,6 +10,7 @@ never a citation silently passed."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import sqlite3
 import tempfile
@@ -22,14 +23,12 @@ from pipeline.config import Settings
 from pipeline.errors import UsageError
 from pipeline.evidence import package
 from pipeline.evidence.model import (
-    EvidenceError,
     EvidenceMissing,
     EvidenceRef,
-    NoEvidenceStore,
     Payload,
 )
 from pipeline.evidence.reverify import Reader, reverify, verification_from_json
-from pipeline.evidence.store import INDEX, EvidenceStore, folder_for, open_regular, owner_of, read_payload
+from pipeline.evidence.store import INDEX, EvidenceStore, folder_for, open_regular, plain_name, read_payload
 from pipeline.jobs import database_errors, open_database
 from pipeline.report import report_names
 from pipeline.report.document import EVIDENCE_SCHEMAS, report_document
@@ -51,8 +50,8 @@ def evidence_folder(settings: Settings) -> Path:
 def open_evidence(settings: Settings, *, label: str = "evidence", create: bool = True) -> EvidenceStore:
     """The operator's own evidence store, as the settings name it (a context manager): its
     files carry this database's name, and payloads are read back within max_body_bytes."""
-    return EvidenceStore.open(evidence_folder(settings), label=label, create=create, owner=owner_of(settings.db),
-                              read_cap=settings.max_body_bytes)
+    return EvidenceStore.of_database(settings.db, settings.evidence_dir, read_cap=settings.max_body_bytes, label=label,
+                                     create=create)
 
 
 def _evidence(settings: Settings) -> EvidenceStore:
@@ -200,13 +199,13 @@ def _depth(data: bytes) -> int:
     return deepest
 
 
+@dataclasses.dataclass(frozen=True)
 class Recorded:
     """What a report records, ready to be made again: the verifications by citation id, and
     what in the report cannot be (by citation id, or `#n` for a citation with no usable id)."""
 
-    def __init__(self, verifications: dict[str, Verification], problems: dict[str, list[str]]) -> None:
-        self.verifications = verifications
-        self.problems = problems
+    verifications: dict[str, Verification]
+    problems: dict[str, list[str]]
 
 
 def recorded_in_report(report: dict[str, Any]) -> Recorded:
@@ -268,8 +267,7 @@ def _reverify_wacz(path: Path, thresholds: Thresholds, cap: int) -> dict[str, An
                     raise UsageError(f"{path}: no {package.REPORT_IN_WACZ}: not a WACZ citewatch wrote")
                 for name in dict.fromkeys(names):
                     member = name[len("archive/"):]
-                    if name.startswith("archive/") and member.endswith(".warc.gz") and "/" not in member \
-                            and member != ".warc.gz":
+                    if name.startswith("archive/") and plain_name(member):
                         with wacz.open(name) as source, open(Path(work) / member, "xb") as target:
                             budget -= _copy_capped(source, target, budget, f"{path}: its WARCs unpack to more "
                                                    f"than {WACZ_RATIO} times its size: not unpacked")

@@ -109,8 +109,7 @@ def owner_of(db: str) -> str:
 def plain_name(name: str) -> bool:
     """Whether a name taken from an index or a report is a WARC file's own name in the
     folder: no folder part, no `..`, nothing but a `.warc.gz` name."""
-    return isinstance(name, str) and name.endswith(SUFFIX) and Path(name).name == name and name not in (".", "..") \
-        and "\x00" not in name and "/" not in name
+    return isinstance(name, str) and name.endswith(SUFFIX) and "/" not in name and "\x00" not in name
 
 
 def regular_file(path: Path) -> bool:
@@ -164,12 +163,13 @@ class Written:
 class EvidenceStore:
     """One evidence folder. `keep` may be called from many threads at once."""
 
-    def __init__(self, folder: Path, db: sqlite3.Connection, label: str, owner: str | None = None) -> None:
+    def __init__(self, folder: Path, db: sqlite3.Connection, label: str, owner: str | None = None,
+                 read_cap: int = READ_CAP) -> None:
         self.folder = folder
         self.db = db
         self.label = label
         self.owner = owner  # the database whose verdicts this writer's records serve (owner_of)
-        self.read_cap = READ_CAP  # a payload read back at most (the runs' max_body_bytes)
+        self.read_cap = read_cap  # a payload read back at most (the runs' max_body_bytes)
         self.notes: list[str] = []  # what opening the store had to repair
         self.written = Written()
         self._lock = threading.Lock()
@@ -207,8 +207,7 @@ class EvidenceStore:
                 db, fresh = _connect(folder), True
         except (OSError, sqlite3.Error) as exc:
             raise EvidenceError(f"{folder}: cannot open the evidence store: {exc}") from exc
-        store = cls(folder, db, label, owner)
-        store.read_cap = read_cap
+        store = cls(folder, db, label, owner, read_cap)
         store.notes = notes
         if fresh and any(folder.glob("*" + SUFFIX)):
             store.reindex()
@@ -218,6 +217,15 @@ class EvidenceStore:
         for note in store.notes:
             log.warning(note)
         return store
+
+    @classmethod
+    def of_database(cls, db: str, evidence_dir: str = "", *, read_cap: int = READ_CAP, label: str = "evidence",
+                    create: bool = True) -> EvidenceStore:
+        """The evidence store of a database (its folder as `folder_for` says): the files it
+        writes carry the database's name (`owner_of`), and payloads are read back within
+        `read_cap` (the settings' max_body_bytes)."""
+        return cls.open(folder_for(db, evidence_dir), label=label, create=create, owner=owner_of(db),
+                        read_cap=read_cap)
 
     # --- writing ----------------------------------------------------------------------
 
