@@ -149,7 +149,7 @@ class Guard:
             raise AddressRefused(f"refused: {name} is a loopback name ({_ALLOW_HINT})")
         address = literal_address(name)
         if address is None:
-            return  # a name, not an address: the proxy resolves it (README, "Safe by default")
+            return  # a name, not an address: the proxy resolves it (docs/security.md, "Safe by default")
         reason = forbidden_reason(address)
         if reason:
             shown = name if name == address else f"{name} (that is {address})"

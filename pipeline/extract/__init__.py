@@ -48,7 +48,7 @@ def extract_bytes(
 
 
 def extraction_json(extraction: Extraction) -> dict[str, Any]:
-    """The extract JSON contract (README, `extract`): document, citations, URLs, passages."""
+    """The extract JSON contract (docs/usage.md, `extract`): document, citations, URLs, passages."""
     doc = extraction.document
     return {
         "schema_version": SCHEMA_VERSION,
