@@ -20,7 +20,9 @@ from pathlib import Path
 ROOT = os.path.join(os.path.dirname(__file__), "..")
 sys.path.insert(0, ROOT)
 
-from pipeline.archive import ArchiveClient, Endpoint  # noqa: E402
+from pipeline.archive.client import ArchiveClient
+
+from pipeline.archive.policy import Endpoint  # noqa: E402
 from pipeline.config import Settings  # noqa: E402
 from tests.testweb.archive import Capture, PywbArchive  # noqa: E402
 

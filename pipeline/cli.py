@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from pipeline import __version__
-from pipeline.archive import ArchiveState, SaveState
+from pipeline.archive.model import ArchiveState, SaveState
 from pipeline.config import LoadedSettings, describe, load_settings
 from pipeline.documents import read_documents
 from pipeline.errors import CitewatchError, ExitCode

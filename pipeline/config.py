@@ -60,6 +60,8 @@ class Settings:
         60.0, "seconds a whole endpoint class pauses after a 429 (the Internet Archive blocks clients that don't)", min=0
     )
     archive_retries: int = _setting(2, "further tries of an archive request after a 429, 5xx or timeout", min=0)
+    archive_backoff: float = _setting(1.0, "seconds before an archive request is tried again; doubles each time, "
+                                      "with jitter", min=0)
     archive_breaker_failures: int = _setting(5, "failures in a row after which the archive is not asked again this run", min=1)
     archive_after_window_days: int = _setting(
         365, "a capture on or after the claim's date is preferred when within this many days", min=0

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
-from pipeline.archive import ArchiveState, Evidence, Lookup, SaveResult, SaveState
+from pipeline.archive.model import ArchiveState, Evidence, Lookup, SaveResult, SaveState
 from pipeline.archive.many import Archives
 from pipeline.config import Settings
 from pipeline.errors import UsageError

@@ -15,7 +15,7 @@ import re
 import socket
 from collections.abc import Iterable
 
-import urllib3
+import yarl
 
 
 class AddressRefused(Exception):
@@ -138,9 +138,7 @@ class Guard:
     def check_url(self, url: str) -> None:
         """Refuse without any DNS look-up what the URL itself shows to be private (an IP
         literal, `localhost`). Needed when a proxy, not us, resolves the name."""
-        parsed = urllib3.util.parse_url(url)
-        name = (parsed.host or "").lower().strip("[]").rstrip(".")
-        port = parsed.port or (443 if parsed.scheme == "https" else 80)
+        name, port = host_port(url)
         if self.allow_private or (name, port) in self.trusted:
             return
         if any(rule.matches(name, port) for rule in self.connect_to):
@@ -154,6 +152,14 @@ class Guard:
         if reason:
             shown = name if name == address else f"{name} (that is {address})"
             raise AddressRefused(f"refused: {shown} is {reason} ({_ALLOW_HINT})")
+
+
+def host_port(url: str) -> tuple[str, int]:
+    """The URL's host (lower case, no brackets or final dot) and port (the scheme's default
+    when none is written)."""
+    parsed = yarl.URL(url)
+    name = (parsed.host or "").lower().strip("[]").rstrip(".")
+    return name, parsed.port or (443 if parsed.scheme == "https" else 80)
 
 
 _ALLOW_HINT = "set CITEWATCH_ALLOW_PRIVATE=1 to allow"

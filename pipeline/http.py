@@ -1,15 +1,16 @@
-"""The one place that builds HTTP clients: timeouts, byte caps, redirects and the private-address guard.
+"""The HTTP edge: the one place that talks to the web. Every rule of it lives here once:
+the private-address guard and connect-to (through `pipeline.guard`), TLS and its CA bundle,
+caps on bytes counted after decompression, a deadline per request, redirects followed by hand
+and each hop vetted, per-host places and pacing, pausing on a 429, and when to ask again.
 
-Two clients share one guard:
-- `Fetcher`, over aiohttp, for the checker's hot path and page fetches: asyncio tasks
-  waiting on a busy host hold no thread, and a request costs a fraction of the CPU time of
-  a thread over requests or urllib3 (the Liveness issue has the measurements).
-- `make_session()`, a `requests.Session`, for code that expects requests (waybackpy).
+One client, `Fetcher`, over aiohttp: asyncio tasks waiting on a busy host hold no thread, and
+a request costs a fraction of the CPU time of a thread over requests or urllib3 (the Liveness
+issue has the measurements). `BlockingFetcher` is the same client for synchronous callers (the
+archive's threads): their requests run on one background event loop.
 
-The guard sits where connections are made (aiohttp's resolver, urllib3's connection
-classes), so it holds on every connection either client opens, every redirect hop included,
-and the socket goes to the address it vetted (no second DNS answer can swap in a private
-address between check and connect).
+The guard sits in aiohttp's resolver, so it holds on every connection opened, every redirect
+hop included, and the socket goes to the address it vetted (no second DNS answer can swap in
+a private address between check and connect).
 """
 
 from __future__ import annotations
@@ -18,34 +19,33 @@ import asyncio
 import concurrent.futures
 import contextlib
 import dataclasses
-import os
 import enum
+import json
+import os
+import random
 import socket
 import ssl
 import threading
 import time
 import urllib.parse
 import urllib.request
+import weakref
 import zlib
-from collections.abc import AsyncIterator, Coroutine, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping
 from typing import Any, TypeVar
 
 import aiohttp
 import aiohttp.abc
-import requests
-import requests.adapters
+import certifi
 import requests.utils
-import urllib3
 import yarl
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
-from urllib3.util import connection as urllib3_connection
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from pipeline import USER_AGENT
 from pipeline.config import Settings
-from pipeline.guard import AddressRefused, ConnectTo, Guard
+from pipeline.guard import AddressRefused, ConnectTo, Guard, host_port
 from pipeline.model import RedirectHop as Hop
+from pipeline.times import parse_retry_after
 
 REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
 _CHUNK = 16 * 1024
@@ -92,46 +92,22 @@ class Response:
     elapsed_ms: float
     queued_ms: float = 0.0  # waiting for a free place for the host, before the request was sent
 
-
-class _GuardedConnectionMixin:
-    """Replaces urllib3's `_new_conn` so that sockets go only where the guard allows."""
-
-    guard: Guard
-
-    def _new_conn(self) -> socket.socket:
+    @property
+    def text(self) -> str:
+        """The body as text, in the charset the answer names (UTF-8 when it names none)."""
+        charset = "utf-8"
+        for part in self.headers.get("Content-Type", "").split(";")[1:]:
+            name, _, value = part.strip().partition("=")
+            if name.lower() == "charset" and value.strip('"'):
+                charset = value.strip('"')
         try:
-            addresses = self.guard.route(self._dns_host, self.port)  # type: ignore[attr-defined]
-        except socket.gaierror as exc:
-            raise NameResolutionError(self.host, self, exc) from exc  # type: ignore[attr-defined]
-        last_error: OSError | None = None
-        for address in addresses:
-            try:
-                return urllib3_connection.create_connection(
-                    address,
-                    self.timeout,  # type: ignore[attr-defined]
-                    source_address=self.source_address,  # type: ignore[attr-defined]
-                    socket_options=self.socket_options,  # type: ignore[attr-defined]
-                )
-            except socket.timeout as exc:
-                raise ConnectTimeoutError(
-                    self, f"Connection to {self.host} timed out."  # type: ignore[attr-defined]
-                ) from exc
-            except OSError as exc:
-                last_error = exc
-        raise NewConnectionError(self, f"Failed to establish a new connection: {last_error}")
+            return self.body.decode(charset, errors="replace")
+        except LookupError:
+            return self.body.decode("utf-8", errors="replace")
 
-
-def _guarded_pool_classes(guard: Guard) -> dict[str, type]:
-    connection = type("GuardedHTTPConnection", (_GuardedConnectionMixin, HTTPConnection), {"guard": guard})
-    tls_connection = type(
-        "GuardedHTTPSConnection", (_GuardedConnectionMixin, HTTPSConnection), {"guard": guard}
-    )
-    return {
-        "http": type("GuardedHTTPConnectionPool", (HTTPConnectionPool,), {"ConnectionCls": connection}),
-        "https": type(
-            "GuardedHTTPSConnectionPool", (HTTPSConnectionPool,), {"ConnectionCls": tls_connection}
-        ),
-    }
+    def json(self) -> Any:
+        """The body as JSON (ValueError when it is not)."""
+        return json.loads(self.text)
 
 
 # --- building clients -----------------------------------------------------------------
@@ -142,39 +118,19 @@ def ca_bundle(settings: Settings) -> str:
     for candidate in (settings.ca_bundle, os.environ.get("REQUESTS_CA_BUNDLE"), os.environ.get("SSL_CERT_FILE")):
         if candidate:
             return candidate
-    return requests.utils.DEFAULT_CA_BUNDLE_PATH
+    return certifi.where()
 
 
 def make_guard(settings: Settings, trusted_urls: Iterable[str] = ()) -> Guard:
     """The guard of the settings; `trusted_urls` (endpoints the operator configured, such
     as the archive's) and the environment's proxies may be reached whatever their address."""
-    trusted = [_host_port(url) for url in trusted_urls]
-    trusted += [_host_port(url) for url in urllib.request.getproxies().values() if "://" in url]
+    trusted = [host_port(url) for url in trusted_urls if url]
+    trusted += [host_port(url) for url in urllib.request.getproxies().values() if "://" in url]
     return Guard(
         allow_private=settings.allow_private,
         connect_to=[ConnectTo.parse(spec) for spec in settings.connect_to],
         trusted=trusted,
     )
-
-
-def _host_port(url: str) -> tuple[str, int]:
-    parsed = urllib3.util.parse_url(url)
-    return (parsed.host or "").lower().strip("[]"), parsed.port or (443 if parsed.scheme == "https" else 80)
-
-
-class _GuardedAdapter(requests.adapters.HTTPAdapter):
-    def __init__(self, guard: Guard, **kwargs: Any) -> None:
-        self._pool_classes = _guarded_pool_classes(guard)  # before super(): it builds the pool
-        super().__init__(**kwargs)
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = self._pool_classes
-
-    def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:
-        manager = super().proxy_manager_for(proxy, **kwargs)
-        manager.pool_classes_by_scheme = self._pool_classes
-        return manager
 
 
 def default_headers() -> dict[str, str]:
@@ -186,83 +142,88 @@ def default_headers() -> dict[str, str]:
     }
 
 
-class _Session(requests.Session):
-    def merge_environment_settings(self, url, proxies, stream, verify, cert):  # noqa: ANN001, ANN201
-        merged = super().merge_environment_settings(url, proxies, stream, verify, cert)
-        if verify is None:
-            # requests lets REQUESTS_CA_BUNDLE beat the session's own `verify`
-            # (psf/requests#3829); ours already falls back to it, so ours wins.
-            merged["verify"] = self.verify
-        return merged
+# --- politeness: pacing and asking again ----------------------------------------------
 
 
-def make_session(settings: Settings, trusted_urls: Iterable[str] = ()) -> requests.Session:
-    """A requests session with the guard, the User-Agent, the redirect limit and the CA
-    bundle. Callers pass `timeout=` per request (`timeouts(settings)`)."""
-    guard = make_guard(settings, trusted_urls)
-    session = _Session()
-    session.headers.update(default_headers())
-    session.max_redirects = settings.max_redirects
-    session.verify = ca_bundle(settings)
-    adapter = _GuardedAdapter(guard, max_retries=0)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    return session
+class Pacer:
+    """At most one request start every `interval` seconds for one thing (a host, an
+    archive's endpoint class), evenly spaced; `pause` holds it back (a 429's Retry-After).
+    Claimed under a lock, so threads and tasks may share one."""
+
+    def __init__(self, interval: float = 0.0, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.interval = interval
+        self._next = 0.0
+        self._lock = threading.Lock()
+        self._clock = clock
+
+    @classmethod
+    def per(cls, rate: float, seconds: float, *, clock: Callable[[], float] = time.monotonic) -> Pacer:
+        """At most `rate` starts per `seconds` (0: no limit)."""
+        return cls(seconds / rate if rate > 0 else 0.0, clock=clock)
+
+    def claim(self) -> float:
+        """Take the next start: how many seconds to wait for it."""
+        with self._lock:
+            now = self._clock()
+            start = max(now, self._next)
+            self._next = start + self.interval
+        return start - now
+
+    async def wait(self) -> None:
+        delay = self.claim()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+    def pause(self, seconds: float) -> None:
+        with self._lock:
+            self._next = max(self._next, self._clock() + seconds)
 
 
-def timeouts(settings: Settings) -> tuple[float, float]:
-    """(connect, read) timeouts for requests."""
-    return settings.connect_timeout, settings.read_timeout
+# The statuses that say "ask again later": rate limited, or the server failing for now.
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# A failure faster than this (ms) is a refusal, not a network hiccup: asking again changes nothing.
+FAST_FAILURE_MS = 1.0
 
 
-_BOUNDED_ENCODINGS = {"", "identity", "gzip", "x-gzip", "deflate"}
+@dataclasses.dataclass(frozen=True)
+class Retry:
+    """When a request is asked again, and after how long: after a timeout or a broken
+    connection that was not refused at once (`on_errors`), and after a 429 or a 5xx, up to `tries`
+    further times; the wait doubles from `backoff` (with jitter), or is the answer's
+    Retry-After (at least `min_after_429` after a 429). An answer asking for more than
+    `retry_after_cap` seconds is not waited for."""
 
+    tries: int
+    backoff: float
+    retry_after_cap: float
+    min_after_429: float = 0.0
+    on_errors: frozenset[FetchErrorKind] = frozenset({FetchErrorKind.TIMEOUT, FetchErrorKind.CONNECTION_ERROR})
 
-def read_streamed(response: requests.Response, cap: int, deadline: float) -> tuple[bytes, bool]:
-    """Up to `cap` bytes of a requests response fetched with `stream=True`, decoded
-    (urllib3 >= 2.6 inflates gzip and deflate in bounded steps), within the total deadline
-    (a time.monotonic() value): a watchdog closes the connection when it passes, so a body
-    trickled a byte at a time cannot hold the reader. Returns (body, truncated); raises
-    FetchError on the deadline. A body in an encoding whose inflation cannot be bounded
-    (brotli, zstd) is refused: one small read could expand to gigabytes."""
-    encoding = response.headers.get("Content-Encoding", "").strip().lower()
-    if any(part.strip() not in _BOUNDED_ENCODINGS for part in encoding.split(",")):
-        response.close()
-        raise FetchError("connection_error", f"refused a body encoded as {encoding!r}: its inflation cannot be bounded")
-    chunks: list[bytes] = []
-    size = 0
-    expired = threading.Event()
+    def after_error(self, error: FetchError, tries: int, elapsed_ms: float, rng: random.Random) -> float | None:
+        """Seconds to wait before try `tries` + 1 after `error`, or None: do not ask again."""
+        if tries > self.tries or elapsed_ms < FAST_FAILURE_MS:
+            return None
+        if error.kind not in self.on_errors:
+            return None
+        return self.backoff_for(tries, rng)
 
-    def expire() -> None:
-        expired.set()
-        # closing is not enough: a read blocked in another thread wakes only on shutdown
-        sock = getattr(getattr(response.raw, "_connection", None), "sock", None)
-        with contextlib.suppress(OSError):
-            if sock is not None:
-                sock.shutdown(socket.SHUT_RDWR)
-        response.close()
+    def after_response(self, response: Response, tries: int, rng: random.Random) -> float | None:
+        """Seconds to wait before asking again after `response`, or None: take it as it is."""
+        if response.status not in RETRY_STATUSES or tries > self.tries:
+            return None
+        wait = self.retry_after(response)
+        if wait is not None and wait > self.retry_after_cap:
+            return None
+        if wait is None:
+            wait = self.backoff_for(tries, rng)
+        return max(wait, self.min_after_429) if response.status == 429 else wait
 
-    watchdog = threading.Timer(max(0.0, deadline - time.monotonic()), expire)
-    watchdog.daemon = True
-    watchdog.start()
-    try:
-        for chunk in response.iter_content(chunk_size=_CHUNK):
-            if expired.is_set() or time.monotonic() > deadline:
-                raise FetchError("timeout", "deadline exceeded while reading the body")
-            chunks.append(chunk)
-            size += len(chunk)
-            if size > cap:
-                return b"".join(chunks)[:cap], True
-    except (requests.RequestException, urllib3.exceptions.HTTPError, OSError, ValueError, AttributeError) as exc:
-        if expired.is_set():
-            raise FetchError("timeout", "deadline exceeded while reading the body") from exc
-        raise FetchError("connection_error", f"connection broken: {exc}") from exc
-    finally:
-        watchdog.cancel()
-        response.close()
-    if expired.is_set():
-        raise FetchError("timeout", "deadline exceeded while reading the body")
-    return b"".join(chunks), False
+    @staticmethod
+    def retry_after(response: Response) -> float | None:
+        return parse_retry_after(response.headers.get("Retry-After"))
+
+    def backoff_for(self, tries: int, rng: random.Random) -> float:
+        return self.backoff * (2 ** (tries - 1)) * rng.uniform(0.5, 1.5)
 
 
 class GuardResolver(aiohttp.abc.AbstractResolver):
@@ -312,7 +273,7 @@ class Fetcher:
     ) -> None:
         self.settings = settings
         self.min_interval = min_interval
-        self._next_start: dict[str, float] = {}
+        self._pacers: dict[str, Pacer] = {}
         self.guard = make_guard(settings, trusted_urls)
         self.concurrency = concurrency
         self.per_host = per_host
@@ -356,11 +317,14 @@ class Fetcher:
         headers_domain: str | None = None,
         max_bytes: int | None = None,
         follow_redirects: bool = True,
+        data: Mapping[str, str] | None = None,
+        pacer: Pacer | None = None,
     ) -> Response:
         """The final response for `url`, or FetchError. HEAD reads no body. `headers` go
         only to hosts at or under `headers_domain` (by default the URL's own host), never to
         where a redirect leads elsewhere. The deadline starts when the request is sent: the
-        wait for a free place for its host is `queued_ms`, never a time-out."""
+        wait for a free place for its host is `queued_ms`, never a time-out. `data` is sent
+        as a form; `pacer` (an archive's endpoint class) is waited for besides the host's."""
         assert self._session is not None, "use `async with Fetcher(...)`"
         settings = self.settings
         cap = settings.max_body_bytes if max_bytes is None else max_bytes
@@ -377,10 +341,12 @@ class Fetcher:
                     host = urllib.parse.urlsplit(current).hostname or ""
                     sent = headers if headers and host_under(host, owner) else None
                     async with self._slot(current):
+                        if pacer is not None:
+                            await pacer.wait()
                         if started is None:
                             started = time.monotonic()
                             deadline.reschedule(asyncio.get_running_loop().time() + settings.request_deadline)
-                        response_cm = self._request(method, current, sent, hops)
+                        response_cm = self._request(method, current, sent, hops, data)
                         async with response_cm as response:
                             location = response.headers.get("Location")
                             if follow_redirects and response.status in REDIRECT_CODES and location:
@@ -402,7 +368,7 @@ class Fetcher:
                                 url=url,
                                 final_url=current,
                                 status=response.status,
-                                headers={k: v for k, v in response.headers.items()},
+                                headers=_headers(response.headers),
                                 body=body,
                                 truncated=truncated,
                                 hops=tuple(hops),
@@ -443,22 +409,24 @@ class Fetcher:
             async with self._global:
                 yield
 
+    def _pacer(self, host: str) -> Pacer:
+        pacer = self._pacers.get(host)
+        if pacer is None:
+            pacer = self._pacers[host] = Pacer(self.min_interval)
+        return pacer
+
     async def _pace(self, host: str) -> None:
         """Keep `min_interval` between the starts of two requests to one host, and honour
         a pause set by `pause_host` (a 429's Retry-After)."""
-        now = time.monotonic()
-        start = max(now, self._next_start.get(host, now))
-        self._next_start[host] = start + self.min_interval
-        if start > now:
-            await asyncio.sleep(start - now)
+        await self._pacer(host).wait()
 
     def pause_host(self, url: str, seconds: float) -> None:
         """No new request to the URL's host for `seconds` (it said 429 or 503)."""
-        host = (urllib.parse.urlsplit(url).hostname or "").lower()
-        self._next_start[host] = max(self._next_start.get(host, 0.0), time.monotonic() + seconds)
+        self._pacer((urllib.parse.urlsplit(url).hostname or "").lower()).pause(seconds)
 
     def _request(
-        self, method: str, url: str, headers: Mapping[str, str] | None, hops: list[Hop]
+        self, method: str, url: str, headers: Mapping[str, str] | None, hops: list[Hop],
+        data: Mapping[str, str] | None = None,
     ) -> Any:
         scheme = urllib.parse.urlsplit(url).scheme.lower()
         if scheme not in ("http", "https"):
@@ -474,13 +442,33 @@ class Fetcher:
         proxy = self._proxies.get(scheme)
         if proxy and urllib.request.proxy_bypass_environment(target.host, self._proxies):
             proxy = None
-        return self._session.request(method, target, headers=headers, allow_redirects=False, proxy=proxy)
+        return self._session.request(method, target, headers=headers, data=data, allow_redirects=False, proxy=proxy)
+
+
+def _headers(raw: Mapping[str, str]) -> CIMultiDictProxy[str]:
+    """An answer's headers, looked up in any case as HTTP wants; a field sent more than
+    once is one value, joined with commas (RFC 9110 §5.3), except Set-Cookie."""
+    joined: CIMultiDict[str] = CIMultiDict()
+    for name, value in raw.items():
+        if name in joined and name.lower() != "set-cookie":
+            joined[name] = f"{joined[name]}, {value}"
+        else:
+            joined.add(name, value)
+    return CIMultiDictProxy(joined)
+
+
+_BOUNDED_ENCODINGS = frozenset({"", "identity", "gzip", "x-gzip", "deflate"})
 
 
 async def _read_capped(response: aiohttp.ClientResponse, cap: int) -> tuple[bytes, bool]:
     """Up to `cap` bytes of the body, inflated from gzip/deflate as read, so that a small
-    compressed body cannot expand past the cap (a decompression bomb stops at it)."""
+    compressed body cannot expand past the cap (a decompression bomb stops at it). A body in
+    an encoding whose inflation cannot be bounded (brotli, zstd), or in several, is refused:
+    we never asked for one (Accept-Encoding), and one small read could expand to gigabytes."""
     encoding = response.headers.get("Content-Encoding", "").strip().lower()
+    if encoding not in _BOUNDED_ENCODINGS:
+        response.close()
+        raise FetchError("connection_error", f"refused a body encoded as {encoding!r}: its inflation cannot be bounded")
     inflater = None
     if encoding in ("gzip", "x-gzip"):
         inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
@@ -527,6 +515,77 @@ def fetch(settings: Settings, url: str, **kwargs: Any) -> Response:
             return await fetcher.fetch(url, **kwargs)
 
     return run_sync(once())
+
+
+_LOOP_LOCK = threading.Lock()
+_loop: asyncio.AbstractEventLoop | None = None
+
+
+def _background_loop() -> asyncio.AbstractEventLoop:
+    """The event loop the synchronous callers' requests run on: one thread for the process."""
+    global _loop
+    with _LOOP_LOCK:
+        if _loop is None or _loop.is_closed():
+            _loop = asyncio.new_event_loop()
+            threading.Thread(target=_loop.run_forever, name="citewatch-http", daemon=True).start()
+        return _loop
+
+
+class BlockingFetcher:
+    """A `Fetcher` for synchronous code, the archive's threads: each `fetch` runs on the
+    background event loop and blocks its caller until the answer is read. Same guard, caps,
+    deadline and pacing as every other request. `close()` (or the end of a `with`) closes
+    its connections; a fetcher dropped unclosed is closed when it is collected."""
+
+    def __init__(self, settings: Settings, *, trusted_urls: Iterable[str] = (), concurrency: int = 8,
+                 per_host: int = 8) -> None:
+        self._fetcher = Fetcher(settings, trusted_urls=trusted_urls, concurrency=concurrency, per_host=per_host)
+        self.guard = self._fetcher.guard
+        self._loop = _background_loop()
+        self._opened = False
+        self._lock = threading.Lock()
+        self._finalizer = weakref.finalize(self, _close_fetcher, self._loop, self._fetcher)
+
+    def fetch(self, url: str, **kwargs: Any) -> Response:
+        """`Fetcher.fetch`, from a thread that is not the background loop's."""
+        with self._lock:
+            if not self._opened:
+                self._wait(self._fetcher.__aenter__())
+                self._opened = True
+        return self._wait(self._fetcher.fetch(url, **kwargs))
+
+    def close(self) -> None:
+        with self._lock:
+            if self._opened:
+                self._wait(self._fetcher.__aexit__())
+                self._opened = False
+        self._finalizer.detach()
+
+    def __enter__(self) -> BlockingFetcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _wait(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
+
+
+def _close_fetcher(loop: asyncio.AbstractEventLoop, fetcher: Fetcher) -> None:
+    if not loop.is_closed():
+        with contextlib.suppress(Exception):
+            asyncio.run_coroutine_threadsafe(fetcher.__aexit__(), loop).result(timeout=2)
+
+
+def header_links(value: str) -> list[tuple[str, frozenset[str], dict[str, str]]]:
+    """The links of a Link header or a link-format document (RFC 8288; a Memento TimeMap):
+    (URI, its relation types, its other parameters). A `rel` holds one or more types
+    (`rel="original timegate"`)."""
+    found = []
+    for link in requests.utils.parse_header_links(" ".join(value.split())):
+        params = {key.lower(): text for key, text in link.items() if key not in ("url", "rel")}
+        found.append((link.get("url", ""), frozenset(link.get("rel", "").lower().split()), params))
+    return found
 
 
 def _queued(since: float, started: float | None) -> float:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from pipeline import __version__
-from pipeline.archive import ArchiveState
+from pipeline.archive.model import ArchiveState
 from pipeline.archive.many import Archives
 from pipeline.config import Settings, shown
 from pipeline.documents import read_documents

@@ -26,7 +26,7 @@ from pipeline import text
 from pipeline.config import Settings
 from pipeline.errors import CannotRunError
 from pipeline.extract.urls import canonicalize
-from pipeline.http import FetchError, FetchErrorKind, Fetcher, Response, run_sync
+from pipeline.http import FAST_FAILURE_MS, FetchError, FetchErrorKind, Fetcher, Response, Retry, run_sync
 from pipeline.model import LinkCheck, LinkStatus, url_key
 from pipeline.rules import IGNORE_FILE, Exclusions, parse_accept, read_ignore_file
 from pipeline.signals import is_bot_wall, is_paywalled, says_cannot_be_found, says_not_found_in_title, unusable_copy
@@ -35,7 +35,6 @@ from pipeline.times import now_iso, parse_retry_after
 
 PROBE_NAME_LENGTH = 25
 SIMILAR = 0.95  # texts this alike are the same page (the probe's threshold)
-FAST_FAILURE_MS = 1.0
 
 GENERIC_PATHS = {"", "/", "/index.html", "/index.htm", "/index.php", "/home", "/404", "/404.html",
                  "/error", "/error.html", "/not-found", "/notfound", "/page-not-found", "/search",
@@ -228,6 +227,7 @@ class Checker:
         self.fetcher = fetcher
         self.settings = settings
         self.rng = rng or random.Random()
+        self.retry = Retry(settings.check_retries, settings.check_backoff, settings.retry_after_cap)
         self.on_page = on_page
         self._probes: dict[str, asyncio.Task[_Probe]] = {}
         # Pages fetched but not read yet wait in memory: as many at most as requests in flight,
@@ -325,7 +325,6 @@ class Checker:
     async def _fetch(self, url: str, headers: dict | None,
                      domain: str | None) -> tuple[Response | FetchError, int, float]:
         """The last outcome of up to 1 + retries tries, their number, the last one's time."""
-        settings = self.settings
         tries = 0
         while True:
             tries += 1
@@ -334,21 +333,18 @@ class Checker:
                 response = await self._get(url, headers, domain)
             except FetchError as error:
                 elapsed = (time.monotonic() - began) * 1000 - error.queued_ms  # the site's time, not the queue's
-                if error.kind in (FetchErrorKind.TIMEOUT, FetchErrorKind.CONNECTION_ERROR) and tries <= settings.check_retries and elapsed >= FAST_FAILURE_MS:
-                    await asyncio.sleep(self._backoff(tries))
-                    continue
-                return error, tries, elapsed
-            elapsed = (time.monotonic() - began) * 1000 - response.queued_ms
-            if response.status in (429, 500, 502, 503, 504) and tries <= settings.check_retries:
-                wait = parse_retry_after(response.headers.get("Retry-After"))
-                if wait is not None and wait > settings.retry_after_cap:
-                    return response, tries, elapsed  # asked to wait too long: record it as it is
-                wait = self._backoff(tries) if wait is None else wait
-                if response.status in (429, 503):
-                    self.fetcher.pause_host(url, wait)  # the host said slow down: everyone waits
+                wait = self.retry.after_error(error, tries, elapsed, self.rng)
+                if wait is None:
+                    return error, tries, elapsed
                 await asyncio.sleep(wait)
                 continue
-            return response, tries, elapsed
+            elapsed = (time.monotonic() - began) * 1000 - response.queued_ms
+            wait = self.retry.after_response(response, tries, self.rng)
+            if wait is None:  # an answer to keep, or asked to wait too long: recorded as it is
+                return response, tries, elapsed
+            if response.status in (429, 503):
+                self.fetcher.pause_host(url, wait)  # the host said slow down: everyone waits
+            await asyncio.sleep(wait)
 
     async def _get(self, url: str, headers: dict | None, domain: str | None) -> Response:
         max_bytes = self.settings.check_max_bytes
@@ -358,9 +354,6 @@ class Checker:
                 return head
             # refused or disagreeing HEAD: ask again the way a browser would
         return await self.fetcher.fetch(url, headers=headers, headers_domain=domain, max_bytes=max_bytes)
-
-    def _backoff(self, tries: int) -> float:
-        return self.settings.check_backoff * (2 ** (tries - 1)) * self.rng.uniform(0.5, 1.5)
 
     async def _probe_verdict(self, url: str, response: Response, view: PageText,
                              verdict: Classification) -> Classification:

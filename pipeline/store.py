@@ -23,7 +23,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from pipeline.archive import Capture, Lookup
+from pipeline.archive.model import Capture, Lookup
 from pipeline.errors import CannotRunError
 from pipeline.linkstate import LinkState
 from pipeline.model import (

@@ -9,16 +9,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from pipeline.archive import (
-    ArchiveClient,
-    ArchiveState,
-    Capture,
-    RateLimiter,
-    date_to_timestamp,
-    into_archive,
-    memento_timestamp,
-    preference,
-)
+from pipeline.archive.choose import into_archive, preference
+from pipeline.archive.client import ArchiveClient
+from pipeline.archive.model import ArchiveState, Capture
+from pipeline.http import Pacer
+from pipeline.times import date_to_timestamp, memento_timestamp
 from pipeline.config import Settings
 from tests.conftest import ARCHIVED
 from tests.testweb import archive as testarchive
@@ -287,21 +282,14 @@ def test_memento_timestamp() -> None:
     assert memento_timestamp(None) is None and memento_timestamp("nonsense") is None
 
 
-def test_rate_limiter_spaces_and_pauses() -> None:
+def test_pacer_spaces_and_pauses() -> None:
     now = [0.0]
-    slept: list[float] = []
-
-    def sleep(seconds: float) -> None:
-        slept.append(seconds)
-        now[0] += seconds
-
-    limiter = RateLimiter(24, 60, clock=lambda: now[0], sleep=sleep)
-    for _ in range(3):
-        limiter.acquire()
-    assert slept == [2.5, 2.5]
+    limiter = Pacer.per(24, 60, clock=lambda: now[0])
+    waits = [limiter.claim() for _ in range(3)]  # all asked at once: evenly spaced
+    assert waits == [0.0, 2.5, 5.0]
+    now[0] = 5.0
     limiter.pause(60)
-    limiter.acquire()
-    assert slept[-1] == pytest.approx(60)
+    assert limiter.claim() == pytest.approx(60)
 
 
 # --- the command ----------------------------------------------------------------------

@@ -10,7 +10,11 @@ from collections.abc import Iterator
 import pytest
 from click.testing import CliRunner
 
-from pipeline.archive import ArchiveClient, ArchiveState, Endpoint, Excluded
+from pipeline.archive.client import ArchiveClient
+
+from pipeline.archive.model import ArchiveState, Excluded
+
+from pipeline.archive.policy import Endpoint
 from pipeline.cli import cli
 from pipeline.config import Settings
 from tests.testweb.recorded_ia import RecordedArchive

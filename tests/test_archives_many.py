@@ -13,7 +13,9 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from pipeline.archive import ArchiveState, Endpoint
+from pipeline.archive.model import ArchiveState
+
+from pipeline.archive.policy import Endpoint
 from pipeline.archive.many import Archives
 from pipeline.config import Settings
 from pipeline.jobs import RunOptions, run_documents

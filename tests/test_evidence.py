@@ -28,7 +28,9 @@ from click.testing import CliRunner
 from warcio.archiveiterator import ArchiveIterator
 from warcio.warcwriter import WARCWriter
 
-from pipeline.archive import ArchiveClient, ArchiveState, Lookup
+from pipeline.archive.client import ArchiveClient
+
+from pipeline.archive.model import ArchiveState, Lookup
 from pipeline.cli import cli
 from pipeline.config import Settings
 from pipeline.evidence.commands import reverify_targets

@@ -7,12 +7,11 @@ import dataclasses
 import json
 
 import pytest
-import requests
 
 from pipeline import USER_AGENT
 from pipeline.config import Settings
 from pipeline.guard import AddressRefused, ConnectTo, Guard, forbidden_reason
-from pipeline.http import FetchError, Fetcher, Response, fetch, make_session
+from pipeline.http import BlockingFetcher, FetchError, Fetcher, Response, fetch
 from tests.testweb.origin import GZIP_BOMB_SIZE, OriginServer, Page
 
 # --- pure parts -----------------------------------------------------------------------
@@ -118,18 +117,21 @@ def test_guard_refuses_redirect_to_loopback_port_of_the_origin(client: Client, o
     assert not origin.requests_for(host="127.0.0.1", path="/ok")
 
 
-def test_requests_session_is_guarded_at_connection_level(web_settings: Settings, origin: OriginServer) -> None:
-    session = make_session(web_settings)
-    with pytest.raises(AddressRefused, match="localhost resolves to 127.0.0.1"):
-        session.get(f"http://localhost:{origin.http_port}/ok", timeout=5)
-    with pytest.raises(AddressRefused, match="10.0.0.1 is a private address"):
-        session.get("http://redirector.test/redirect-to?url=http://10.0.0.1/", timeout=5)
+def test_the_blocking_fetcher_is_guarded_at_connection_level(web_settings: Settings, origin: OriginServer) -> None:
+    with BlockingFetcher(web_settings) as fetcher:
+        with pytest.raises(FetchError, match="localhost is a loopback name"):
+            fetcher.fetch(f"http://localhost:{origin.http_port}/ok")
+        with pytest.raises(FetchError, match="10.0.0.1 is a private address"):
+            fetcher.fetch("http://redirector.test/redirect-to?url=http://10.0.0.1/")
+    assert not origin.requests_for(host="127.0.0.1", path="/ok")
 
 
-def test_requests_session_reaches_mapped_hosts_with_the_user_agent(web_settings: Settings) -> None:
-    response = make_session(web_settings).get("https://www.example.test/echo", timeout=5)
-    assert response.status_code == 200
+def test_the_blocking_fetcher_reaches_mapped_hosts_with_the_user_agent(web_settings: Settings) -> None:
+    with BlockingFetcher(web_settings) as fetcher:
+        response = fetcher.fetch("https://www.example.test/echo")
+    assert response.status == 200
     assert response.json()["User-Agent"] == USER_AGENT
+    assert response.headers.get("content-type") == response.headers["Content-Type"]  # any case, as HTTP wants
 
 
 def test_allow_private_lets_loopback_through(origin: OriginServer, ca_file) -> None:
@@ -250,10 +252,11 @@ def test_refused_connection_is_a_connection_error(web_settings: Settings) -> Non
     assert err.value.kind == "connection_error"
 
 
-def test_session_honours_standard_ca_variable(origin: OriginServer, ca_file, monkeypatch) -> None:
+def test_the_standard_ca_variable_is_honoured(origin: OriginServer, ca_file, monkeypatch) -> None:
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ca_file))
     settings = Settings(connect_to=origin.connect_to())
-    assert make_session(settings).get("https://ca.test/ok", timeout=5).status_code == 200
+    assert fetch(settings, "https://ca.test/ok").status == 200
     monkeypatch.delenv("REQUESTS_CA_BUNDLE")
-    with pytest.raises(requests.exceptions.SSLError):
-        make_session(settings).get("https://ca.test/ok", timeout=5)
+    with pytest.raises(FetchError) as err:
+        fetch(settings, "https://ca.test/ok")
+    assert err.value.kind == "tls_error"

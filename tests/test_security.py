@@ -472,7 +472,8 @@ def test_a_payload_bomb_is_read_no_further_than_a_page(web: Web, received: tuple
 @pytest.mark.parametrize("dialect, path", [("memento", "/huge/3000?u="), ("pywb", "/huge/3000"),
                                            ("pywb", "/trickle/600")])
 def test_an_index_answer_that_never_ends_is_cut_at_the_caps(origin: OriginServer, dialect: str, path: str) -> None:
-    from pipeline.archive import ArchiveClient, ArchiveState
+    from pipeline.archive.client import ArchiveClient
+    from pipeline.archive.model import ArchiveState
     settings = Settings(wayback_cdx_url=f"http://127.0.0.1:{origin.http_port}{path}", wayback_dialect=dialect,
                         wayback_replay_url=f"http://127.0.0.1:{origin.http_port}/web/", archive_cdx_per_minute=0,
                         archive_retries=0, max_body_bytes=2_000_000, request_deadline=2, read_timeout=1)

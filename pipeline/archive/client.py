@@ -10,7 +10,6 @@ import urllib.parse
 from collections.abc import MutableMapping
 from typing import Protocol
 
-import requests
 from pipeline.archive.choose import lookup_from_captures, preference, query_window, snapshot_of
 from pipeline.archive.index import DIALECTS, CdxIndex
 from pipeline.archive.mementos import MementoReader
@@ -31,7 +30,7 @@ from pipeline.archive.save import SAVERS, NoSaver, Saver
 from pipeline.archive.timemap import TimeMapIndex
 from pipeline.archive.timegate import TimeGate
 from pipeline.config import Settings
-from pipeline.http import FetchError
+from pipeline.http import BlockingFetcher
 
 
 class Cache(Protocol):
@@ -57,10 +56,10 @@ class ArchiveClient:
     with the `pywb` dialect)."""
 
     def __init__(self, settings: Settings, *, cache: Cache | None = None,
-                 session: requests.Session | None = None, name: str = "") -> None:
+                 fetcher: BlockingFetcher | None = None, name: str = "") -> None:
         self.settings = settings
         self.name = name or archive_name(settings)
-        self.policy = RequestPolicy(settings, session=session)
+        self.policy = RequestPolicy(settings, fetcher=fetcher)
         self.cache = cache if cache is not None else MemoryCache()
         memento = settings.wayback_dialect == "memento"
         self.index: CaptureIndex = (
@@ -136,9 +135,6 @@ class ArchiveClient:
             except ArchiveUnavailable as exc:
                 unread.append(Unread(snapshot.raw_url, str(exc), exc.refused))
                 continue
-            except FetchError as exc:
-                unread.append(Unread(snapshot.raw_url, exc.reason, False))
-                continue
             if found is not None and found.status == 200:
                 return found
             unread.append(Unread(snapshot.raw_url, f"answered {found.status}" if found else "not a memento", False))
@@ -165,7 +161,7 @@ class ArchiveClient:
             reads += 1
             try:
                 evidence = self.reader.read(snapshot_of(capture, self.settings.wayback_replay_url).raw_url)
-            except (ArchiveUnavailable, FetchError):
+            except ArchiveUnavailable:
                 continue
             if evidence is not None and evidence.status == 200 and evidence.snapshot.timestamp not in seen:
                 found.append(evidence)
@@ -179,6 +175,10 @@ class ArchiveClient:
         """Why the archive does not answer, or None when it does (asked once before a run
         relies on it)."""
         return self.index.ping()
+
+    def close(self) -> None:
+        """Close the archive's connections."""
+        self.policy.close()
 
 
 def archive_name(settings: Settings) -> str:

@@ -1,24 +1,24 @@
 """The capture index: every capture of a URL, from a CDX server (docs/archives.md, "CDX").
 
-waybackpy's CDX class is the client; its one HTTP choke point (`waybackpy.cdx_api.get_response`)
-is replaced so that the request goes through the archive's `RequestPolicy` and asks for the
-fields in the dialect's own names. A dialect is one of `DIALECTS`: the Internet Archive's
-CDX server, or pywb's.
+waybackpy writes the query (`WaybackMachineCDXServerAPI.add_payload`, `cdx_utils.full_url`)
+and reads each answer line (`CDXSnapshot`), through its public API; it owns no connection:
+the request goes out through the archive's `RequestPolicy` (so the HTTP edge), asking for the
+fields in the dialect's own names, and an answer cut at the limit is followed here by its
+resume key. A dialect is one of `DIALECTS`: the Internet Archive's CDX server, or pywb's.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import threading
+from collections.abc import Iterator
 
-import requests
-import waybackpy.cdx_api
-from waybackpy.exceptions import WaybackError
+from waybackpy.cdx_api import WaybackMachineCDXServerAPI
+from waybackpy.cdx_snapshot import CDXSnapshot
+from waybackpy.cdx_utils import full_url
 
-from pipeline import USER_AGENT
 from pipeline.archive.model import ArchiveUnavailable, Capture, Excluded
-from pipeline.archive.policy import Endpoint, RequestPolicy, read_body, short_reason
-from pipeline.guard import AddressRefused
+from pipeline.archive.policy import Endpoint, RequestPolicy, read_body
+from pipeline.http import FetchError, FetchErrorKind
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,21 +38,8 @@ IA = Dialect("ia", "urlkey,timestamp,original,mimetype,statuscode,digest,length"
 PYWB = Dialect("pywb", "urlkey,timestamp,url,mime,status,digest,length", "&output=text&allowFuzzy=false")
 DIALECTS = {dialect.name: dialect for dialect in (IA, PYWB)}
 
-_local = threading.local()
-
-
-def _get_response(url: str, headers: dict[str, str] | None = None, retries: int = 5,
-                  backoff_factor: float = 0.5) -> requests.Response:
-    """Stands in for `waybackpy.cdx_api.get_response`: our index's request when one is
-    active in this thread, else waybackpy's own behaviour."""
-    index: CdxIndex | None = getattr(_local, "index", None)
-    if index is None:
-        return _waybackpy_get_response(url, headers=headers, retries=retries, backoff_factor=backoff_factor)
-    return index._request(url, headers or {})
-
-
-_waybackpy_get_response = waybackpy.cdx_api.get_response
-waybackpy.cdx_api.get_response = _get_response
+_FIELDS = ("urlkey", "timestamp", "original", "mimetype", "statuscode", "digest", "length")
+MAX_PAGES = 100  # resume keys followed at most for one URL
 
 
 def resolve_revisits(captures: list[Capture]) -> list[Capture]:
@@ -82,50 +69,67 @@ class CdxIndex:
         """The captures of exactly `url` (within from/to when given), each once, revisits
         given the status of the capture they repeat. Raises Excluded when the archive
         excludes the site, ArchiveUnavailable when it does not answer. An answer cut at
-        the limit is followed by its resume key (waybackpy does that)."""
-        api = waybackpy.cdx_api.WaybackMachineCDXServerAPI(
-            url, user_agent=USER_AGENT, start_timestamp=start, end_timestamp=end, limit=str(self.max_captures),
-        )
-        api.endpoint = self.cdx_url
-        _local.index = self
-        try:
-            rows = [
-                Capture(s.timestamp, s.original, s.mimetype, int(s.statuscode) if s.statuscode.isdigit() else None,
-                        s.digest, s.length)
-                for s in api.snapshots()
-            ]
-        except WaybackError as exc:
-            self.policy.breaker.record(False)
-            raise ArchiveUnavailable(f"unexpected CDX answer: {str(exc).splitlines()[0]}") from exc
-        finally:
-            _local.index = None
+        the limit is followed by its resume key, up to `max_captures` in all."""
+        rows: list[Capture] = []
+        for snapshot in self._snapshots(url, start, end):
+            status = int(snapshot.statuscode) if snapshot.statuscode.isdigit() else None
+            rows.append(Capture(snapshot.timestamp, snapshot.original, snapshot.mimetype, status, snapshot.digest,
+                                snapshot.length))
+            if len(rows) >= self.max_captures:
+                break
         return resolve_revisits(list(dict.fromkeys(rows)))  # the real CDX repeats identical lines
 
-    def _request(self, url: str, headers: dict[str, str]) -> requests.Response:
-        url += f"&fl={self.dialect.fields}{self.dialect.extra}"
-        response = self.policy.request(Endpoint.CDX, url, headers=headers, allow_statuses={403}, stream=True)
-        read_body(response, self.policy.settings, "CDX")  # capped and bounded in time, like a page
-        if response.status_code == 403:
-            said = response.headers.get("X-Archive-Wayback-Runtime-Error", "") + " " + response.text[:2000]
+    def query_url(self, url: str, start: str | None = None, end: str | None = None, resume_key: str | None = None) -> str:
+        """The CDX query for `url`, as waybackpy writes it, in the dialect's field names."""
+        payload: dict[str, str] = {}
+        WaybackMachineCDXServerAPI(url, start_timestamp=start, end_timestamp=end).add_payload(payload)
+        payload.update({"showResumeKey": "true", "limit": str(self.max_captures)})
+        if resume_key:
+            payload["resumeKey"] = resume_key
+        return full_url(self.cdx_url, payload) + f"&fl={self.dialect.fields}{self.dialect.extra}"
+
+    def _snapshots(self, url: str, start: str | None, end: str | None) -> Iterator[CDXSnapshot]:
+        resume_key: str | None = None
+        for _page in range(MAX_PAGES):
+            text = self._request(self.query_url(url, start, end, resume_key)).strip()
+            lines = text.splitlines()
+            resume_key = None
+            if len(lines) >= 2 and not lines[-2].strip():  # a blank line, then the resume key
+                resume_key = lines[-1].strip()
+                lines = lines[:-2]
+            for line in lines:
+                values = line.split(" ")
+                if not line.strip():
+                    continue
+                if len(values) != len(_FIELDS):
+                    self.policy.breaker.record(False)
+                    raise ArchiveUnavailable(f"unexpected CDX answer: a line of {len(values)} fields, not "
+                                             f"{len(_FIELDS)}")
+                yield CDXSnapshot(dict(zip(_FIELDS, values)))
+            if not resume_key:
+                return
+
+    def _request(self, url: str) -> str:
+        response = self.policy.request(Endpoint.CDX, url, allow_statuses={403})
+        text = read_body(response, self.policy.settings, "CDX")  # capped and bounded in time, like a page
+        if response.status == 403:
+            said = response.headers.get("X-Archive-Wayback-Runtime-Error", "") + " " + text[:2000]
             if "AdministrativeAccessControlException" in said or "Blocked Site" in said:
                 raise Excluded("the archive excludes this URL (AdministrativeAccessControlException: Blocked Site Error)")
             self.policy.breaker.record(False)
             raise ArchiveUnavailable("CDX answered 403")
-        return response
+        return text
 
     def ping(self) -> str | None:
         """Why the index does not answer, or None when it does: one small query, no retries."""
         url = f"{self.cdx_url}?url=example.com&limit=1&fl={self.dialect.fields}"
         try:
             response = self.policy.send(Endpoint.CDX, url)
-        except AddressRefused as exc:
-            return exc.reason
-        except requests.RequestException as exc:
-            return f"CDX unreachable: {short_reason(exc)}"
-        response.close()
-        if response.status_code == 429:
+        except FetchError as exc:
+            return exc.reason if exc.kind is FetchErrorKind.REFUSED else f"CDX unreachable: {exc.reason}"
+        if response.status == 429:
             self.policy.limiters[Endpoint.CDX].pause(self.policy.settings.archive_pause_on_429)
             return "the archive is rate limiting us (429)"
-        if response.status_code >= 500:
-            return f"CDX answered {response.status_code}"
+        if response.status >= 500:
+            return f"CDX answered {response.status}"
         return None

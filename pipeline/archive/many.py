@@ -100,6 +100,17 @@ class Archives:
             problems.append(f"{client.name}: {problem}" if len(self.clients) > 1 else problem)
         return problems[0]
 
+    def close(self) -> None:
+        """Close every archive's connections."""
+        for client in self.clients:
+            client.close()
+
+    def __enter__(self) -> Archives:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def _near(self, lookup: Lookup, date: str | None) -> bool:
         return date is None or self._distance(lookup, date) <= self.settings.archive_after_window_days
 

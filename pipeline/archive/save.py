@@ -66,13 +66,12 @@ class PywbRecorder:
     def save(self, url: str) -> SaveResult:
         record = self.policy.settings.wayback_save_url.rstrip("/") + "/id_/" + url
         try:
-            response = self.policy.request(Endpoint.SAVE, record, stream=True)
-            memento = memento_timestamp(response.headers.get("Memento-Datetime"))
-            response.close()
+            response = self.policy.request(Endpoint.SAVE, record)
         except ArchiveUnavailable as exc:
             return SaveResult(url, SaveState.FAILED, None, str(exc))
-        if response.status_code != 200:
-            return SaveResult(url, SaveState.FAILED, None, f"record answered {response.status_code}")
+        memento = memento_timestamp(response.headers.get("Memento-Datetime"))
+        if response.status != 200:
+            return SaveResult(url, SaveState.FAILED, None, f"record answered {response.status}")
         return SaveResult(url, SaveState.SAVED, memento, "recorded by pywb; visible once indexed")
 
 

@@ -9,7 +9,6 @@ import threading
 
 from pipeline.archive.mementos import MementoReader
 from pipeline.archive.model import ArchiveState, ArchiveUnavailable, Evidence, Lookup, Via
-from pipeline.http import FetchError
 from pipeline.times import date_to_timestamp, datetime_to_timestamp, utc_now
 
 
@@ -31,7 +30,7 @@ class TimeGate:
         stamp = date_to_timestamp(date) or datetime_to_timestamp(utc_now())
         try:
             evidence = self.reader.read(self.reader.raw_url(stamp, url))
-        except (ArchiveUnavailable, FetchError):
+        except ArchiveUnavailable:
             return None  # not remembered: CDX is asked, and a later call may try again
         found = None
         if evidence is not None and evidence.status == 200:

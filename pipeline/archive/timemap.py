@@ -5,25 +5,19 @@ it has no status until it is read."""
 
 from __future__ import annotations
 
-import re
-
 from pipeline.archive.model import ArchiveUnavailable, Capture
 from pipeline.archive.policy import Endpoint, RequestPolicy, read_body
+from pipeline.http import header_links
 from pipeline.times import datetime_to_timestamp, http_date
 
 UNKNOWN = "memento"  # the media type of a capture known only from a TimeMap
-_ENTRY = re.compile(r'<([^>]+)>\s*;([^<]*)')
-_REL = re.compile(r'\brel\s*=\s*"([^"]*)"')
-_DATETIME = re.compile(r'\bdatetime\s*=\s*"([^"]*)"')
 
 
 def parse_timemap(text: str) -> list[tuple[str, str]]:
     """(14-digit timestamp, memento URI) of each memento in a link-format TimeMap."""
     found = []
-    for uri, attributes in _ENTRY.findall(text):
-        rel = _REL.search(attributes)
-        when = _DATETIME.search(attributes)
-        if rel and "memento" in rel.group(1).split() and when and (moment := http_date(when.group(1))):
+    for uri, rels, params in header_links(text):
+        if "memento" in rels and (moment := http_date(params.get("datetime", ""))):
             found.append((datetime_to_timestamp(moment), uri.strip()))
     return found
 
@@ -36,12 +30,10 @@ class TimeMapIndex:
         self.policy = policy
 
     def captures(self, url: str, start: str | None = None, end: str | None = None) -> list[Capture]:
-        response = self.policy.request(Endpoint.CDX, self.timemap_url + url, allow_statuses={404}, stream=True)
-        if response.status_code == 404:  # a Memento archive's way of saying it has no copy
-            response.close()
+        response = self.policy.request(Endpoint.CDX, self.timemap_url + url, allow_statuses={404})
+        if response.status == 404:  # a Memento archive's way of saying it has no copy
             return []
-        read_body(response, self.policy.settings, "TimeMap")  # capped and bounded in time, like a page
-        text = response.text
+        text = read_body(response, self.policy.settings, "TimeMap")  # capped and bounded in time, like a page
         if text.strip() and "memento" not in text:
             raise ArchiveUnavailable("the TimeMap answer is not in link format")
         return [Capture(timestamp, uri, UNKNOWN, None, "", "") for timestamp, uri in parse_timemap(text)

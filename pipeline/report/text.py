@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from pipeline.archive import ArchiveState, Lookup, SaveResult
+from pipeline.archive.model import ArchiveState, Lookup, SaveResult
 from pipeline.inert import field
 from pipeline.liveness import count_by_status
 from pipeline.model import LinkCheck
