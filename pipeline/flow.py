@@ -24,7 +24,8 @@ from pipeline.results import CitationResult, DocumentResults, SourceResult, Veri
 from pipeline.signals import unusable_copy
 from pipeline.text import Unreadable, read_page
 from pipeline.times import iso, now_iso, timestamp_to_datetime
-from pipeline.verify import Copy, CopyKind, NormalizedPage, Thresholds, citation_verdict, verify_passage
+from pipeline.verify import CopyKind, NormalizedPage, Thresholds, citation_verdict, verify_passage
+from pipeline.results import Copy
 
 T = TypeVar("T")
 R = TypeVar("R")

@@ -16,7 +16,6 @@ import random
 import string
 import time
 import urllib.parse
-from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -31,7 +30,7 @@ from pipeline.model import LinkCheck, LinkStatus, url_key
 from pipeline.rules import IGNORE_FILE, Exclusions, parse_accept, read_ignore_file
 from pipeline.signals import is_bot_wall, is_paywalled, says_cannot_be_found, says_not_found_in_title, unusable_copy
 from pipeline.text import PageText
-from pipeline.times import now_iso, parse_retry_after
+from pipeline.times import now_iso
 
 PROBE_NAME_LENGTH = 25
 SIMILAR = 0.95  # texts this alike are the same page (the probe's threshold)
@@ -486,9 +485,3 @@ def check_urls(
 ) -> list[LinkCheck]:
     """`check_urls_async` for callers without an event loop."""
     return run_sync(check_urls_async(urls, settings, on_result=on_result, on_page=on_page, fragments=fragments))
-
-
-def count_by_status(checks: Sequence[LinkCheck]) -> dict[str, int]:
-    """Counts per status class, in the enum's order, zeros left out."""
-    counts = Counter(check.status for check in checks)
-    return {status.value: counts[status] for status in LinkStatus if counts[status]}

@@ -31,7 +31,7 @@ from pipeline.model import (
 )
 from pipeline.results import CitationResult, DocumentResults, RunInfo, SourceResult, Verification
 from pipeline.times import Clock, iso
-from pipeline.verify import Copy, QuoteMatch
+from pipeline.results import Copy, QuoteMatch
 
 _CHUNK = 500  # keys per IN (...) query, well under SQLite's limit on bound parameters
 

@@ -34,6 +34,8 @@ import Stemmer
 from sentencex import segment
 from text_to_num import alpha2digit
 
+from pipeline.results import SupportSentence
+
 WORD = re.compile(r"\w+(?:['’]\w+)*", re.UNICODE)
 # Words too common to say what a sentence is about (English; other languages rank on all words).
 STOP_WORDS = frozenset(
@@ -53,19 +55,6 @@ _RANGE_END = re.compile(r"\d{4}[–-]$")  # the `19` of `2018–19` is the year,
 _CAPITALISED = re.compile(r"\b[A-Z][\w’'\-]*(?:\.[A-Z]\.?)*")
 _QUOTED = re.compile(r"[\"“«]([^\"”»]{2,80})[\"”»]")
 TOP = 3  # sentences shown beside a claim
-
-
-@dataclasses.dataclass(frozen=True)
-class SupportSentence:
-    """A sentence of the copy, where it stands (its order in the page) and `score`: the share
-    of the passage's content words it holds (0 to 1)."""
-
-    text: str
-    index: int
-    score: float
-
-    def to_json(self) -> dict[str, object]:
-        return {"text": self.text, "index": self.index, "score": round(self.score, 3)}
 
 
 @functools.cache

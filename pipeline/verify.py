@@ -19,17 +19,16 @@ import dataclasses
 import difflib
 import itertools
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from rapidfuzz import fuzz
 
-from pipeline.evidence.model import EvidenceRef
 from pipeline.model import CopyKind, Verdict
+from pipeline.results import Copy, Difference, QuoteMatch, SupportSentence
 from pipeline.support import (
     CopyFacts,
     SentenceIndex,
-    SupportSentence,
     absent,
     other_language,
     split_sentences,
@@ -146,15 +145,6 @@ def segments(passage: str) -> list[str]:
                 if _WORD.search(cleaned):
                     pieces.append(cleaned)
     return pieces
-
-
-@dataclasses.dataclass(frozen=True)
-class Difference:
-    """Words of the quote against the words of the source at the same place: `quote` empty
-    when the source has words the quote dropped, `source` empty when the quote adds words."""
-
-    quote: str
-    source: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -464,82 +454,6 @@ def citation_verdict(verdicts: Sequence[Verdict]) -> Verdict:
 
 
 # --- a citation against its copies ----------------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True)
-class Copy:
-    """One copy of a cited source: an archived capture or the live page, read or not."""
-
-    url: str  # the citation's URL as written
-    canonical: str
-    kind: CopyKind
-    location: str | None  # the raw capture URL, or the live page's final URL
-    timestamp: str | None  # the capture's, for an archived copy
-    page: NormalizedPage | None
-    reason: str = ""  # why there is no readable page
-    evidence: EvidenceRef | None = None  # where the bytes read are kept
-
-    def to_json(self) -> dict[str, Any]:
-        """The copy as a verdict's record keeps it: everything but the page read, which
-        its kept bytes give again."""
-        return {"url": self.url, "canonical": self.canonical, "kind": self.kind.value, "location": self.location,
-                "timestamp": self.timestamp, "reason": self.reason,
-                "evidence": self.evidence.to_json() if self.evidence else None}
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Copy:
-        return cls(data["url"], data.get("canonical", data["url"]), CopyKind(data["kind"]), data.get("location"),
-                   data.get("timestamp"), None, data.get("reason", ""), EvidenceRef.from_json(data.get("evidence")))
-
-
-@dataclasses.dataclass(frozen=True)
-class QuoteMatch:
-    """A passage's verdict and its evidence: which source and copy, the share found and the
-    alignment's similarity, the matched words in context, the segments not found and the
-    words that differ."""
-
-    text: str
-    line: int
-    verdict: Verdict
-    score: float  # share of the passage found word for word in the copy given as evidence
-    source: str | None  # the citation URL whose copy holds it
-    copy: CopyKind | None
-    location: str | None
-    timestamp: str | None
-    matched: str = ""
-    context: str = ""
-    missing: tuple[str, ...] = ()
-    changed_since_cited: bool = False
-    note: str = ""
-    similarity: float | None = None  # the weakest alignment, when not every piece is verbatim
-    differences: tuple[Difference, ...] = ()
-    evidence: EvidenceRef | None = None  # the bytes of the copy given as evidence
-    support: tuple[SupportSentence, ...] = ()  # the copy's sentences that bear on it, best first
-    absent: tuple[str, ...] = ()  # its facts the copy never mentions
-
-    def to_json(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
-        data["verdict"] = self.verdict.value
-        data["copy"] = self.copy.value if self.copy else None
-        data["missing"] = list(self.missing)
-        data["differences"] = [dataclasses.asdict(d) for d in self.differences]
-        data["support"] = [s.to_json() for s in self.support]
-        data["absent"] = list(self.absent)
-        return data
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> QuoteMatch:
-        fields = {f.name for f in dataclasses.fields(cls)}
-        values = {k: v for k, v in data.items() if k in fields}
-        values["verdict"] = Verdict(data["verdict"])
-        values["copy"] = CopyKind(data["copy"]) if data.get("copy") else None
-        values["missing"] = tuple(data.get("missing", ()))
-        values["differences"] = tuple(Difference(**d) for d in data.get("differences", ()))
-        values["evidence"] = EvidenceRef.from_json(data.get("evidence"))
-        values["support"] = tuple(SupportSentence(str(s["text"]), int(s["index"]), float(s["score"]))
-                                  for s in data.get("support") or ())
-        values["absent"] = tuple(str(a) for a in data.get("absent") or ())
-        return cls(**values)
 
 
 NOTES = {

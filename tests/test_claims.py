@@ -21,7 +21,8 @@ from pipeline.model import CopyKind, Verdict
 from pipeline.report.html_format import render as render_html
 from pipeline.report.markdown_format import render as render_markdown
 from pipeline.text import PageText
-from pipeline.verify import Copy, NormalizedPage, verify_passage
+from pipeline.verify import NormalizedPage, verify_passage
+from pipeline.results import Copy
 from tests.test_report import SCHEMA, sample_data  # noqa: F401  (a fixture)
 
 WICE = Path(__file__).parent / "fixtures" / "wice" / "claims-dev.jsonl.gz"

@@ -44,7 +44,8 @@ from pipeline.model import Verdict
 from pipeline.signals import unusable_copy
 from pipeline.store import Store
 from pipeline.text import read_page
-from pipeline.verify import Copy, CopyKind, NormalizedPage
+from pipeline.verify import CopyKind, NormalizedPage
+from pipeline.results import Copy
 from tests.testweb.archive import Capture, PywbArchive, free_port
 from tests.testweb.fake_ia import FakeInternetArchive
 from tests.testweb.origin import OriginServer, Page

@@ -21,7 +21,8 @@ import pytest
 from pipeline.model import Verdict
 from pipeline.signals import unusable_copy
 from pipeline.text import read_page
-from pipeline.verify import Copy, CopyKind, NormalizedPage, verify_passage
+from pipeline.verify import CopyKind, NormalizedPage, verify_passage
+from pipeline.results import Copy
 
 HERE = Path(__file__).parent / "realpages"
 CORPUS = json.loads((HERE / "corpus.json").read_text(encoding="utf-8"))

@@ -14,16 +14,8 @@ from pipeline.model import Verdict
 from pipeline.report.document import report_document
 from pipeline.results import DocumentResults as Verification
 from pipeline.text import PageText, Unreadable, normalize, read_page
-from pipeline.verify import (
-    Copy,
-    CopyKind,
-    NormalizedPage,
-    _windows,
-    citation_verdict,
-    score_passage,
-    segments,
-    verify_passage,
-)
+from pipeline.verify import CopyKind, NormalizedPage, _windows, citation_verdict, score_passage, segments, verify_passage
+from pipeline.results import Copy
 from tests.testweb.archive import Capture, PywbArchive
 from tests.testweb.origin import PERSIAN, PERSIAN_1256, OriginServer, Page
 from tests.testweb.pdf import make_pdf

@@ -23,7 +23,8 @@ from pipeline.model import Verdict
 from pipeline.results import Verification
 from pipeline.signals import unusable_copy
 from pipeline.text import Unreadable, read_page
-from pipeline.verify import Copy, NormalizedPage, QuoteMatch, Thresholds
+from pipeline.verify import NormalizedPage, Thresholds
+from pipeline.results import Copy, QuoteMatch
 
 Reader = Callable[[EvidenceRef], Payload]
 

@@ -9,9 +9,8 @@ from typing import Any
 
 from pipeline.archive.model import ArchiveState, Lookup, SaveResult
 from pipeline.inert import field
-from pipeline.liveness import count_by_status
 from pipeline.model import LinkCheck
-from pipeline.results import DocumentResults, tally
+from pipeline.results import DocumentResults, count_by_status, tally
 from pipeline.times import timestamp_to_datetime
 
 
