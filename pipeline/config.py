@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import enum
 import json
 import math
 import os
@@ -12,16 +13,134 @@ import tomllib
 import urllib.parse
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from pipeline.errors import ConfigError
 from pipeline.guard import ConnectTo
-from pipeline.rules import parse_accept, url_pattern
+from pipeline.rules import most_specific_domain, parse_accept, url_pattern
 from pipeline.times import parse_duration, parse_iso
 
 CONFIG_FILE_NAME = "citewatch.toml"
 ENV_PREFIX = "CITEWATCH_"
-DIALECTS = ("ia", "pywb", "memento")
+
+
+class ArchiveKind(enum.StrEnum):
+    """How an archive is asked: the Internet Archive's CDX server and Save Page Now, pywb's
+    CDX server and record mode, or any Memento archive by its TimeMap (no saving)."""
+
+    IA = "ia"
+    PYWB = "pywb"
+    MEMENTO = "memento"
+
+
+_HTTP_URL = re.compile(r"^https?://[^/\s]+")
+
+
+@dataclasses.dataclass(frozen=True)
+class ArchiveConfig:
+    """One archive to ask: its name in reports, its kind, where its index is (a CDX endpoint,
+    or a TimeMap prefix for a Memento archive), its replay prefix, where saves go (None:
+    it is not asked to save), and its own pace (None: the archive_* settings')."""
+
+    name: str
+    kind: ArchiveKind
+    index_url: str
+    replay_url: str
+    save_url: str | None = None
+    cdx_per_minute: float | None = None
+    replay_per_second: float | None = None
+
+    KEYS: ClassVar[dict[str, Any]] = {
+        "name": str, "kind": str, "cdx_url": str, "timemap_url": str, "replay_url": str, "save_url": str,
+        "cdx_per_minute": (int, float), "replay_per_second": (int, float)}
+
+    @classmethod
+    def from_table(cls, entry: Any, where: str) -> ArchiveConfig:
+        """An `[[archives]]` table, checked: ValueError naming `where` and the key."""
+        if not isinstance(entry, dict):
+            raise ValueError(f"{where} must be a table")
+        for key, value in entry.items():
+            if key not in cls.KEYS:
+                raise ValueError(f"{where}: unknown key {key!r} (known: {', '.join(cls.KEYS)})")
+            if not isinstance(value, cls.KEYS[key]) or isinstance(value, bool):
+                raise ValueError(f"{where}.{key} has the wrong type: {value!r}")
+        if not entry.get("name"):
+            raise ValueError(f"{where} needs a name of its own")
+        try:
+            kind = ArchiveKind(entry.get("kind"))
+        except ValueError:
+            raise ValueError(f"{where}.kind must be one of {', '.join(k.value for k in ArchiveKind)}") from None
+        index_key = "timemap_url" if kind is ArchiveKind.MEMENTO else "cdx_url"
+        for key in ("replay_url", index_key, *(["save_url"] if "save_url" in entry else [])):
+            if not _HTTP_URL.match(str(entry.get(key, ""))):
+                raise ValueError(f"{where}.{key} must be an http(s) URL")
+        if kind is ArchiveKind.MEMENTO and "save_url" in entry:
+            raise ValueError(f"{where}.save_url: a Memento archive known by its TimeMap cannot be asked to save")
+        for key in ("cdx_per_minute", "replay_per_second"):
+            if key in entry and not (math.isfinite(entry[key]) and entry[key] >= 0):
+                raise ValueError(f"{where}.{key} must be a finite number, 0 or more")
+        pace = {key: float(entry[key]) for key in ("cdx_per_minute", "replay_per_second") if key in entry}
+        return cls(entry["name"], kind, entry[index_key], entry["replay_url"], entry.get("save_url"), **pace)
+
+    def to_table(self) -> dict[str, Any]:
+        """The table this came from (URLs without credentials): what `citewatch settings` shows."""
+        table: dict[str, Any] = {"name": self.name, "kind": self.kind.value,
+                                 "timemap_url" if self.kind is ArchiveKind.MEMENTO else "cdx_url": redact_url(self.index_url),
+                                 "replay_url": redact_url(self.replay_url)}
+        if self.save_url:
+            table["save_url"] = redact_url(self.save_url)
+        table.update({key: value for key in ("cdx_per_minute", "replay_per_second")
+                      if (value := getattr(self, key)) is not None})
+        return table
+
+
+@dataclasses.dataclass(frozen=True)
+class DomainRule:
+    """How links to one domain (and the names under it) are judged and asked for: statuses
+    that mean alive besides 2xx, the same in lychee's `accept` form, not checked at all, and
+    headers sent to it (the operator's only: docs/security.md)."""
+
+    alive_statuses: frozenset[int] = frozenset()
+    accept: str = ""
+    skip: bool = False
+    headers: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+    KEYS: ClassVar[dict[str, type]] = {"alive_statuses": list, "skip": bool, "headers": dict, "accept": str}
+
+    @classmethod
+    def from_table(cls, domain: str, rule: Any) -> DomainRule:
+        """A `[domains."example.org"]` table, checked: ValueError naming the domain and the rule."""
+        if not isinstance(rule, dict):
+            raise ValueError(f"domains.{domain} must be a table")
+        for key, value in rule.items():
+            if key not in cls.KEYS:
+                raise ValueError(f"domains.{domain}: unknown rule {key!r} (known: {', '.join(cls.KEYS)})")
+            if not isinstance(value, cls.KEYS[key]):
+                raise ValueError(f"domains.{domain}.{key} must be a {cls.KEYS[key].__name__}")
+        statuses = rule.get("alive_statuses", [])
+        if not all(isinstance(code, int) and not isinstance(code, bool) and 100 <= code <= 599 for code in statuses):
+            raise ValueError(f"domains.{domain}.alive_statuses must be HTTP statuses as whole numbers "
+                             f"(like [403]), got {statuses!r}")
+        if "accept" in rule:
+            parse_accept(rule["accept"])
+        headers = rule.get("headers", {})
+        if not all(isinstance(k, str) and isinstance(v, str) and "\n" not in k + v and "\r" not in k + v
+                   for k, v in headers.items()):
+            raise ValueError(f"domains.{domain}.headers must map names to text on one line, got {headers!r}")
+        return cls(frozenset(statuses), rule.get("accept", ""), rule.get("skip", False), dict(headers))
+
+    def to_table(self) -> dict[str, Any]:
+        """The rule as written (header values hidden: they are often credentials)."""
+        table: dict[str, Any] = {}
+        if self.alive_statuses:
+            table["alive_statuses"] = sorted(self.alive_statuses)
+        if self.accept:
+            table["accept"] = self.accept
+        if self.skip:
+            table["skip"] = True
+        if self.headers:
+            table["headers"] = {name: "(set)" for name in self.headers}
+        return table
 
 
 def _setting(default: Any, help: str, **checks: Any) -> Any:
@@ -45,9 +164,8 @@ class Settings:
         url=True,
     )
     wayback_save_url: str = _setting("https://web.archive.org/save", "Save Page Now endpoint", url=True)
-    wayback_dialect: str = _setting(
-        "ia", "ia (Internet Archive CDX), pywb (pywb CDX) or memento (wayback_cdx_url is a TimeMap prefix)",
-        choices=DIALECTS)
+    wayback_dialect: ArchiveKind = _setting(
+        ArchiveKind.IA, "ia (Internet Archive CDX), pywb (pywb CDX) or memento (wayback_cdx_url is a TimeMap prefix)")
     archive_mode: str = _setting(
         "cdx", "cdx (one CDX query a URL) or timegate (closest memento first; CDX when unusable)",
         choices=("cdx", "timegate"),
@@ -145,10 +263,9 @@ class Settings:
          "bloomberg.com", "telegraph.co.uk", "foreignpolicy.com"),
         "sites whose 401/402/403 means a paywall: alive, flagged paywall",
     )
-    domains: dict = _setting(
+    domains: Mapping[str, DomainRule] = _setting(
         {},
         "per-domain rules: {domain: {alive_statuses = [403], accept = \"200..=299,403\", skip = true, headers = {...}}}",
-        check=lambda rules: _check_domain_rules(rules),
     )
     exclude: tuple[str, ...] = _setting(
         (), "URLs not to check: regular expressions, or globs with * (also read from .citewatchignore)",
@@ -156,16 +273,36 @@ class Settings:
     accept: str = _setting("", "statuses that mean alive, like lychee's 200..=299,403 (empty: 2xx by content)",
                            check=lambda text: parse_accept(text))
     include_fragments: bool = _setting(False, "check that a URL's #fragment names an id or anchor in the page")
-    archives: list = _setting(
-        [],
-        "archives to ask, in order: [{name, kind = ia|pywb|memento, cdx_url | timemap_url, replay_url, "
+    archives: tuple[ArchiveConfig, ...] = _setting(
+        (),
+        "archives to ask, in order: [{name, kind = ia|pywb|memento, cdx_url | timemap_url, replay_url, save_url, "
         "cdx_per_minute, replay_per_second}] (empty: the wayback_* settings)",
-        check=lambda entries: _check_archives(entries),
     )
+
+    def __post_init__(self) -> None:
+        """The typed settings given in their written form (a kind's name, tables, as a
+        script or a test writes them) are read into their types, with the same checks."""
+        for name, kind in (("wayback_dialect", ArchiveKind), ("domains", DomainRule), ("archives", ArchiveConfig)):
+            object.__setattr__(self, name, _convert(kind, getattr(self, name)))
 
     @classmethod
     def names(cls) -> list[str]:
         return [f.name for f in dataclasses.fields(cls)]
+
+    def archive_configs(self) -> tuple[ArchiveConfig, ...]:
+        """The archives to ask, in order: the `archives` list, else the one of wayback_*."""
+        if self.archives:  # an `ia` archive saves through wayback_save_url unless it names its own
+            return tuple(dataclasses.replace(a, save_url=self.wayback_save_url)
+                         if a.kind is ArchiveKind.IA and a.save_url is None else a for a in self.archives)
+        host = urllib.parse.urlsplit(self.wayback_replay_url).hostname or "the archive"
+        saves = self.wayback_dialect is not ArchiveKind.MEMENTO
+        return (ArchiveConfig("Internet Archive" if host == "web.archive.org" else host, self.wayback_dialect,
+                              self.wayback_cdx_url, self.wayback_replay_url, self.wayback_save_url if saves else None),)
+
+    def domain_rule(self, host: str) -> tuple[str | None, DomainRule]:
+        """The domain of `domains` that `host` is or is under (the longest), and its rule."""
+        domain = most_specific_domain(host, self.domains)
+        return domain, self.domains[domain] if domain is not None else DomainRule()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -190,8 +327,6 @@ REPOSITORY_SETTINGS = frozenset({
     "paywall_domains", "domains", "exclude", "accept", "include_fragments", "check_method", "soft404_probe",
     "archive_mode", "archive_after_window_days", "archive_window_days",
 })
-# Per-domain rules a repository file may not give: they are sent to the site.
-OPERATOR_DOMAIN_RULES = frozenset({"headers"})
 
 # Settings that existed once: saying so beats "unknown setting" for a file that worked before.
 REMOVED = {
@@ -221,6 +356,12 @@ def shown(settings: Settings, name: str) -> Any:
         return "(set)" if value else ""
     if field.metadata.get("url"):
         return redact_url(value)
+    if isinstance(value, enum.Enum):
+        return value.value
+    if name == "archives":
+        return [archive.to_table() for archive in value]
+    if name == "domains":
+        return {domain: rule.to_table() for domain, rule in value.items()}
     return value
 
 
@@ -303,13 +444,11 @@ def load_settings(
     return LoadedSettings(Settings(**values), sources, path, tuple(warnings))
 
 
-def _repository_domain_rules(rules: dict) -> tuple[dict, list[tuple[str, str]]]:
-    """The per-domain rules less those only the operator may give, and (domain, rule) refused."""
-    kept, refused = {}, []
-    for domain, rule in rules.items():
-        kept[domain] = {key: value for key, value in rule.items() if key not in OPERATOR_DOMAIN_RULES}
-        refused += [(domain, key) for key in rule if key in OPERATOR_DOMAIN_RULES]
-    return kept, refused
+def _repository_domain_rules(rules: Mapping[str, DomainRule]) -> tuple[dict[str, DomainRule], list[tuple[str, str]]]:
+    """The per-domain rules less what only the operator may give (headers: they are sent to
+    the site), and the (domain, rule) refused."""
+    kept = {domain: dataclasses.replace(rule, headers={}) for domain, rule in rules.items()}
+    return kept, [(domain, "headers") for domain, rule in rules.items() if rule.headers]
 
 
 def _find_config(config_path: Path | str | None, cwd: Path) -> Path | None:
@@ -368,7 +507,8 @@ def _did_you_mean(name: str, known: Mapping[str, Any]) -> str:
 _NOT_SETTINGS = {"CITEWATCH_CHROMIUM"}  # variables of the test suite, not of citewatch
 
 # Field annotations are strings under `from __future__ import annotations`.
-_TYPES = {"str": str, "bool": bool, "int": int, "float": float, "tuple[str, ...]": tuple, "dict": dict, "list": list}
+_TYPES = {"str": str, "bool": bool, "int": int, "float": float, "tuple[str, ...]": tuple,
+          "ArchiveKind": ArchiveKind, "Mapping[str, DomainRule]": DomainRule, "tuple[ArchiveConfig, ...]": ArchiveConfig}
 _TABLE_SETTINGS = {"domains", "archives"}  # TOML tables that are one setting, not a group of settings
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -424,18 +564,32 @@ def _convert(kind: Any, raw: Any) -> Any:
         if isinstance(raw, (list, tuple)) and all(isinstance(x, str) for x in raw):
             return tuple(raw)
         raise ValueError(f"expected a list of strings, got {raw!r}")
-    if kind is list:
+    if kind is ArchiveKind:
+        if isinstance(raw, ArchiveKind):
+            return raw
+        try:
+            return ArchiveKind(raw)
+        except ValueError:
+            raise ValueError(f"must be one of {', '.join(k.value for k in ArchiveKind)}, got {raw!r}") from None
+    if kind is ArchiveConfig:
         if isinstance(raw, str):
             raw = json.loads(raw) if raw.strip() else []
+        if isinstance(raw, tuple) and all(isinstance(entry, ArchiveConfig) for entry in raw):
+            return raw
         if not isinstance(raw, list):
-            raise ValueError(f"expected a list, got {raw!r}")
-        return raw
-    if kind is dict:
+            raise ValueError(f"expected a list of tables, got {raw!r}")
+        archives = tuple(ArchiveConfig.from_table(entry, f"archives[{number}]") for number, entry in enumerate(raw, 1))
+        names = [archive.name for archive in archives]
+        if len(set(names)) != len(names):
+            raise ValueError(f"archives[{len(set(names)) + 1}] needs a name of its own")
+        return archives
+    if kind is DomainRule:
         if isinstance(raw, str):
             raw = json.loads(raw) if raw.strip() else {}
         if not isinstance(raw, dict):
             raise ValueError(f"expected a table, got {raw!r}")
-        return raw
+        return {domain: rule if isinstance(rule, DomainRule) else DomainRule.from_table(domain, rule)
+                for domain, rule in raw.items()}
     if kind is str:
         if not isinstance(raw, str):
             raise ValueError(f"expected a string, got {raw!r}")
@@ -446,60 +600,6 @@ def _convert(kind: Any, raw: Any) -> Any:
 def _check_connect_to(entries: tuple[str, ...]) -> None:
     for entry in entries:
         ConnectTo.parse(entry)
-
-
-_RULE_KEYS = {"alive_statuses": list, "skip": bool, "headers": dict, "accept": str}
-
-
-def _check_domain_rules(rules: dict) -> None:
-    for domain, rule in rules.items():
-        if not isinstance(rule, dict):
-            raise ValueError(f"domains.{domain} must be a table")
-        for key, value in rule.items():
-            if key not in _RULE_KEYS:
-                raise ValueError(f"domains.{domain}: unknown rule {key!r} (known: {', '.join(_RULE_KEYS)})")
-            if not isinstance(value, _RULE_KEYS[key]):
-                raise ValueError(f"domains.{domain}.{key} must be a {_RULE_KEYS[key].__name__}")
-        statuses = rule.get("alive_statuses", [])
-        if not all(isinstance(code, int) and not isinstance(code, bool) and 100 <= code <= 599 for code in statuses):
-            raise ValueError(f"domains.{domain}.alive_statuses must be HTTP statuses as whole numbers "
-                             f"(like [403]), got {statuses!r}")
-        if "accept" in rule:
-            parse_accept(rule["accept"])
-        headers = rule.get("headers", {})
-        if not all(isinstance(k, str) and isinstance(v, str) and "\n" not in k + v and "\r" not in k + v
-                   for k, v in headers.items()):
-            raise ValueError(f"domains.{domain}.headers must map names to text on one line, got {headers!r}")
-
-
-ARCHIVE_KINDS = ("ia", "pywb", "memento")
-_ARCHIVE_KEYS = {"name": str, "kind": str, "cdx_url": str, "timemap_url": str, "replay_url": str,
-                 "cdx_per_minute": (int, float), "replay_per_second": (int, float)}
-
-
-def _check_archives(entries: list) -> None:
-    names = set()
-    for number, entry in enumerate(entries, 1):
-        where = f"archives[{number}]"
-        if not isinstance(entry, dict):
-            raise ValueError(f"{where} must be a table")
-        for key, value in entry.items():
-            if key not in _ARCHIVE_KEYS:
-                raise ValueError(f"{where}: unknown key {key!r} (known: {', '.join(_ARCHIVE_KEYS)})")
-            if not isinstance(value, _ARCHIVE_KEYS[key]) or isinstance(value, bool):
-                raise ValueError(f"{where}.{key} has the wrong type: {value!r}")
-        if not entry.get("name") or entry["name"] in names:
-            raise ValueError(f"{where} needs a name of its own")
-        names.add(entry["name"])
-        if entry.get("kind") not in ARCHIVE_KINDS:
-            raise ValueError(f"{where}.kind must be one of {', '.join(ARCHIVE_KINDS)}")
-        needed = ["replay_url", "timemap_url" if entry["kind"] == "memento" else "cdx_url"]
-        for key in needed:
-            if not re.match(r"^https?://[^/\s]+", str(entry.get(key, ""))):
-                raise ValueError(f"{where}.{key} must be an http(s) URL")
-        for key in ("cdx_per_minute", "replay_per_second"):
-            if key in entry and not (math.isfinite(entry[key]) and entry[key] >= 0):
-                raise ValueError(f"{where}.{key} must be a finite number, 0 or more")
 
 
 def _check_patterns(patterns: tuple[str, ...]) -> None:

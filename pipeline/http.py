@@ -45,6 +45,7 @@ from pipeline import USER_AGENT
 from pipeline.config import Settings
 from pipeline.guard import AddressRefused, ConnectTo, Guard, host_port
 from pipeline.model import RedirectHop as Hop
+from pipeline.rules import host_under
 from pipeline.times import parse_retry_after
 
 REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
@@ -595,12 +596,6 @@ def _queued(since: float, started: float | None) -> float:
 def _queued_error(error: FetchError, since: float, started: float | None) -> FetchError:
     error.queued_ms = _queued(since, started)
     return error
-
-
-def host_under(host: str, domain: str) -> bool:
-    """`host` is `domain` or a name under it."""
-    host, domain = host.lower().rstrip("."), domain.lower().strip(".")
-    return bool(domain) and (host == domain or host.endswith("." + domain))
 
 
 def _fetch_error(exc: aiohttp.ClientError, hops: tuple[Hop, ...]) -> FetchError:

@@ -22,12 +22,12 @@ from pathlib import Path
 from rapidfuzz import fuzz
 
 from pipeline import text
-from pipeline.config import Settings
+from pipeline.config import DomainRule, Settings
 from pipeline.errors import CannotRunError
 from pipeline.extract.urls import canonicalize
 from pipeline.http import FAST_FAILURE_MS, FetchError, FetchErrorKind, Fetcher, Response, Retry, run_sync
 from pipeline.model import LinkCheck, LinkStatus, url_key
-from pipeline.rules import IGNORE_FILE, Exclusions, parse_accept, read_ignore_file
+from pipeline.rules import IGNORE_FILE, Exclusions, most_specific_domain, parse_accept, read_ignore_file
 from pipeline.signals import is_bot_wall, is_paywalled, says_cannot_be_found, says_not_found_in_title, unusable_copy
 from pipeline.text import PageText
 from pipeline.times import now_iso
@@ -50,16 +50,6 @@ class Classification:
     status: LinkStatus
     reason: str
     paywall: bool = False
-
-
-def domain_matches(host: str, domains: Sequence[str]) -> str | None:
-    """The entry of `domains` that `host` is or is under, if any."""
-    host = host.lower().rstrip(".")
-    for domain in domains:
-        domain = domain.lower().strip(".")
-        if host == domain or host.endswith("." + domain):
-            return domain
-    return None
 
 
 def is_site_root(url: str) -> bool:
@@ -237,11 +227,6 @@ class Checker:
         self.accepted = parse_accept(settings.accept) - _SUCCESS
         self.fragments = fragments
 
-    def _rule(self, host: str) -> tuple[str | None, Mapping]:
-        """The per-domain rule for a host: (domain, rule)."""
-        domain = domain_matches(host, list(self.settings.domains))
-        return domain, (self.settings.domains.get(domain, {}) if domain else {})
-
     async def check(self, url: str) -> LinkCheck:
         async with self._pages:
             return await self._check(url)
@@ -253,13 +238,13 @@ class Checker:
         if reason := invalid_reason(target):
             return LinkCheck(url, canonical, LinkStatus.INVALID_URL, None, None, (), 0.0, started, reason)
         host = urllib.parse.urlsplit(target).hostname or ""
-        rule_domain, rule = self._rule(host)
-        if rule.get("skip"):
+        rule_domain, rule = self.settings.domain_rule(host)
+        if rule.skip:
             return LinkCheck(url, canonical, LinkStatus.SKIPPED, None, None, (), 0.0, started,
                              f"skipped by the rule for {rule_domain}")
         if excluded := self.exclusions.reason(target) or self.exclusions.reason(url):
             return LinkCheck(url, canonical, LinkStatus.SKIPPED, None, None, (), 0.0, started, excluded)
-        outcome, tries, elapsed = await self._fetch(target, rule.get("headers"), rule_domain)
+        outcome, tries, elapsed = await self._fetch(target, rule.headers, rule_domain)
         elapsed = round(elapsed, 1)
         if isinstance(outcome, FetchError):
             fast = not is_evidence(outcome.kind, elapsed)
@@ -277,7 +262,7 @@ class Checker:
             read, view = await asyncio.get_running_loop().run_in_executor(_READERS, self._read_for_check, outcome)
         verdict = classify(
             target, outcome, view,
-            paywall_site=domain_matches(host, self.settings.paywall_domains) is not None,
+            paywall_site=most_specific_domain(host, self.settings.paywall_domains) is not None,
             alive_statuses=self._accepted(rule),
         )
         if verdict.status.alive and self.settings.soft404_probe and not is_site_root(target):
@@ -294,11 +279,10 @@ class Checker:
             await loop.run_in_executor(_READERS, self.on_page, result, read)  # whoever keeps it may normalise it
         return result
 
-    def _accepted(self, rule: Mapping) -> frozenset[int]:
+    def _accepted(self, rule: DomainRule) -> frozenset[int]:
         """Statuses that mean alive here, beyond 2xx (judged by content whatever the rules):
         --accept, and the domain's `accept` and `alive_statuses`."""
-        domain = parse_accept(rule.get("accept", "")) - _SUCCESS
-        return self.accepted | domain | frozenset(rule.get("alive_statuses", ()))
+        return self.accepted | (parse_accept(rule.accept) - _SUCCESS) | rule.alive_statuses
 
     def _read_for_check(self, response: Response) -> tuple[PageRead | None, PageText]:
         """The page read in full (when it will be verified) and what classification looks at."""
@@ -311,17 +295,17 @@ class Checker:
         """One page fetched in full and read, with the domain's rule (headers, skip) and
         the host's pacing, as a check would: for a page wanted without a check."""
         host = urllib.parse.urlsplit(url).hostname or ""
-        rule_domain, rule = self._rule(host)
-        if rule.get("skip"):
+        rule_domain, rule = self.settings.domain_rule(host)
+        if rule.skip:
             return PageRead(url, None, f"skipped by the rule for {rule_domain}")
         async with self._pages:
             try:
-                response = await self.fetcher.fetch(url, headers=rule.get("headers"), headers_domain=rule_domain)
+                response = await self.fetcher.fetch(url, headers=rule.headers, headers_domain=rule_domain)
             except FetchError as error:
                 return PageRead(url, None, error.reason)
             return await asyncio.get_running_loop().run_in_executor(_READERS, read_response, response)
 
-    async def _fetch(self, url: str, headers: dict | None,
+    async def _fetch(self, url: str, headers: Mapping[str, str] | None,
                      domain: str | None) -> tuple[Response | FetchError, int, float]:
         """The last outcome of up to 1 + retries tries, their number, the last one's time."""
         tries = 0
@@ -345,7 +329,7 @@ class Checker:
                 self.fetcher.pause_host(url, wait)  # the host said slow down: everyone waits
             await asyncio.sleep(wait)
 
-    async def _get(self, url: str, headers: dict | None, domain: str | None) -> Response:
+    async def _get(self, url: str, headers: Mapping[str, str] | None, domain: str | None) -> Response:
         max_bytes = self.settings.check_max_bytes
         if self.settings.check_method == "head":
             head = await self.fetcher.fetch(url, method="HEAD", headers=headers, headers_domain=domain)

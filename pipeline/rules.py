@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,18 @@ from pipeline.errors import ConfigError
 IGNORE_FILE = ".citewatchignore"
 IGNORE_FILE_CAP = 1_000_000  # bytes of an ignore file read at most
 _REGEX_ONLY = re.compile(r"[\\^$()\[\]+{}|]|\.\*")
+
+
+def host_under(host: str, domain: str) -> bool:
+    """`host` is `domain` or a name under it (any case, a final dot ignored)."""
+    host, domain = host.lower().rstrip("."), domain.lower().strip(".")
+    return bool(domain) and (host == domain or host.endswith("." + domain))
+
+
+def most_specific_domain(host: str, domains: Iterable[str]) -> str | None:
+    """The entry of `domains` that `host` is or is under, the longest when several are
+    (`news.example.org` before `example.org`); as written, so that it keys its rule."""
+    return max((d for d in domains if host_under(host, d)), key=lambda d: len(d.strip(".")), default=None)
 
 
 _RE2_OPTIONS = re2.Options()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.config import Settings, describe, env_name, load_settings
+from pipeline.config import ArchiveKind, DomainRule, Settings, describe, env_name, load_settings
 from pipeline.errors import ConfigError, ExitCode
 
 
@@ -151,5 +151,36 @@ def test_archives_from_the_file(tmp_path: Path) -> None:
         '[[archives]]\nname = "Arquivo"\nkind = "pywb"\ncdx_url = "https://arquivo.pt/wayback/cdx"\n'
         'replay_url = "https://arquivo.pt/wayback/"\n\n[[archives]]\nname = "Today"\nkind = "memento"\n'
         'timemap_url = "https://archive.today/timemap/"\nreplay_url = "https://archive.ph/"\n')
-    settings = load_settings(tmp_path / "citewatch.toml", cwd=tmp_path, env={}).settings
-    assert [a["name"] for a in settings.archives] == ["Arquivo", "Today"]
+    loaded = load_settings(tmp_path / "citewatch.toml", cwd=tmp_path, env={})
+    arquivo, today = loaded.settings.archives
+    assert (arquivo.name, arquivo.kind, arquivo.index_url) == ("Arquivo", ArchiveKind.PYWB, "https://arquivo.pt/wayback/cdx")
+    assert (today.kind, today.index_url, today.save_url) == (ArchiveKind.MEMENTO, "https://archive.today/timemap/", None)
+    shown = {row["name"]: row for row in describe(loaded)}["archives"]
+    assert shown["value"][1] == {"name": "Today", "kind": "memento", "timemap_url": "https://archive.today/timemap/",
+                                 "replay_url": "https://archive.ph/"}
+    assert shown["source"] == str(tmp_path / "citewatch.toml")
+
+
+def test_each_archive_saves_at_its_own_save_url(tmp_path: Path) -> None:
+    """Before: `save_url` was read by the archive client but refused by the settings
+    ("unknown key 'save_url'"), so saving to a second archive could not be configured."""
+    (tmp_path / "ops.toml").write_text(
+        '[[archives]]\nname = "Ours"\nkind = "pywb"\ncdx_url = "https://ours.example/cdx"\n'
+        'replay_url = "https://ours.example/web/"\nsave_url = "https://ours.example/record/"\n\n'
+        '[[archives]]\nname = "IA"\nkind = "ia"\ncdx_url = "https://web.archive.org/cdx/search/cdx"\n'
+        'replay_url = "https://web.archive.org/web/"\n')
+    settings = load_settings(tmp_path / "ops.toml", cwd=tmp_path, env={}).settings
+    ours, ia = settings.archive_configs()
+    assert ours.save_url == "https://ours.example/record/"
+    assert ia.save_url == settings.wayback_save_url  # an `ia` archive without one saves where the IA does
+    with pytest.raises(ConfigError, match=r"archives\[1\]\.save_url: a Memento archive"):
+        load_settings(env={"CITEWATCH_ARCHIVES": '[{"name": "T", "kind": "memento", "timemap_url": "https://t/tm/", '
+                                                 '"replay_url": "https://t/", "save_url": "https://t/save"}]'})
+
+
+def test_domain_rules_are_typed_and_the_most_specific_domain_wins() -> None:
+    settings = Settings(domains={"example.org": {"alive_statuses": [403]}, "News.Example.org": {"skip": True}})
+    assert settings.domain_rule("a.news.example.org.") == ("News.Example.org", DomainRule(skip=True))
+    domain, rule = settings.domain_rule("www.example.org")
+    assert (domain, rule.alive_statuses, rule.skip) == ("example.org", frozenset({403}), False)
+    assert settings.domain_rule("example.com") == (None, DomainRule())

@@ -21,7 +21,7 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.warcwriter import WARCWriter
 
 from pipeline.cli import cli
-from pipeline.config import Settings, load_settings
+from pipeline.config import DomainRule, Settings, load_settings
 from tests.test_evidence import Web, cli_run, folder_of, report_of, web  # noqa: F401  (web: a fixture)
 from tests.test_integrations import SCRIPT, _env, fake_ia  # noqa: F401  (a fixture)
 from tests.testweb.fake_ia import FakeInternetArchive
@@ -61,11 +61,11 @@ def test_a_repository_file_keeps_the_rules_it_may_set(tmp_path: Path) -> None:
     loaded = load_settings(cwd=tmp_path, env={})
     assert loaded.settings.allow_private is False
     assert loaded.settings.dead_after_failures == 5 and loaded.settings.exclude == ("tracker",)
-    assert loaded.settings.domains == {"example.com": {"alive_statuses": [403]}}
+    assert loaded.settings.domains == {"example.com": DomainRule(alive_statuses=frozenset({403}))}
     assert len(loaded.warnings) == 2
     # the same file named by the operator is the operator's own: every setting counts
     named = load_settings(tmp_path / "citewatch.toml", cwd=tmp_path, env={})
-    assert named.settings.allow_private is True and named.settings.domains["example.com"]["headers"]
+    assert named.settings.allow_private is True and named.settings.domains["example.com"].headers == {"Cookie": "a=b"}
 
 
 def test_the_settings_command_says_which_repository_lines_were_ignored(tmp_path: Path,

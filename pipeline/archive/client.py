@@ -6,7 +6,6 @@ here once."""
 from __future__ import annotations
 
 import dataclasses
-import urllib.parse
 from collections.abc import MutableMapping
 from typing import Protocol
 
@@ -26,10 +25,10 @@ from pipeline.archive.model import (
     Via,
 )
 from pipeline.archive.policy import RequestPolicy
-from pipeline.archive.save import SAVERS, NoSaver, Saver
+from pipeline.archive.save import Saver, saver_for
 from pipeline.archive.timemap import TimeMapIndex
 from pipeline.archive.timegate import TimeGate
-from pipeline.config import Settings
+from pipeline.config import ArchiveConfig, ArchiveKind, Settings
 from pipeline.http import BlockingFetcher
 
 
@@ -55,20 +54,21 @@ class ArchiveClient:
     """A Wayback-compatible archive (the Internet Archive by default, pywb-based archives
     with the `pywb` dialect)."""
 
-    def __init__(self, settings: Settings, *, cache: Cache | None = None,
-                 fetcher: BlockingFetcher | None = None, name: str = "") -> None:
+    def __init__(self, settings: Settings, config: ArchiveConfig | None = None, *, cache: Cache | None = None,
+                 fetcher: BlockingFetcher | None = None) -> None:
         self.settings = settings
-        self.name = name or archive_name(settings)
-        self.policy = RequestPolicy(settings, fetcher=fetcher)
+        self.config = config = config or settings.archive_configs()[0]
+        self.name = config.name
+        self.replay_url = config.replay_url
+        self.policy = RequestPolicy(settings, config, fetcher=fetcher)
         self.cache = cache if cache is not None else MemoryCache()
-        memento = settings.wayback_dialect == "memento"
+        memento = config.kind is ArchiveKind.MEMENTO
         self.index: CaptureIndex = (
-            TimeMapIndex(settings.wayback_cdx_url, self.policy) if memento else
-            CdxIndex(settings.wayback_cdx_url, DIALECTS[settings.wayback_dialect], self.policy,
-                     max_captures=settings.archive_max_captures))
-        self.reader = MementoReader(settings.wayback_replay_url, self.policy)
+            TimeMapIndex(config.index_url, self.policy) if memento else
+            CdxIndex(config.index_url, DIALECTS[config.kind], self.policy, max_captures=settings.archive_max_captures))
+        self.reader = MementoReader(config.replay_url, self.policy)
         self.unread: dict[tuple[str, str | None], list[Unread]] = {}  # captures listed but not read, and why
-        self.saver: Saver = SAVERS.get(settings.wayback_dialect, NoSaver)(self.policy)
+        self.saver: Saver = saver_for(config, self.policy)
         # a TimeGate of the Wayback form (<prefix><timestamp>/<url>); a Memento archive's differs
         self.timegate = TimeGate(self.reader) if settings.archive_mode == "timegate" and not memento else None
 
@@ -90,7 +90,7 @@ class ArchiveClient:
         except ArchiveUnavailable as exc:
             return Lookup(url, ArchiveState.UNAVAILABLE, reason=str(exc), queried_url=url, archive=self.name)
         return dataclasses.replace(
-            lookup_from_captures(url, captures, date, replay_prefix=self.settings.wayback_replay_url,
+            lookup_from_captures(url, captures, date, replay_prefix=self.replay_url,
                                  after_window_days=self.settings.archive_after_window_days, queried_url=queried, via=via),
             archive=self.name)
 
@@ -129,7 +129,7 @@ class ArchiveClient:
             return None
         unread = self.unread.setdefault((url, date), [])
         for capture in preference(captures, date, self.settings.archive_after_window_days)[:tries]:
-            snapshot = snapshot_of(capture, self.settings.wayback_replay_url)
+            snapshot = snapshot_of(capture, self.replay_url)
             try:
                 found = self.reader.read(snapshot.raw_url)
             except ArchiveUnavailable as exc:
@@ -160,7 +160,7 @@ class ArchiveClient:
             digests.add(capture.digest)
             reads += 1
             try:
-                evidence = self.reader.read(snapshot_of(capture, self.settings.wayback_replay_url).raw_url)
+                evidence = self.reader.read(snapshot_of(capture, self.replay_url).raw_url)
             except ArchiveUnavailable:
                 continue
             if evidence is not None and evidence.status == 200 and evidence.snapshot.timestamp not in seen:
@@ -180,8 +180,3 @@ class ArchiveClient:
         """Close the archive's connections."""
         self.policy.close()
 
-
-def archive_name(settings: Settings) -> str:
-    """What the report calls the archive of the settings: the Internet Archive, or its host."""
-    host = urllib.parse.urlsplit(settings.wayback_replay_url).hostname or "the archive"
-    return "Internet Archive" if host == "web.archive.org" else host

@@ -18,6 +18,7 @@ from waybackpy.cdx_utils import full_url
 
 from pipeline.archive.model import ArchiveUnavailable, Capture, Excluded
 from pipeline.archive.policy import Endpoint, RequestPolicy, read_body
+from pipeline.config import ArchiveKind
 from pipeline.http import FetchError, FetchErrorKind
 
 
@@ -36,7 +37,7 @@ IA = Dialect("ia", "urlkey,timestamp,original,mimetype,statuscode,digest,length"
 # pywb names the fields url, mime, status; it answers CDXJ unless asked for text, and
 # answers near matches (is_fuzzy) unless told not to.
 PYWB = Dialect("pywb", "urlkey,timestamp,url,mime,status,digest,length", "&output=text&allowFuzzy=false")
-DIALECTS = {dialect.name: dialect for dialect in (IA, PYWB)}
+DIALECTS = {ArchiveKind.IA: IA, ArchiveKind.PYWB: PYWB}
 
 _FIELDS = ("urlkey", "timestamp", "original", "mimetype", "statuscode", "digest", "length")
 MAX_PAGES = 100  # resume keys followed at most for one URL

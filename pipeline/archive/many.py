@@ -10,32 +10,12 @@ capture across those asked is chosen. Each archive keeps its own limiters, break
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 
-from pipeline.archive.client import ArchiveClient, Cache, archive_name
+from pipeline.archive.client import ArchiveClient, Cache
 from pipeline.archive.model import ArchiveState, Evidence, Lookup, SaveResult, SaveState, Unread
 from pipeline.config import Settings
 from pipeline.times import date_to_timestamp, timestamp_to_datetime
-
-
-def archive_settings(settings: Settings) -> list[tuple[str, Settings]]:
-    """Each archive's name and settings: the `archives` list, else the one of wayback_*."""
-    if not settings.archives:
-        return [(archive_name(settings), settings)]
-    chosen = []
-    for entry in settings.archives:
-        memento = entry["kind"] == "memento"
-        chosen.append((entry["name"], dataclasses.replace(
-            settings,
-            wayback_dialect=entry["kind"],
-            wayback_cdx_url=entry["timemap_url"] if memento else entry["cdx_url"],
-            wayback_replay_url=entry["replay_url"],
-            wayback_save_url=entry.get("save_url", settings.wayback_save_url),
-            archive_cdx_per_minute=float(entry.get("cdx_per_minute", settings.archive_cdx_per_minute)),
-            archive_replay_per_second=float(entry.get("replay_per_second", settings.archive_replay_per_second)),
-        )))
-    return chosen
 
 
 class Archives:
@@ -44,8 +24,8 @@ class Archives:
 
     def __init__(self, settings: Settings, *, cache_for: Callable[[str, int], Cache | None] = lambda name, n: None) -> None:
         self.settings = settings
-        self.clients = [ArchiveClient(own, cache=cache_for(name, number), name=name)
-                        for number, (name, own) in enumerate(archive_settings(settings))]
+        self.clients = [ArchiveClient(settings, config, cache=cache_for(config.name, number))
+                        for number, config in enumerate(settings.archive_configs())]
         self._chosen: dict[tuple[str, str | None], ArchiveClient] = {}
 
     @property

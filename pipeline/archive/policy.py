@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Iterable
 
 from pipeline.archive.model import ArchiveUnavailable
-from pipeline.config import Settings
+from pipeline.config import ArchiveConfig, Settings
 from pipeline.http import BlockingFetcher, FetchError, FetchErrorKind, Pacer, Response, Retry
 
 
@@ -49,14 +49,17 @@ class RequestPolicy:
     the rules for asking again are the same as for any page; what is the archive's own is
     the pace of each endpoint class, the pause of a whole class on a 429, and the breaker."""
 
-    def __init__(self, settings: Settings, *, fetcher: BlockingFetcher | None = None) -> None:
+    def __init__(self, settings: Settings, config: ArchiveConfig, *, fetcher: BlockingFetcher | None = None) -> None:
         self.settings = settings
+        self.config = config
         self.fetcher = fetcher or BlockingFetcher(
-            settings, trusted_urls=[settings.wayback_cdx_url, settings.wayback_replay_url, settings.wayback_save_url],
+            settings, trusted_urls=[config.index_url, config.replay_url, config.save_url or ""],
             concurrency=settings.archive_threads, per_host=settings.archive_threads)
+        cdx = settings.archive_cdx_per_minute if config.cdx_per_minute is None else config.cdx_per_minute
+        replay = settings.archive_replay_per_second if config.replay_per_second is None else config.replay_per_second
         self.limiters = {
-            Endpoint.CDX: Pacer.per(settings.archive_cdx_per_minute, 60),
-            Endpoint.REPLAY: Pacer.per(settings.archive_replay_per_second, 1),
+            Endpoint.CDX: Pacer.per(cdx, 60),
+            Endpoint.REPLAY: Pacer.per(replay, 1),
             Endpoint.SAVE: Pacer.per(settings.archive_save_per_minute, 60),
         }
         # a broken connection is the archive down, not a hiccup: only a timeout is tried again

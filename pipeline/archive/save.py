@@ -8,6 +8,7 @@ from typing import Protocol
 
 from pipeline.archive.model import ArchiveUnavailable, SaveResult, SaveState
 from pipeline.archive.policy import Endpoint, RequestPolicy
+from pipeline.config import ArchiveConfig, ArchiveKind
 from pipeline.times import memento_timestamp
 
 
@@ -18,8 +19,9 @@ class Saver(Protocol):
 class SavePageNow2:
     """POST with the user's S3 keys, then poll the job's status."""
 
-    def __init__(self, policy: RequestPolicy) -> None:
+    def __init__(self, policy: RequestPolicy, save_url: str) -> None:
         self.policy = policy
+        self.save_url = save_url
 
     def save(self, url: str) -> SaveResult:
         settings = self.policy.settings
@@ -31,7 +33,7 @@ class SavePageNow2:
         data = {"url": url, "if_not_archived_within": settings.save_if_not_archived_within,
                 "skip_first_archive": "1", "js_behavior_timeout": "0"}
         try:
-            answer = self.policy.request(Endpoint.SAVE, settings.wayback_save_url, method="POST", headers=headers,
+            answer = self.policy.request(Endpoint.SAVE, self.save_url, method="POST", headers=headers,
                                          data=data).json()
         except ArchiveUnavailable as exc:
             return SaveResult(url, SaveState.FAILED, None, str(exc))
@@ -41,7 +43,7 @@ class SavePageNow2:
         if not job:
             return SaveResult(url, SaveState.FAILED, None, answer.get("message") or "no job id in the save answer")
         deadline = time.monotonic() + settings.save_timeout
-        status_url = settings.wayback_save_url.rstrip("/") + f"/status/{job}"
+        status_url = self.save_url.rstrip("/") + f"/status/{job}"
         while time.monotonic() < deadline:
             try:
                 state = self.policy.request(Endpoint.REPLAY, status_url, headers=headers).json()
@@ -60,11 +62,12 @@ class SavePageNow2:
 class PywbRecorder:
     """pywb's record mode: `GET <save_url>id_/<url>` captures the page into a new WARC."""
 
-    def __init__(self, policy: RequestPolicy) -> None:
+    def __init__(self, policy: RequestPolicy, save_url: str) -> None:
         self.policy = policy
+        self.save_url = save_url
 
     def save(self, url: str) -> SaveResult:
-        record = self.policy.settings.wayback_save_url.rstrip("/") + "/id_/" + url
+        record = self.save_url.rstrip("/") + "/id_/" + url
         try:
             response = self.policy.request(Endpoint.SAVE, record)
         except ArchiveUnavailable as exc:
@@ -76,14 +79,17 @@ class PywbRecorder:
 
 
 class NoSaver:
-    """An archive that cannot be asked to capture (a Memento archive known by its TimeMap)."""
-
-    def __init__(self, policy: RequestPolicy) -> None:
-        self.policy = policy
+    """An archive that is not asked to capture (a Memento archive known by its TimeMap, an
+    archive given with no save_url)."""
 
     def save(self, url: str) -> SaveResult:
         return SaveResult(url, SaveState.NOT_SAVED, None, "this archive cannot be asked to save a page")
 
 
-SAVERS: dict[str, type[SavePageNow2] | type[PywbRecorder] | type[NoSaver]] = {
-    "ia": SavePageNow2, "pywb": PywbRecorder, "memento": NoSaver}
+def saver_for(config: ArchiveConfig, policy: RequestPolicy) -> Saver:
+    """How the archive of `config` is asked to save: by its kind, at its save_url."""
+    if config.save_url is None or config.kind is ArchiveKind.MEMENTO:
+        return NoSaver()
+    if config.kind is ArchiveKind.PYWB:
+        return PywbRecorder(policy, config.save_url)
+    return SavePageNow2(policy, config.save_url)
