@@ -23,7 +23,8 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.run_speed import SAMPLE, sample_test_web  # noqa: E402
 from pipeline.evidence.commands import evidence_folder, reverify_targets  # noqa: E402
-from pipeline.jobs import RunOptions, run_documents  # noqa: E402
+from pipeline.jobs import run_documents
+from pipeline.summary import RunOptions  # noqa: E402
 
 QUIET = RunOptions(fail_on="never", formats=("json",))
 

@@ -26,7 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from pipeline.config import Settings  # noqa: E402
-from pipeline.jobs import RunOptions, run_documents  # noqa: E402
+from pipeline.jobs import run_documents
+from pipeline.summary import RunOptions  # noqa: E402
 from tests.testweb import sample_web  # noqa: E402
 from tests.testweb.archive import Capture, PywbArchive  # noqa: E402
 from tests.testweb.fake_ia import FakeInternetArchive  # noqa: E402

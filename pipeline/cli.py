@@ -25,18 +25,18 @@ from pipeline.evidence.commands import (
     evidence_folder,
     export_document,
     list_evidence,
-    open_evidence,
     prune_evidence,
     reverify_targets,
     serve_evidence,
 )
-from pipeline.evidence.model import EvidenceError
 from pipeline.evidence.package import COLLECTION
 from pipeline.extract import extract, extraction_json
 from pipeline.extract.table import format_table
-from pipeline.flow import find_snapshots, verify_document
+from pipeline.flow import find_snapshots
 from pipeline.inert import json_text, lines
-from pipeline.jobs import FAIL_ON, RunOptions, build_reports, recheck, run_documents, unlock, url_history
+from pipeline.history import build_reports, unlock, url_history
+from pipeline.jobs import recheck, run_documents, verify_documents
+from pipeline.summary import FAIL_ON, RunOptions
 from pipeline.liveness import check_urls
 from pipeline.model import DocumentFormat, LinkCheck
 from pipeline.report import RENDERERS, write_file
@@ -118,6 +118,9 @@ def _report(ctx: click.Context, message: str, exc: BaseException) -> None:
     if options and options.verbosity > 0:
         traceback.print_exception(exc, file=sys.stderr)
     _echo(f"citewatch: error: {message}", err=True)
+
+
+db_option = click.option("--db", "db", help="The database (default ./citewatch.sqlite, or CITEWATCH_DB).")
 
 
 @click.group(cls=_Group, epilog=EXIT_CODES_HELP, context_settings={"help_option_names": ["-h", "--help"]})
@@ -332,7 +335,7 @@ def snapshots_command(options: Options, url: str, date: str | None, as_json: boo
                    "files written by `evidence export`.")
 @click.option("--evidence", "evidence", type=click.Path(file_okay=False),
               help="With --offline: the evidence folder to read (default: the one next to the database).")
-@click.option("--db", "db", help="The database (default ./citewatch.sqlite, or CITEWATCH_DB).")
+@db_option
 @click.pass_obj
 def verify_command(options: Options, documents: tuple[str, ...], as_json: bool, fail_on: str, offline: bool,
                    evidence: str | None, db: str | None) -> None:
@@ -374,17 +377,8 @@ def verify_command(options: Options, documents: tuple[str, ...], as_json: bool, 
     for document in skipped:
         _echo(f"skipped {document['reason']}", err=True)
     several = len(extractions) + len(skipped) > 1
-    every = []
-    with contextlib.ExitStack() as stack:
-        keep = None
-        if settings.keep_evidence and extractions:
-            try:
-                keep = stack.enter_context(open_evidence(settings, label="verify")).keep
-            except EvidenceError as exc:  # verify wrote nothing before it kept evidence: it still verifies
-                _echo(f"citewatch: warning: {exc}; verdicts will name no kept bytes", err=True)
-        for extraction in extractions:
-            with progress(len(extraction.unique_urls()), options) as on_check:
-                every.append(verify_document(extraction, settings, on_check=on_check, keep=keep))
+    every = verify_documents(extractions, settings, progress=lambda total: progress(total, options),
+                             on_warning=lambda warning: _echo(f"citewatch: warning: {warning}", err=True))
     if as_json:
         shown = [report_document(results) for results in every]
         _echo(json_text(shown if several else shown[0]))
@@ -399,7 +393,7 @@ def verify_command(options: Options, documents: tuple[str, ...], as_json: bool, 
 
 @cli.command("run")
 @click.argument("documents", nargs=-1, required=True)
-@click.option("--db", "db", help="The database (default ./citewatch.sqlite, or CITEWATCH_DB).")
+@db_option
 @click.option("--reports", "reports_dir", help="Where reports go: DIR/<document-name>/ (default ./reports).")
 @click.option("--max-age", help="Don't re-check URLs found alive more recently than this (default 7d; 0 checks all).")
 @click.option("--force", is_flag=True, help="Check every URL and verify every citation, however fresh.")
@@ -446,13 +440,11 @@ def run_command(options: Options, documents: tuple[str, ...], db: str | None, re
     with progress(0, options, label="checking") as on_check:
         summary = run_documents(list(documents), settings, run_options, on_check=on_check, exclude=exclude_paths)
     for unread in summary.skipped:  # a diagnostic, once, on stderr
-        _echo(f"citewatch: skipped {unread['reason']}", err=True)
+        _echo(f"citewatch: skipped {unread.reason}", err=True)
     for document in summary.documents:  # GitHub reads workflow commands from standard output
-        for path in document.get("reports", []):
-            if path.endswith(".github.txt"):
-                click.echo(Path(path).read_text(encoding="utf-8"), nl=False)  # escaped by render_github
+        click.echo(document.annotations, nl=False)  # escaped by render_github
     if new_issues:
-        write_file(new_issues, render_new_issues(summary.new_problems))
+        write_file(new_issues, render_new_issues([problem.to_json() for problem in summary.new_problems]))
     if as_json:
         _echo(json_text(summary.to_json()))
     elif options.verbosity < 0:  # -q: only what newly broke, so that cron mails only then
@@ -466,7 +458,7 @@ def run_command(options: Options, documents: tuple[str, ...], db: str | None, re
 
 @cli.command("recheck")
 @click.argument("target")
-@click.option("--db", "db", help="The database (default ./citewatch.sqlite, or CITEWATCH_DB).")
+@db_option
 @click.option("--reports", "reports_dir", help="Where reports go (default ./reports).")
 @click.option("--json", "as_json", is_flag=True, help="Print the citations' provenance as JSON.")
 @click.pass_obj
@@ -491,7 +483,7 @@ def recheck_command(options: Options, target: str, db: str | None, reports_dir: 
 
 
 @cli.command("report")
-@click.option("--db", "db", help="The database (default ./citewatch.sqlite, or CITEWATCH_DB).")
+@db_option
 @click.option("--format", "formats", default="html,json,md", show_default=True, help="Report formats to write.")
 @click.option("--out", "out", help="Where reports go: OUT/<document-name>/ (default ./reports).")
 @click.option("--document", "only", multiple=True, help="Only this document (its path as run); repeatable.")
@@ -517,7 +509,7 @@ def report_command(options: Options, db: str | None, formats: str, out: str | No
 
 @cli.command("history")
 @click.argument("url")
-@click.option("--db", "db", help="The database (default ./citewatch.sqlite, or CITEWATCH_DB).")
+@db_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 @click.pass_obj
 def history_command(options: Options, url: str, db: str | None, as_json: bool) -> None:
@@ -538,7 +530,7 @@ def history_command(options: Options, url: str, db: str | None, as_json: bool) -
 
 
 @cli.command("unlock")
-@click.option("--db", "db", help="The database (default ./citewatch.sqlite, or CITEWATCH_DB).")
+@db_option
 @click.pass_obj
 def unlock_command(options: Options, db: str | None) -> None:
     """Clear the database's lock when the run that took it is gone but could not be told
@@ -568,7 +560,7 @@ def evidence_group() -> None:
     Examples:
       citewatch evidence ls
       citewatch evidence ls data/000_7d4670f58732b56e.txt
-      citewatch evidence export data/000_7d4670f58732b56e.txt --wacz
+      citewatch evidence export data/000_7d4670f58732b56e.txt
       citewatch evidence serve --port 8090
       citewatch evidence prune
     """
@@ -576,7 +568,7 @@ def evidence_group() -> None:
 
 @evidence_group.command("ls")
 @click.argument("document", required=False)
-@click.option("--db", "db", help="The database (default ./citewatch.sqlite, or CITEWATCH_DB).")
+@db_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 @click.pass_obj
 def evidence_ls_command(options: Options, document: str | None, db: str | None, as_json: bool) -> None:
@@ -592,7 +584,7 @@ def evidence_ls_command(options: Options, document: str | None, db: str | None, 
 
 
 @evidence_group.command("prune")
-@click.option("--db", "db", help="The database (default ./citewatch.sqlite, or CITEWATCH_DB).")
+@db_option
 @click.pass_obj
 def evidence_prune_command(options: Options, db: str | None) -> None:
     """Drop every kept record that no current verdict rests on (older copies, revisits of
@@ -606,13 +598,11 @@ def evidence_prune_command(options: Options, db: str | None) -> None:
 
 @evidence_group.command("export")
 @click.argument("document")
-@click.option("--wacz", "as_wacz", is_flag=True, default=True, show_default=True,
-              help="Write a WACZ (the only package format).")
 @click.option("-o", "--out", "out", type=click.Path(dir_okay=False),
               help="Where (default: <reports>/<document-name>/evidence.wacz).")
-@click.option("--db", "db", help="The database (default ./citewatch.sqlite, or CITEWATCH_DB).")
+@db_option
 @click.pass_obj
-def evidence_export_command(options: Options, document: str, as_wacz: bool, out: str | None, db: str | None) -> None:
+def evidence_export_command(options: Options, document: str, out: str | None, db: str | None) -> None:
     """Package the copies DOCUMENT's verdicts rest on as one WACZ: one WARC of their
     records as kept, the pages index, and the report (logs/citewatch-provenance.json), openable in any
     WACZ replay tool and re-verifiable with `citewatch verify --offline FILE.wacz`. Needs
@@ -625,7 +615,7 @@ def evidence_export_command(options: Options, document: str, as_wacz: bool, out:
 @evidence_group.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(1, 65535), default=8090, show_default=True, help="Port to listen on.")
-@click.option("--db", "db", help="The database (default ./citewatch.sqlite, or CITEWATCH_DB).")
+@db_option
 @click.pass_obj
 def evidence_serve_command(options: Options, host: str, port: int, db: str | None) -> None:
     """Replay the kept copies through pywb at http://HOST:PORT/evidence/<date>/<url> (the

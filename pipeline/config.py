@@ -255,6 +255,9 @@ class Settings:
     check_method: str = _setting("get", "get, or head (with a GET fallback)", choices=("get", "head"))
     check_max_bytes: int = _setting(262_144, "bytes of a page read to classify it", min=1)
     soft404_probe: bool = _setting(True, "ask each site for a random sibling URL to spot soft 404s")
+    robots: str = _setting(
+        "probes", "obey robots.txt for: probes (the soft-404 probe's made-up URL), all (checks too: a URL it "
+        "disallows is skipped), or none", choices=("probes", "all", "none"))
     canary_url: str = _setting(
         "https://www.wikipedia.org/", "fetched before a run and when every check fails, to tell offline from dead", url=True
     )

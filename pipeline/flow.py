@@ -178,26 +178,28 @@ def verify_citation_copies(passages: Sequence[tuple[str, int]], copies: Sequence
 @dataclasses.dataclass(frozen=True)
 class Verified:
     """What the verification stages produced: each (URL key, date)'s lookup, each
-    citation's verification (by id)."""
+    citation's verification (by id), and the live pages read here (not at a check)."""
 
     lookups: dict[tuple[str, str | None], Lookup]
     verifications: dict[str, Verification]
+    live: dict[str, LivePage] = dataclasses.field(default_factory=dict)
 
 
 def verify_citations(
     items: Sequence[tuple[Citation, str | None]], settings: Settings, archive: Archives, *,
-    live: dict[str, LivePage], statuses: Mapping[str, str], checked: Iterable[str] = (),
+    live: Mapping[str, LivePage], statuses: Mapping[str, str], checked: Iterable[str] = (),
     verified_at: str | None = None, keep: Keep | None = None,
 ) -> Verified:
     """Copies, then verdicts, for citations whose links were checked (`statuses`, with the
     live pages read then in `live`). An alive URL not checked now (`checked` lists those
-    that were) has its live page read here, with the same rules as a check. Every copy
-    read is handed to `keep`."""
+    that were) has its live page read here, with the same rules as a check, and returned in
+    `Verified.live`. Every copy read is handed to `keep`."""
     wanted_live = {ref.key: ref.url for citation, _ in items for ref in citation.urls}
     done = set(checked)
     missing = [k for k in wanted_live if k not in live and k not in done
                and statuses.get(k) in (LinkStatus.OK.value, LinkStatus.REDIRECTED.value)]
-    live.update((k, LivePage.of(read, keep)) for k, read in read_pages(missing, settings).items())
+    read_here = {k: LivePage.of(read, keep) for k, read in read_pages(missing, settings).items()}
+    live = {**live, **read_here}
     closest = archived_copies(archive, ((ref.key, date) for citation, date in items for ref in citation.urls), keep)
     archived = {pair: [copy] for pair, copy in closest.items()}
     thresholds = Thresholds.of(settings)
@@ -218,7 +220,7 @@ def verify_citations(
         grown = {pair for pair, copies in zip(pairs, more) if copies}
         verifications.update(verify_all([(c, date) for c, date in lacking
                                          if any((ref.key, date) in grown for ref in c.urls)]))
-    return Verified({pair: copy.lookup for pair, copy in closest.items()}, verifications)
+    return Verified({pair: copy.lookup for pair, copy in closest.items()}, verifications, read_here)
 
 
 # --- whole documents ------------------------------------------------------------------

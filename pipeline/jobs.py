@@ -1,4 +1,5 @@
-"""The run: what is due, the lock, the run's record, the history, the exit policy.
+"""The run: what is due, the lock, the run's record, the stages in order, the exit policy.
+(What the database knows is read by `pipeline.history`; what a run did is `pipeline.summary`.)
 
 `run_documents` is what a cron line runs every night. It loads what the store knows of the
 documents once, checks the links that are not fresh, hands the citations that need it to the
@@ -12,30 +13,31 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import enum
-import functools
-import sqlite3
 import urllib.parse
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import timedelta
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from pipeline import __version__
 from pipeline.archive.model import ArchiveState
 from pipeline.archive.many import Archives
 from pipeline.config import Settings, shown
 from pipeline.documents import read_documents
-from pipeline.errors import CannotRunError, ExitCode, InputError, UsageError
+from pipeline.errors import CannotRunError, UsageError
 from pipeline.evidence.model import Keep
 from pipeline.evidence.store import EvidenceStore
 from pipeline.extract.urls import canonicalize
-from pipeline.flow import LivePage, Verified, check_links, verify_citations
+from pipeline.evidence.commands import open_evidence
+from pipeline.evidence.model import EvidenceError
+from pipeline.extract import Extraction
+from pipeline.flow import LivePage, Verified, check_links, verify_citations, verify_document
 from pipeline.linkstate import LinkState, link_state
 from pipeline.liveness import NetworkUnreachable, canary_problem
 from pipeline.model import LinkCheck, Verdict, url_key
-from pipeline.report import report_names, write_index, write_reports, write_robust_links
-from pipeline.report.document import citation_json
+from pipeline.history import database_errors, require_database, write_document_reports, write_index_of
+from pipeline.report import report_names
+from pipeline.report.ci_formats import render_github
+from pipeline.report.document import citation_json, report_document
 from pipeline.results import (
     CitationResult,
     DocumentResults,
@@ -43,34 +45,21 @@ from pipeline.results import (
     first_by_key,
     tally,
 )
-from pipeline.store import ArchiveCache, Store, StoreError
+from pipeline.store import ArchiveCache, Store
+from pipeline.summary import (
+    DocumentSummary,
+    RunOptions,
+    RunSummary,
+    Skipped,
+    cited_where,
+    exit_code,
+    misquoted_where,
+)
 from pipeline.times import clock, iso, parse_duration, parse_iso
-
-
-class FailOn(str, enum.Enum):
-    """What makes a run's exit code 1."""
-
-    DEAD = "dead"  # any link is dead
-    NEW_DEAD = "new-dead"  # a link died in this run
-    UNVERIFIED = "unverified"  # any citation is not verified
-    NEVER = "never"
-
-
-FAIL_ON = tuple(f.value for f in FailOn)
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 class Inconclusive(CannotRunError):
     """The network (or the archive) did not answer: nothing was marked."""
-
-
-@dataclasses.dataclass(frozen=True)
-class RunOptions:
-    force: bool = False
-    archive_missing: bool = False
-    fail_on: str = FailOn.NEW_DEAD.value
-    reports: bool = True
-    formats: tuple[str, ...] = ("html", "json", "md")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,48 +70,7 @@ class Target:
     only: frozenset[str] | None = None
 
 
-@dataclasses.dataclass
-class RunSummary:
-    run_id: int
-    kind: str
-    status: str
-    started_at: str
-    finished_at: str = ""
-    documents: list[dict[str, Any]] = dataclasses.field(default_factory=list)
-    citations: int = 0
-    verdicts: dict[str, int] = dataclasses.field(default_factory=dict)
-    links: dict[str, int] = dataclasses.field(default_factory=dict)
-    classes: dict[str, int] = dataclasses.field(default_factory=dict)
-    newly_dead: list[str] = dataclasses.field(default_factory=list)
-    new_problems: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # first seen in this run, and where
-    checked: int = 0
-    reused: int = 0
-    verified: int = 0
-    saved: list[dict[str, Any]] = dataclasses.field(default_factory=list)
-    skipped: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # documents that could not be read
-    index: list[str] = dataclasses.field(default_factory=list)  # the index report's files
-    evidence: dict[str, Any] = dataclasses.field(default_factory=dict)  # records and bytes kept, what was pruned
-    notes: list[str] = dataclasses.field(default_factory=list)
-    exit_code: int = 0
-
-    def to_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-
 # --- entry points ---------------------------------------------------------------------
-
-
-def database_errors(function: F) -> F:
-    """A database that fails after it was opened (a corrupt page, a full disk) is a
-    StoreError (exit 3, one line), not an internal error."""
-    @functools.wraps(function)
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return function(*args, **kwargs)
-        except sqlite3.Error as exc:
-            raise StoreError(f"database error: {exc}") from exc
-
-    return wrapped  # type: ignore[return-value]
 
 
 @database_errors
@@ -134,16 +82,37 @@ def run_documents(
     document that cannot be read is reported and skipped, and the run goes on (its exit
     code is then at least 1); when none can be read, the run fails (exit 2) before the
     database is touched."""
-    _fail_on(options)
     extractions, skipped = read_documents(paths, exclude)
     with Job(settings, "run") as job:
-        job.summary.skipped = skipped  # said once, on stderr, by the command line (and in --json)
+        assert job.summary is not None
+        job.summary.skipped = [Skipped(s["path"], s["reason"]) for s in skipped]  # said once, on stderr, by the command line (and in --json)
         targets = []
         for extraction in extractions:
             document_id = job.store.save_document(extraction.document, job.run_id)
             job.store.replace_citations(document_id, extraction.citations)
             targets.append(Target(document_id))
         return job.execute(targets, options, on_check=on_check)[0]
+
+
+def verify_documents(extractions: Sequence[Extraction], settings: Settings, *,
+                     progress: Callable[[int], contextlib.AbstractContextManager[Callable[[LinkCheck], None]]],
+                     on_warning: Callable[[str], None]) -> list[DocumentResults]:
+    """`citewatch verify`: each document through the whole flow with no history, every copy
+    read kept in the evidence folder. A folder that cannot be opened is a warning: the
+    verdicts are made all the same and name no kept bytes. `progress(total)` gives the
+    callback for each check of a document's `total` URLs."""
+    every = []
+    with contextlib.ExitStack() as stack:
+        keep = None
+        if settings.keep_evidence and extractions:
+            try:
+                keep = stack.enter_context(open_evidence(settings, label="verify")).keep
+            except EvidenceError as exc:  # verify wrote nothing before it kept evidence: it still verifies
+                on_warning(f"{exc}; verdicts will name no kept bytes")
+        for extraction in extractions:
+            with progress(len(extraction.unique_urls())) as on_check:
+                every.append(verify_document(extraction, settings, on_check=on_check, keep=keep))
+    return every
 
 
 @database_errors
@@ -179,66 +148,6 @@ def _url_variants(canonical: str) -> list[str]:
     parts = urllib.parse.urlsplit(canonical)
     path = parts.path[:-1] if parts.path.endswith("/") and parts.path != "/" else parts.path + "/"
     return [canonical, urllib.parse.urlunsplit(parts._replace(path=path))]
-
-
-@contextlib.contextmanager
-def open_database(settings: Settings) -> Iterator[Store]:
-    """The database of a command that reads history: it must exist (see require_database)."""
-    require_database(settings)
-    store = Store.open(settings.db)
-    try:
-        yield store
-    finally:
-        store.close()
-
-
-@database_errors
-def url_history(url: str, settings: Settings) -> dict[str, Any]:
-    """Every past check of one URL (newest first) and its changes of state."""
-    with open_database(settings) as store:
-        canonical = url_key(canonicalize(url))
-        checks = store.checks(canonical)
-        if not checks and url_key(url) != canonical:
-            checks = store.checks(url_key(url))
-        return {
-            "url": url,
-            "canonical": canonical,
-            "state": store.url_state(canonical),
-            "checks": [dataclasses.asdict(c) for c in checks],
-            "events": store.events(canonical=canonical),
-        }
-
-
-@database_errors
-def unlock(settings: Settings) -> dict[str, Any] | None:
-    """Clear the database's lock, whoever holds it; what it was (None: nothing held it)."""
-    with open_database(settings) as store:
-        return store.break_lock()
-
-
-@database_errors
-def build_reports(settings: Settings, formats: Sequence[str], *, only: Sequence[str] = (),
-                  robust_links: bool = False, on_note: Callable[[str], None] = lambda note: None) -> list[str]:
-    """Rebuild reports from the database alone (no network, no lock: it only reads)."""
-    with open_database(settings) as store:
-        documents = store.documents()
-        if only:
-            wanted = {str(Path(p)) for p in only}
-            documents = [d for d in documents if str(Path(d["path"])) in wanted]
-            if not documents:
-                raise UsageError(f"no document {', '.join(only)} in {settings.db}")
-        names = report_names(d["path"] for d in store.documents())
-        written = []
-        loaded = {}
-        for document in documents:
-            results = loaded[document["path"]] = store.load_results(document["id"])
-            written += _write(results, settings, formats, names[document["path"]])
-            if robust_links:
-                try:
-                    written.append(write_robust_links(results, settings.reports_dir, names[document["path"]]))
-                except InputError as exc:  # one document that cannot be read again stops no other
-                    on_note(f"no Robust Links for {exc}")
-        return written + _write_index(store, loaded, names, settings, formats)
 
 
 # --- the job --------------------------------------------------------------------------
@@ -310,19 +219,35 @@ class Job:
 
     def execute(self, targets: Sequence[Target], options: RunOptions, *,
                 on_check: Callable[[LinkCheck], None] | None = None) -> tuple[RunSummary, list[DocumentResults]]:
-        """The stages over the targets' citations: check what is due, verify what needs it,
-        store each result, then the documents' results (what was known, updated with what
-        this run found), their reports and the summary."""
-        settings, store, summary = self.settings, self.store, self.summary
+        """The stages over the targets' citations: check what is due, verify what needs it
+        (and save what the archive lacks), then the documents' results (what was known,
+        updated with what this run found), the summary and the reports."""
+        summary = self.summary
         assert summary is not None
-        known = {target.document_id: store.load_results(target.document_id) for target in targets}
+        known = {target.document_id: self.store.load_results(target.document_id) for target in targets}
         work = [(target.document_id, c) for target in targets for c in known[target.document_id].citations
                 if target.only is None or c.citation.id in target.only]
+        checks, live = self._check_due(work, options, on_check)
+        to_verify, verified = self._verify(work, checks, live, options)
+        misquoted = {c.citation.id for _, c in to_verify if c.verdict is not Verdict.MISQUOTED
+                     and verified.verifications[c.citation.id].verdict is Verdict.MISQUOTED}
+        verifying = {(d, c.citation.id) for d, c in to_verify}
+        results = [_updated(known[t.document_id], t.document_id, checks, verified, verifying) for t in targets]
+        self._summarize(results, targets, checks, options, misquoted)
+        self._within_budget()
+        if options.reports:
+            self._write_reports(results, options.formats)
+        return summary, results
+
+    def _check_due(self, work: Sequence[tuple[int, CitationResult]], options: RunOptions,
+                   on_check: Callable[[LinkCheck], None] | None) -> tuple[_Checks, dict[str, LivePage]]:
+        """Check the links that are not fresh (all with --force), each stored as it arrives."""
+        settings, summary = self.settings, self.summary
+        assert summary is not None
         sources = _first_sources(c for _, c in work)
         due = [k for k, s in sources.items() if options.force or not self._fresh(s.check)]
         summary.reused = len(sources) - len(due)
-
-        checks = _Checks(self, due)
+        checks = _Checks(self, due, sources)
         live: dict[str, LivePage] = {}
         if due:
             if reason := canary_problem(settings):
@@ -331,43 +256,50 @@ class Job:
             _, live = check_links([s.ref.url for k, s in sources.items() if k in checks.due], settings,
                                   on_check=checks.recorder(on_check), keep=self.keep)
         summary.checked = len(due)
+        return checks, live
 
-        statuses = {k: checks.done[k].status.value if k in checks.done else s.status for k, s in sources.items()}
+    def _verify(self, work: Sequence[tuple[int, CitationResult]], checks: _Checks, live: dict[str, LivePage],
+                options: RunOptions) -> tuple[list[tuple[int, CitationResult]], Verified]:
+        """Verify the citations that need it (never verified, a URL checked now, --force)
+        against the archive, store each lookup and verdict, and save what the archive lacks
+        (--archive-missing). Without the archive, nothing is verified again."""
+        settings, store, summary = self.settings, self.store, self.summary
+        assert summary is not None
+        statuses = {k: checks.done[k].status.value if k in checks.done else s.status for k, s in checks.sources.items()}
         to_verify = [(d, c) for d, c in work
                      if options.force or c.verification is None or any(r.key in checks.due for r in c.citation.urls)]
         # each archive's CDX answers kept in the store, the first's under the plain URL key as before
-        archive = Archives(settings, cache_for=lambda name, number: ArchiveCache(
-            store, settings.archive_cache_days, self.now, prefix=f"{name} " if number else ""))
-        if to_verify and (problem := archive.ping()):
-            # The links checked are real evidence; verdicts without the archive would not be.
-            summary.notes.append(f"the archive did not answer ({problem}): quotes were not verified again; "
-                                 "earlier results are kept")
-            to_verify = []
-        verified = verify_citations([(c.citation, c.date) for _, c in to_verify], settings, archive, live=live,
-                                    statuses=statuses, checked=checks.done, verified_at=summary.started_at,
-                                    keep=self.keep)
-        for (key, date), lookup in verified.lookups.items():
-            store.add_snapshot(self.run_id, key, date, iso(self.now()), lookup)
-            if options.archive_missing and lookup.state is ArchiveState.NONE and key in live:
-                summary.saved.append(archive.save(live[key].final_url or key).to_json())
-        verifying = {(d, c.citation.id) for d, c in to_verify}
+        with Archives(settings, cache_for=lambda name, number: ArchiveCache(
+                store, settings.archive_cache_days, self.now, prefix=f"{name} " if number else "")) as archive:
+            if to_verify and (problem := archive.ping()):
+                # The links checked are real evidence; verdicts without the archive would not be.
+                summary.notes.append(f"the archive did not answer ({problem}): quotes were not verified again; "
+                                     "earlier results are kept")
+                to_verify = []
+            verified = verify_citations([(c.citation, c.date) for _, c in to_verify], settings, archive, live=live,
+                                        statuses=statuses, checked=checks.done, verified_at=summary.started_at,
+                                        keep=self.keep)
+            pages = {**live, **verified.live}
+            for (key, date), lookup in verified.lookups.items():
+                store.add_snapshot(self.run_id, key, date, iso(self.now()), lookup)
+                if options.archive_missing and lookup.state is ArchiveState.NONE and key in pages:
+                    summary.saved.append(archive.save(pages[key].final_url or key))
         for document_id, result in to_verify:
             store.add_match(self.run_id, document_id, result.citation.id, verified.verifications[result.citation.id])
         summary.verified = len(to_verify)
-        misquoted = {c.citation.id for _, c in to_verify if c.verdict is not Verdict.MISQUOTED
-                     and verified.verifications[c.citation.id].verdict is Verdict.MISQUOTED}
+        return to_verify, verified
 
-        results = [_updated(known[t.document_id], t.document_id, checks, verified, verifying) for t in targets]
-        self._summarize(results, targets, checks, options, misquoted)
-        self._within_budget()
-        if options.reports:
-            names = report_names(d["path"] for d in store.documents())
-            for document, document_results in zip(summary.documents, results):
-                document["reports"] = _write(document_results, settings, options.formats,
-                                             names[document_results.document.path])
-            summary.index = _write_index(store, {r.document.path: r for r in results}, names, settings,
-                                         options.formats)
-        return summary, results
+    def _write_reports(self, results: Sequence[DocumentResults], formats: Sequence[str]) -> None:
+        summary = self.summary
+        assert summary is not None
+        names = report_names(d["path"] for d in self.store.documents())
+        for document, document_results in zip(summary.documents, results):
+            document.reports = write_document_reports(document_results, self.settings, formats,
+                                                      names[document_results.document.path])
+            if "github" in formats:  # the CLI prints them: GitHub reads workflow commands from stdout
+                document.annotations = render_github(report_document(document_results))
+        summary.index = write_index_of(self.store, {r.document.path: r for r in results}, names, self.settings,
+                                       formats)
 
     @property
     def keep(self) -> Keep | None:
@@ -407,26 +339,22 @@ class Job:
         summary.links = {state.value: states.count(state) for state in LinkState}
         summary.classes = tally(s.status for s in sources.values())
         summary.newly_dead = list(reversed(checks.newly_dead))  # newest first, as events are listed
-        summary.new_problems = _cited_where(summary.newly_dead, results, chosen) + _misquoted_where(misquoted, results)
-        summary.documents = [{"path": r.document.path, "title": r.document.title, "citations": len(group),
-                              "verdicts": tally(c.verdict.value for c in group)}
+        summary.new_problems = cited_where(summary.newly_dead, results, chosen) + misquoted_where(misquoted, results)
+        summary.documents = [DocumentSummary(r.document.path, r.document.title, len(group),
+                                             tally(c.verdict.value for c in group))
                              for r, group in zip(results, chosen)]
-        problem = {
-            FailOn.DEAD: LinkState.DEAD in states,
-            FailOn.NEW_DEAD: bool(summary.newly_dead),
-            FailOn.UNVERIFIED: not all(v.is_verified for v in verdicts),
-            FailOn.NEVER: False,
-        }[FailOn(options.fail_on)]
-        summary.exit_code = int(ExitCode.PROBLEMS if problem or summary.skipped else ExitCode.OK)
+        summary.exit_code = int(exit_code(options.fail_on, states, bool(summary.newly_dead), verdicts,
+                                          bool(summary.skipped)))
 
 
 class _Checks:
     """This run's checks of the URLs due, recorded as they arrive: each is stored at once
     with the state it leaves its URL in (computed from the history read once up front)."""
 
-    def __init__(self, job: Job, due: Sequence[str]) -> None:
+    def __init__(self, job: Job, due: Sequence[str], sources: dict[str, SourceResult]) -> None:
         self.job = job
         self.due = set(due)
+        self.sources = sources
         self.history = job.store.histories(due) if due else {}
         self.done: dict[str, LinkCheck] = {}
         self.states: dict[str, LinkState] = {}
@@ -455,33 +383,6 @@ class _Checks:
         self.states[key] = state
 
 
-def _cited_where(keys: Sequence[str], results: Sequence[DocumentResults],
-                 chosen: Sequence[Sequence[CitationResult]]) -> list[dict[str, Any]]:
-    """Each of `keys` (newly dead URLs) with its reason and every place a document cites it."""
-    found: dict[str, dict[str, Any]] = {key: {"kind": "dead-link", "url": key, "reason": "", "cited": []}
-                                        for key in keys}
-    for document, group in zip(results, chosen):
-        for result in group:
-            for source in result.sources:
-                if source.ref.key in found:
-                    entry = found[source.ref.key]
-                    entry["url"] = source.ref.url
-                    entry["reason"] = entry["reason"] or (source.check.reason if source.check else "") or ""
-                    entry["cited"].append({"path": document.document.path, "line": source.ref.line,
-                                           "citation": result.citation.id})
-    return list(found.values())
-
-
-def _misquoted_where(ids: Collection[str], results: Sequence[DocumentResults]) -> list[dict[str, Any]]:
-    """Each citation of `ids` (misquoted in this run, not before) with its differences."""
-    return [{"kind": "misquoted", "url": result.citation.urls[0].url if result.citation.urls else "",
-             "reason": "; ".join(dict.fromkeys(p.note for p in result.passages if p.note)) or "misquoted",
-             "differences": [dataclasses.asdict(d) for p in result.passages for d in p.differences],
-             "cited": [{"path": document.document.path, "line": result.citation.line_start,
-                        "citation": result.citation.id}]}
-            for document in results for result in document.citations if result.citation.id in ids]
-
-
 def _first_sources(citations: Iterable[CitationResult]) -> dict[str, SourceResult]:
     return first_by_key(s for c in citations for s in c.sources)
 
@@ -502,39 +403,6 @@ def _updated(known: DocumentResults, document_id: int, checks: _Checks, verified
             if (document_id, result.citation.id) in verifying else result.verification
         citations.append(CitationResult(result.citation, result.date, sources, verification))
     return dataclasses.replace(known, citations=tuple(citations))
-
-
-def _write(results: DocumentResults, settings: Settings, formats: Sequence[str], name: str) -> list[str]:
-    try:
-        return write_reports(results, settings.reports_dir, formats, name=name)
-    except OSError as exc:
-        raise CannotRunError(f"cannot write reports to {settings.reports_dir}: {exc.strerror or exc}") from exc
-
-
-def _write_index(store: Store, known: dict[str, DocumentResults], names: dict[str, str], settings: Settings,
-                 formats: Sequence[str]) -> list[str]:
-    """The index of the documents whose reports are in the reports folder: those written now
-    (`known`) and those written there before (loaded from the database); it never links a
-    report that is not there (`report --document X --out NEWDIR`)."""
-    folder = Path(settings.reports_dir)
-    there = [d for d in store.documents() if d["path"] in known
-             or any((folder / names[d["path"]] / f"report.{ext}").is_file() for ext in ("html", "json", "md"))]
-    documents = [(known.get(d["path"]) or store.load_results(d["id"]), names[d["path"]]) for d in there]
-    try:
-        return write_index(documents, settings.reports_dir, formats)
-    except OSError as exc:
-        raise CannotRunError(f"cannot write reports to {settings.reports_dir}: {exc.strerror or exc}") from exc
-
-
-def _fail_on(options: RunOptions) -> None:
-    if options.fail_on not in FAIL_ON:
-        raise UsageError(f"--fail-on must be one of {', '.join(FAIL_ON)}")
-
-
-def require_database(settings: Settings) -> None:
-    """Commands that read history need one: a missing file is a mistake, not a new database."""
-    if settings.db != ":memory:" and not Path(settings.db).is_file():
-        raise UsageError(f"{settings.db}: no such database; run `citewatch run` first or give --db")
 
 
 def _result_settings(settings: Settings) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from pipeline.errors import CannotRunError
 from pipeline.extract.urls import canonicalize
 from pipeline.http import FAST_FAILURE_MS, FetchError, FetchErrorKind, Fetcher, Response, Retry, run_sync
 from pipeline.model import LinkCheck, LinkStatus, url_key
+from pipeline.robots import Robots
 from pipeline.rules import IGNORE_FILE, Exclusions, most_specific_domain, parse_accept, read_ignore_file
 from pipeline.signals import is_bot_wall, is_paywalled, says_cannot_be_found, says_not_found_in_title, unusable_copy
 from pipeline.text import PageText
@@ -215,6 +216,7 @@ class Checker:
                  on_page: Callable[[LinkCheck, PageRead], None] | None = None, fragments: bool = False) -> None:
         self.fetcher = fetcher
         self.settings = settings
+        self.robots = Robots(fetcher)
         self.rng = rng or random.Random()
         self.retry = Retry(settings.check_retries, settings.check_backoff, settings.retry_after_cap)
         self.on_page = on_page
@@ -244,6 +246,11 @@ class Checker:
                              f"skipped by the rule for {rule_domain}")
         if excluded := self.exclusions.reason(target) or self.exclusions.reason(url):
             return LinkCheck(url, canonical, LinkStatus.SKIPPED, None, None, (), 0.0, started, excluded)
+        if self.settings.robots == "all":
+            allowed, why = await self.robots.allows(target)
+            if not allowed:
+                return LinkCheck(url, canonical, LinkStatus.SKIPPED, None, None, (), 0.0, started,
+                                 f"not checked: {why} (robots = all)")
         outcome, tries, elapsed = await self._fetch(target, rule.headers, rule_domain)
         elapsed = round(elapsed, 1)
         if isinstance(outcome, FetchError):
@@ -298,6 +305,8 @@ class Checker:
         rule_domain, rule = self.settings.domain_rule(host)
         if rule.skip:
             return PageRead(url, None, f"skipped by the rule for {rule_domain}")
+        if self.settings.robots == "all" and not (allowed := await self.robots.allows(url))[0]:
+            return PageRead(url, None, f"not read: {allowed[1]} (robots = all)")
         async with self._pages:
             try:
                 response = await self.fetcher.fetch(url, headers=rule.headers, headers_domain=rule_domain)
@@ -360,8 +369,11 @@ class Checker:
         return await self._probes[key]
 
     async def _run_probe(self, url: str) -> _Probe:
+        probe = probe_url(url, self.rng)
+        if self.settings.robots != "none" and not (await self.robots.allows(probe))[0]:
+            return _Probe(honest=False, usable=False)  # the site does not want it asked: no probe, no verdict from one
         try:
-            response = await self.fetcher.fetch(probe_url(url, self.rng), max_bytes=self.settings.check_max_bytes)
+            response = await self.fetcher.fetch(probe, max_bytes=self.settings.check_max_bytes)
         except FetchError as error:
             return _Probe(honest=False, usable=error.kind in (FetchErrorKind.REDIRECT_LOOP, FetchErrorKind.TOO_MANY_REDIRECTS))
         if 400 <= response.status < 500 and response.status not in (401, 403, 429):

@@ -18,7 +18,8 @@ from pipeline.archive.model import ArchiveState
 from pipeline.archive.policy import Endpoint
 from pipeline.archive.many import Archives
 from pipeline.config import Settings
-from pipeline.jobs import RunOptions, run_documents
+from pipeline.jobs import run_documents
+from pipeline.summary import RunOptions
 from tests.testweb.archive import Capture, PywbArchive
 from tests.testweb.memento import MementoArchive
 from tests.testweb.origin import OriginServer
@@ -98,11 +99,11 @@ def test_a_run_across_archives_says_where_each_copy_is(three, origin: OriginServ
         reports_dir=str(tmp_path / "reports"), canary_url="http://canary.test/ok", soft404_probe=False)
     three[2].requests.clear()
     summary = run_documents([str(document)], settings, RunOptions(fail_on="never"))
-    report = json.loads(Path(summary.documents[0]["reports"][1]).read_text())
+    report = json.loads(Path(summary.documents[0].reports[1]).read_text())
     jsonschema.validate(report, SCHEMA)
     where = {c["sources"][0]["url"]: (c["sources"][0]["archive"], c["verdict"]) for c in report["citations"]}
     assert where == {"http://near.test/story": ("First", "verified"), "http://far.test/story": ("Second", "verified"),
                      "http://only.test/story": ("Third", "verified")}
-    html = Path(summary.documents[0]["reports"][0]).read_text()
+    html = Path(summary.documents[0].reports[0]).read_text()
     assert ">20 May 2016</time>, Second)" in html and ">15 May 2016</time>, Third)" in html
     assert three[2].count("/timemap/") == 1  # the Memento archive was asked for the one URL the others lack

@@ -23,7 +23,7 @@ JUNIT_SCHEMA = etree.XMLSchema(etree.parse(str(Path(__file__).parent / "fixtures
 @pytest.fixture(scope="module")
 def sample_data(sample_run) -> dict:
     _, _, summary = sample_run
-    return json.loads(Path(summary.documents[0]["reports"][1]).read_text())
+    return json.loads(Path(summary.documents[0].reports[1]).read_text())
 
 
 def test_problems_are_the_citations_not_verified_and_the_dead_links(sample_data: dict) -> None:

@@ -14,7 +14,8 @@ from pipeline.cli import cli
 from pipeline.config import Settings
 from pipeline.documents import find_documents
 from pipeline.errors import UsageError
-from pipeline.jobs import RunOptions, run_documents
+from pipeline.jobs import run_documents
+from pipeline.summary import RunOptions
 from tests.testweb.origin import OriginServer
 
 NOTE = "A note\n\nhttp://{host}.test/ok\n1 May 2016: A claim about {host}.\n"
@@ -67,8 +68,8 @@ def test_a_run_over_a_folder_skips_what_cannot_be_read_and_writes_an_index(
                                    canary_url="http://canary.test/ok", soft404_probe=False,
                                    wayback_cdx_url="http://127.0.0.1:9/cdx", wayback_replay_url="http://127.0.0.1:9/web/")
     summary = run_documents(["notes", "posts/**/*.md"], settings, RunOptions(fail_on="never"))
-    assert [Path(d["path"]).name for d in summary.documents] == ["a.md", "b.txt", "c.html", "f.md", "g.md"]
-    assert [Path(s["path"]).name for s in summary.skipped] == ["broken.md"] and "binary" in summary.skipped[0]["reason"]
+    assert [Path(d.path).name for d in summary.documents] == ["a.md", "b.txt", "c.html", "f.md", "g.md"]
+    assert [Path(s.path).name for s in summary.skipped] == ["broken.md"] and "binary" in summary.skipped[0].reason
     assert summary.exit_code == 1  # a document was skipped: something to look at, whatever --fail-on says
     index = json.loads((tmp_path / "reports" / "index.json").read_text())
     assert index["totals"]["documents"] == 5 and [e["report"] for e in index["documents"]][0] == "a/report.html"

@@ -646,7 +646,7 @@ def test_real_pages_kept_and_read_back_give_the_same_verdicts(tmp_path: Path) ->
 def test_every_verdict_of_the_sample_run_names_kept_bytes_and_is_made_again_offline(sample_run) -> None:
     """The sample document (36 citations, 46 URLs: dead links, walls, paywalls, a changed page)."""
     _, settings, summary = sample_run
-    report = json.loads(Path(summary.documents[0]["reports"][1]).read_text())
+    report = json.loads(Path(summary.documents[0].reports[1]).read_text())
     kept = all_records(Path(settings.db).parent / "citewatch-evidence")
     judged = 0
     for citation in report["citations"]:

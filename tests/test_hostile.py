@@ -21,7 +21,8 @@ from pipeline.cli import cli
 from pipeline.config import Settings
 from pipeline.extract import extract_bytes
 from pipeline.http import BlockingFetcher, FetchError
-from pipeline.jobs import RunOptions, run_documents
+from pipeline.jobs import run_documents
+from pipeline.summary import RunOptions
 from pipeline.liveness import check_urls
 from pipeline.model import LinkStatus
 from pipeline.report import html_format, report_names
@@ -103,7 +104,7 @@ def proxy() -> Iterator[_LoggingProxy]:
 
     server = _LoggingProxy(("127.0.0.1", 0), Handler)
     server.seen = []
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
     yield server
     server.shutdown()
     server.server_close()
@@ -156,7 +157,7 @@ def test_reports_of_documents_with_one_name_do_not_overwrite_each_other(
                                    wayback_replay_url="http://127.0.0.1:9/web/", soft404_probe=False)
     summary = run_documents([str(tmp_path / "a" / "doc.txt"), str(tmp_path / "b" / "doc.txt"), str(dots)], settings,
                             RunOptions(fail_on="never"))
-    folders = [Path(d["reports"][0]).parent for d in summary.documents]
+    folders = [Path(d.reports[0]).parent for d in summary.documents]
     assert len(set(folders)) == 3 and all(f.parent == reports.resolve() for f in folders)
     assert {f.name[:4] for f in folders[:2]} == {"doc-"} and folders[2].name == "document"
     titles = {json.loads((f / "report.json").read_text())["document"]["title"] for f in folders}

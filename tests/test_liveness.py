@@ -24,7 +24,7 @@ from pipeline.liveness import (
 from pipeline.model import LinkStatus
 from pipeline.text import view_of
 from pipeline.times import parse_retry_after
-from tests.testweb.origin import OriginServer
+from tests.testweb.origin import OriginServer, Page
 
 
 @pytest.fixture
@@ -95,8 +95,42 @@ def test_soft_404_probe_same_page_for_any_name(settings: Settings, origin: Origi
     result = check(settings, "http://wild.test/wild/some-article")
     assert result.status is LinkStatus.SOFT_404
     assert "made-up URL" in result.reason
-    probes = [r.path for r in origin.requests_for(host="wild.test") if r.path != "/wild/some-article"]
+    probes = [r.path for r in origin.requests_for(host="wild.test") if r.path not in ("/wild/some-article", "/robots.txt")]
     assert len(probes) == 1 and probes[0].startswith("/wild/") and len(probes[0]) == len("/wild/") + 25
+    assert len(origin.requests_for(host="wild.test", path="/robots.txt")) == 1  # asked first (it is the wild page)
+
+
+ROBOTS = (("Content-Type", "text/plain"),)
+
+
+def test_the_probe_asks_only_for_what_robots_txt_allows(settings: Settings, origin: OriginServer) -> None:
+    """Before: robots.txt was never read, and the made-up URL went to a site that forbids it."""
+    origin.add_page("shy.test", "/robots.txt", Page(body=b"User-agent: citewatch\nDisallow: /news/\n", headers=ROBOTS))
+    origin.add_page("shy.test", "/news/story", Page(body=b"<title>Story</title><p>The words of the story.</p>"))
+    origin.add_page("down.test", "/robots.txt", Page(status=503, headers=ROBOTS))  # unreadable: nothing allowed
+    origin.add_page("down.test", "/news/story", Page(body=b"<title>Story</title><p>The words of the story.</p>"))
+    origin.reset_counts()
+    results = check_urls(["http://shy.test/news/story", "http://down.test/news/story"], settings)
+    assert [r.status for r in results] == [LinkStatus.OK, LinkStatus.OK]
+    for host in ("shy.test", "down.test"):
+        assert sorted(r.path for r in origin.requests_for(host=host)) == ["/news/story", "/robots.txt"]
+    origin.add_page("shy.test", "/news/other", Page(body=b"<title>Other</title><p>Other words of a story.</p>"))
+    ignoring = check(dataclasses.replace(settings, robots="none"), "http://shy.test/news/other")
+    assert ignoring.status is LinkStatus.OK
+    assert len([r for r in origin.requests_for(host="shy.test") if len(r.path) == len("/news/") + 25]) == 1
+
+
+def test_robots_all_leaves_alone_the_urls_robots_txt_disallows(settings: Settings, origin: OriginServer) -> None:
+    origin.add_page("private.test", "/robots.txt", Page(body=b"User-agent: *\nDisallow: /private/\n", headers=ROBOTS))
+    origin.add_page("private.test", "/private/x", Page(body=b"<title>x</title><p>private words</p>"))
+    origin.add_page("private.test", "/open", Page(body=b"<title>open</title><p>open words</p>"))
+    origin.reset_counts()
+    results = check_urls(["http://private.test/private/x", "http://private.test/open"],
+                         dataclasses.replace(settings, robots="all", soft404_probe=False))
+    assert results[0].status is LinkStatus.SKIPPED
+    assert results[0].reason == "not checked: http://private.test/robots.txt disallows it (robots = all)"
+    assert results[1].status is LinkStatus.OK
+    assert not origin.requests_for(host="private.test", path="/private/x")
 
 
 def test_soft_404_probe_same_redirect_target(settings: Settings) -> None:

@@ -18,7 +18,8 @@ from playwright.sync_api import Browser, sync_playwright
 
 from pipeline.cli import FORMATS as CLI_FORMATS
 from pipeline.cli import cli
-from pipeline.jobs import RunOptions, run_documents
+from pipeline.jobs import run_documents
+from pipeline.summary import RunOptions
 from pipeline.report import RENDERERS
 from pipeline.report import html_format as html
 from pipeline.report import markdown_format as markdown
@@ -46,13 +47,13 @@ def browser() -> Iterator[Browser]:
 @pytest.fixture(scope="module")
 def sample_html(sample_run) -> Path:
     _, _, summary = sample_run
-    return Path(summary.documents[0]["reports"][0])
+    return Path(summary.documents[0].reports[0])
 
 
 @pytest.fixture(scope="module")
 def sample_data(sample_run) -> dict:
     _, _, summary = sample_run
-    return json.loads(Path(summary.documents[0]["reports"][1]).read_text())
+    return json.loads(Path(summary.documents[0].reports[1]).read_text())
 
 
 def open_report(browser: Browser, path: Path, **context):

@@ -21,7 +21,9 @@ from pipeline.cli import cli
 from pipeline.config import Settings
 from pipeline.errors import CannotRunError
 from pipeline.report.ci_formats import render_new_issues
-from pipeline.jobs import RunOptions, build_reports, recheck, run_documents, url_history
+from pipeline.history import build_reports, url_history
+from pipeline.jobs import recheck, run_documents
+from pipeline.summary import RunOptions
 from pipeline.store import LockHeld, Store
 from tests.testweb import sample_web
 from tests.testweb.archive import Capture
@@ -43,7 +45,7 @@ def test_sample_run_finishes_with_every_citation_and_url(sample_run) -> None:
 
 def test_sample_run_verdicts_are_the_expected_ones(sample_run) -> None:
     web, settings, summary = sample_run
-    report = json.loads(Path(summary.documents[0]["reports"][1]).read_text())
+    report = json.loads(Path(summary.documents[0].reports[1]).read_text())
     got = {c["index"]: c["verdict"] for c in report["citations"]}
     expected = {i: sample_web.EXPECTED_VERDICTS.get(i, "verified") for i in range(1, 37)}
     assert got == expected
@@ -53,7 +55,7 @@ def test_sample_run_verdicts_are_the_expected_ones(sample_run) -> None:
 
 def test_sample_run_link_classes(sample_run) -> None:
     web, settings, summary = sample_run
-    report = json.loads(Path(summary.documents[0]["reports"][1]).read_text())
+    report = json.loads(Path(summary.documents[0].reports[1]).read_text())
     classes = {s["canonical"]: s["status"] for c in report["citations"] for s in c["sources"]}
     for piece, status in sample_web.EXPECTED_CLASSES.items():
         matching = [v for k, v in classes.items() if piece in k]
@@ -66,7 +68,7 @@ def test_sample_run_link_classes(sample_run) -> None:
 
 def test_sample_reports_are_written_and_valid(sample_run) -> None:
     web, settings, summary = sample_run
-    paths = summary.documents[0]["reports"]
+    paths = summary.documents[0].reports
     assert [Path(p).name for p in paths] == ["report.html", "report.json", "report.md"]
     assert Path(paths[0]).parent.name == "000_7d4670f58732b56e"
     data = json.loads(Path(paths[1]).read_text())
@@ -78,7 +80,7 @@ def test_the_run_renders_what_the_store_then_gives_back(sample_run, tmp_path: Pa
     """The run renders its reports from the results it holds; `report` renders them from the
     store. The two must agree, field for field (only the run's end time is known later)."""
     web, settings, summary = sample_run
-    ran = json.loads(Path(summary.documents[0]["reports"][1]).read_text())
+    ran = json.loads(Path(summary.documents[0].reports[1]).read_text())
     path, index = build_reports(dataclasses.replace(settings, reports_dir=str(tmp_path)), ["json"])
     rebuilt = json.loads(Path(path).read_text())
     assert Path(index).name == "index.json"
@@ -156,11 +158,11 @@ def test_a_quote_misquoted_for_the_first_time_is_a_new_problem_once(small, origi
     first = run_documents([str(document)], settings, RunOptions(fail_on="never"))
     assert first.verdicts == {"verified": 1, "misquoted": 1}
     problem, = first.new_problems
-    assert problem["kind"] == "misquoted" and problem["url"] == "http://two.test/page"
-    assert problem["cited"][0]["line"] == 6 and {"quote": "French", "source": "British"} in problem["differences"]
+    assert problem.kind == "misquoted" and problem.url == "http://two.test/page"
+    assert problem.cited[0].line == 6 and {"quote": "French", "source": "British"} in problem.differences
     again = run_documents([str(document)], settings, RunOptions(force=True, fail_on="never"))
     assert again.verdicts == first.verdicts and again.new_problems == []  # still misquoted, not new
-    text = render_new_issues(first.new_problems)
+    text = render_new_issues([p.to_json() for p in first.new_problems])
     assert "quote differs from its source" in text and "~~French~~ → source: **British**" in text
 
 
@@ -412,8 +414,8 @@ def test_a_document_without_citations_still_gets_its_reports(small) -> None:
     document.write_text("")
     summary = run_documents([str(document)], settings)
     assert summary.exit_code == 0 and summary.citations == 0 and summary.checked == 0
-    assert [Path(p).name for p in summary.documents[0]["reports"]] == ["report.html", "report.json", "report.md"]
-    data = json.loads(Path(summary.documents[0]["reports"][1]).read_text())
+    assert [Path(p).name for p in summary.documents[0].reports] == ["report.html", "report.json", "report.md"]
+    data = json.loads(Path(summary.documents[0].reports[1]).read_text())
     assert data["citations"] == [] and data["summary"]["links"] == 0
 
 

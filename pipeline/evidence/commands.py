@@ -29,7 +29,7 @@ from pipeline.evidence.model import (
 )
 from pipeline.evidence.reverify import Reader, reverify, verification_from_json
 from pipeline.evidence.store import INDEX, EvidenceStore, folder_for, open_regular, plain_name, read_payload
-from pipeline.jobs import database_errors, open_database
+from pipeline.history import database_errors, open_database
 from pipeline.report import report_names
 from pipeline.report.document import EVIDENCE_SCHEMAS, report_document
 from pipeline.model import Verdict

@@ -135,7 +135,7 @@ class OriginServer:
         server = _Server(("127.0.0.1", 0), Handler)
         if tls:
             server.tls_context = self._tls_context()
-        thread = threading.Thread(target=server.serve_forever, name=f"origin-{Handler.scheme}", daemon=True)
+        thread = threading.Thread(target=server.serve_forever, args=(0.05,), name=f"origin-{Handler.scheme}", daemon=True)
         thread.start()
         self._servers.append(server)
         return server
