@@ -442,7 +442,7 @@ def test_the_wacz_validates_and_opens_in_pywb_and_reverifies(web: Web, tmp_path:
     run_documents([str(web.document)], web.settings)
     report = report_of(web)
     out = tmp_path / "note.wacz"
-    result = cli_run("evidence", "export", str(web.document), "--wacz", "-o", str(out), env=web.env())
+    result = cli_run("evidence", "export", str(web.document), "-o", str(out), env=web.env())
     assert result.returncode == 0, result.stderr
     valid, said = validate_wacz(out)
     assert valid, said
