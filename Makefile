@@ -1,6 +1,6 @@
 # One command to install and run the main job, one to install and run the tests.
 #   make run    creates .venv, installs citewatch, runs it on the sample document in data/
-#   make test   creates .venv, installs citewatch with its test extras, runs the whole suite
+#   make test   creates .venv, installs citewatch with its test extras, runs ruff, mypy and the whole suite
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
@@ -27,6 +27,8 @@ run: install
 
 test: install-test
 	sh scripts/ensure-chromium
+	$(BIN)/ruff check pipeline tests benchmarks scripts
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 clean:

@@ -21,7 +21,6 @@ ROOT = os.path.join(os.path.dirname(__file__), "..")
 sys.path.insert(0, ROOT)
 
 from pipeline.archive.client import ArchiveClient
-
 from pipeline.archive.policy import Endpoint  # noqa: E402
 from pipeline.config import Settings  # noqa: E402
 from tests.testweb.archive import Capture, PywbArchive  # noqa: E402
@@ -54,7 +53,7 @@ def main() -> None:
                     client = ArchiveClient(settings)
                     started = time.perf_counter()
                     with ThreadPoolExecutor(args.threads) as pool:
-                        found = list(pool.map(lambda u: client.lookup(u, "2014-01-01"), cited))
+                        found = list(pool.map(lambda u, client=client: client.lookup(u, "2014-01-01"), cited))
                     elapsed = time.perf_counter() - started
                     assert sum(f.closest is not None for f in found) == len(captured)
                     rates.append(args.urls / elapsed)

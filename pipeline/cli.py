@@ -33,10 +33,9 @@ from pipeline.evidence.package import COLLECTION
 from pipeline.extract import extract, extraction_json
 from pipeline.extract.table import format_table
 from pipeline.flow import find_snapshots
-from pipeline.inert import json_text, lines
 from pipeline.history import build_reports, unlock, url_history
+from pipeline.inert import json_text, lines
 from pipeline.jobs import recheck, run_documents, verify_documents
-from pipeline.summary import FAIL_ON, RunOptions
 from pipeline.liveness import check_urls
 from pipeline.model import DocumentFormat, LinkCheck
 from pipeline.report import RENDERERS, write_file
@@ -53,6 +52,7 @@ from pipeline.report.text import (
     format_summary,
     format_verification,
 )
+from pipeline.summary import FAIL_ON, FailOn, RunOptions
 from pipeline.times import is_claim_date
 
 FORMATS = tuple(RENDERERS)  # report formats, one renderer each
@@ -262,7 +262,7 @@ def check_command(
         raise click.UsageError("--documents: give at least one document, folder or glob")
     documents = ([from_document] if from_document else []) + (list(urls) if as_documents else [])
     targets = [] if as_documents else list(urls)
-    skipped = []
+    skipped: list[dict[str, str]] = []
     if documents:
         extractions, skipped = read_documents(documents)
         for document in skipped:
@@ -435,7 +435,7 @@ def run_command(options: Options, documents: tuple[str, ...], db: str | None, re
     """
     settings = options.load(db=db, reports_dir=reports_dir, max_age=max_age, exclude=exclude or None,
                             accept=accept).settings
-    run_options = RunOptions(force=force, archive_missing=archive_missing, fail_on=fail_on,
+    run_options = RunOptions(force=force, archive_missing=archive_missing, fail_on=FailOn(fail_on),
                              reports=not no_reports, formats=_formats(formats))
     with progress(0, options, label="checking") as on_check:
         summary = run_documents(list(documents), settings, run_options, on_check=on_check, exclude=exclude_paths)
@@ -658,7 +658,7 @@ def progress(total: int, options: Options, label: str = "checking") -> Iterator[
             if counts:
                 click.echo(err=True)
         return
-    with click.progressbar(length=total, label=label, file=sys.stderr, item_show_func=lambda _: tally()) as bar:
+    with click.progressbar(length=total, label=label, file=sys.stderr, item_show_func=lambda _: tally()) as bar:  # type: ignore[var-annotated]
         def on_result(check: LinkCheck) -> None:
             counts[check.status.value] = counts.get(check.status.value, 0) + 1
             bar.update(1, check)

@@ -67,7 +67,7 @@ class ArchiveConfig:
         if not entry.get("name"):
             raise ValueError(f"{where} needs a name of its own")
         try:
-            kind = ArchiveKind(entry.get("kind"))
+            kind = ArchiveKind(str(entry.get("kind")))
         except ValueError:
             raise ValueError(f"{where}.kind must be one of {', '.join(k.value for k in ArchiveKind)}") from None
         index_key = "timemap_url" if kind is ArchiveKind.MEMENTO else "cdx_url"
@@ -519,7 +519,7 @@ _FALSE = {"0", "false", "no", "off", ""}
 
 def _coerce(field: dataclasses.Field, raw: Any, where: str) -> Any:
     """`raw` as the field's type, checked; ConfigError mentions `where` otherwise."""
-    kind = _TYPES[field.type]
+    kind = _TYPES[str(field.type)]
     try:
         value = _convert(kind, raw)
     except (TypeError, ValueError) as exc:

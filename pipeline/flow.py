@@ -11,8 +11,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
-from pipeline.archive.model import ArchiveState, Evidence, Lookup, SaveResult, SaveState
 from pipeline.archive.many import Archives
+from pipeline.archive.model import ArchiveState, Evidence, Lookup, SaveResult, SaveState, Snapshot
 from pipeline.config import Settings
 from pipeline.errors import UsageError
 from pipeline.evidence.model import EvidenceRef, Exchange, Keep
@@ -20,12 +20,11 @@ from pipeline.extract.urls import canonicalize
 from pipeline.linkstate import LinkState, link_state
 from pipeline.liveness import PageRead, check_urls, invalid_reason, read_pages
 from pipeline.model import Citation, Extraction, LinkCheck, LinkStatus, Verdict, url_key
-from pipeline.results import CitationResult, DocumentResults, SourceResult, Verification
+from pipeline.results import CitationResult, Copy, DocumentResults, SourceResult, Verification
 from pipeline.signals import unusable_copy
 from pipeline.text import Unreadable, read_page
 from pipeline.times import iso, now_iso, timestamp_to_datetime
 from pipeline.verify import CopyKind, NormalizedPage, Thresholds, citation_verdict, verify_passage
-from pipeline.results import Copy
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -119,10 +118,12 @@ def _without_refused(lookup: Lookup, refused: set[str]) -> Lookup:
     to a copy citewatch would not open itself (a TimeMap may list mementos anywhere)."""
     if not refused:
         return lookup
-    keep = {name: None if snap is not None and snap.raw_url in refused else snap
-            for name, snap in (("closest", lookup.closest), ("first", lookup.first), ("last", lookup.last))}
-    return dataclasses.replace(lookup, **keep, reason="the guard refused the addresses of the captures the archive "
-                                                        "listed (private or loopback)")
+    def kept(snap: Snapshot | None) -> Snapshot | None:
+        return None if snap is not None and snap.raw_url in refused else snap
+
+    return dataclasses.replace(lookup, closest=kept(lookup.closest), first=kept(lookup.first), last=kept(lookup.last),
+                               reason="the guard refused the addresses of the captures the archive listed (private "
+                                      "or loopback)")
 
 
 def _parallel(archive: Archives, work: Callable[[T], R], items: Sequence[T]) -> list[R]:

@@ -187,7 +187,7 @@ def _resolve(host: str, port: int) -> list[tuple[str, int]]:
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     seen: list[tuple[str, int]] = []
     for _family, _type, _proto, _canon, sockaddr in infos:
-        address = (sockaddr[0], sockaddr[1])
+        address = (str(sockaddr[0]), int(sockaddr[1]))
         if address not in seen:
             seen.append(address)
     return seen

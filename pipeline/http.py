@@ -234,7 +234,8 @@ class GuardResolver(aiohttp.abc.AbstractResolver):
     def __init__(self, guard: Guard) -> None:
         self.guard = guard
 
-    async def resolve(self, host: str, port: int = 0, family: int = socket.AF_INET) -> list[dict[str, Any]]:
+    async def resolve(self, host: str, port: int = 0,
+                      family: socket.AddressFamily = socket.AF_INET) -> list[aiohttp.abc.ResolveResult]:
         loop = asyncio.get_running_loop()
         addresses = await loop.run_in_executor(None, self.guard.route, host, port)
         return [
@@ -441,7 +442,7 @@ class Fetcher:
         self.guard.check_url(url)
         assert self._session is not None
         proxy = self._proxies.get(scheme)
-        if proxy and urllib.request.proxy_bypass_environment(target.host, self._proxies):
+        if proxy and urllib.request.proxy_bypass_environment(target.host, self._proxies):  # type: ignore[attr-defined]
             proxy = None
         return self._session.request(method, target, headers=headers, data=data, allow_redirects=False, proxy=proxy)
 

@@ -19,22 +19,21 @@ from datetime import timedelta
 from typing import Any
 
 from pipeline import __version__
-from pipeline.archive.model import ArchiveState
 from pipeline.archive.many import Archives
+from pipeline.archive.model import ArchiveState
 from pipeline.config import Settings, shown
 from pipeline.documents import read_documents
 from pipeline.errors import CannotRunError, UsageError
-from pipeline.evidence.model import Keep
-from pipeline.evidence.store import EvidenceStore
-from pipeline.extract.urls import canonicalize
 from pipeline.evidence.commands import open_evidence
-from pipeline.evidence.model import EvidenceError
+from pipeline.evidence.model import EvidenceError, Keep
+from pipeline.evidence.store import EvidenceStore
 from pipeline.extract import Extraction
+from pipeline.extract.urls import canonicalize
 from pipeline.flow import LivePage, Verified, check_links, verify_citations, verify_document
+from pipeline.history import database_errors, require_database, write_document_reports, write_index_of
 from pipeline.linkstate import LinkState, link_state
 from pipeline.liveness import NetworkUnreachable, canary_problem
 from pipeline.model import LinkCheck, Verdict, url_key
-from pipeline.history import database_errors, require_database, write_document_reports, write_index_of
 from pipeline.report import report_names
 from pipeline.report.ci_formats import render_github
 from pipeline.report.document import citation_json, report_document
@@ -85,7 +84,8 @@ def run_documents(
     extractions, skipped = read_documents(paths, exclude)
     with Job(settings, "run") as job:
         assert job.summary is not None
-        job.summary.skipped = [Skipped(s["path"], s["reason"]) for s in skipped]  # said once, on stderr, by the command line (and in --json)
+        # said once, on stderr, by the command line (and in --json)
+        job.summary.skipped = [Skipped(s["path"], s["reason"]) for s in skipped]
         targets = []
         for extraction in extractions:
             document_id = job.store.save_document(extraction.document, job.run_id)

@@ -16,7 +16,7 @@ import random
 import string
 import time
 import urllib.parse
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 
 from rapidfuzz import fuzz
@@ -25,7 +25,7 @@ from pipeline import text
 from pipeline.config import DomainRule, Settings
 from pipeline.errors import CannotRunError
 from pipeline.extract.urls import canonicalize
-from pipeline.http import FAST_FAILURE_MS, FetchError, FetchErrorKind, Fetcher, Response, Retry, run_sync
+from pipeline.http import FAST_FAILURE_MS, Fetcher, FetchError, FetchErrorKind, Response, Retry, run_sync
 from pipeline.model import LinkCheck, LinkStatus, url_key
 from pipeline.robots import Robots
 from pipeline.rules import IGNORE_FILE, Exclusions, most_specific_domain, parse_accept, read_ignore_file
@@ -59,7 +59,7 @@ def is_site_root(url: str) -> bool:
 
 
 def classify(url: str, response: Response, view: PageText | None = None, *, paywall_site: bool = False,
-             alive_statuses: Sequence[int] = ()) -> Classification:
+             alive_statuses: Collection[int] = ()) -> Classification:
     """The class of a final response (soft-404 probe aside); `view` is the page as read
     (read here when not given)."""
     status = response.status
@@ -77,7 +77,8 @@ def classify(url: str, response: Response, view: PageText | None = None, *, payw
                 return Classification(LinkStatus.SOFT_404, f"redirects to {kind}")
         if not is_site_root(url):
             if says_not_found_in_title(view):
-                return Classification(LinkStatus.SOFT_404, f"{status}, but the page says not found: {view.title or view.headings!r}"[:200])
+                says = f"{status}, but the page says not found: {view.title or view.headings!r}"
+                return Classification(LinkStatus.SOFT_404, says[:200])
             if says_cannot_be_found(view):
                 return Classification(LinkStatus.SOFT_404, f"{status}, but the page says it cannot be found")
         if response.hops:
@@ -255,7 +256,8 @@ class Checker:
         elapsed = round(elapsed, 1)
         if isinstance(outcome, FetchError):
             fast = not is_evidence(outcome.kind, elapsed)
-            reason = outcome.reason + (" (answered in under a millisecond: a local resolver or proxy, not the site)" if fast else "")
+            reason = outcome.reason + (
+                " (answered in under a millisecond: a local resolver or proxy, not the site)" if fast else "")
             return LinkCheck(
                 url, canonical, ERROR_CLASSES.get(outcome.kind, LinkStatus.CONNECTION_ERROR), None,
                 outcome.hops[-1].location if outcome.hops else None, outcome.hops, elapsed,
@@ -282,8 +284,8 @@ class Checker:
         )
         if self.on_page is not None and result.status.alive:
             loop = asyncio.get_running_loop()
-            read = read or await loop.run_in_executor(_READERS, read_response, outcome)
-            await loop.run_in_executor(_READERS, self.on_page, result, read)  # whoever keeps it may normalise it
+            page_read: PageRead = read if read is not None else await loop.run_in_executor(_READERS, read_response, outcome)
+            await loop.run_in_executor(_READERS, self.on_page, result, page_read)  # whoever keeps it may normalise it
         return result
 
     def _accepted(self, rule: DomainRule) -> frozenset[int]:

@@ -10,9 +10,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pipeline.archive.model import Lookup
+from pipeline.evidence.model import EvidenceRef
 from pipeline.linkstate import LinkState
 from pipeline.model import Citation, CopyKind, Document, LinkCheck, LinkStatus, UrlRef, Verdict
-from pipeline.evidence.model import EvidenceRef
 
 if TYPE_CHECKING:  # the type only: the matching algorithm is not loaded to read a result
     from pipeline.verify import NormalizedPage

@@ -12,7 +12,7 @@ import asyncio
 import urllib.parse
 import urllib.robotparser
 
-from pipeline.http import FetchError, Fetcher
+from pipeline.http import Fetcher, FetchError
 
 AGENT = "citewatch"  # the product token robots.txt groups are matched against
 MAX_BYTES = 512 * 1024  # RFC 9309 §2.5: at least 500 KiB is parsed
@@ -45,7 +45,7 @@ class Robots:
         except FetchError as error:
             return None, f"{site}/robots.txt could not be read ({error.reason}): nothing is allowed"
         if 400 <= response.status < 500:
-            parser.allow_all = True
+            parser.parse([])  # nothing disallowed: RFC 9309 §2.3.1.3
         elif not 200 <= response.status < 300:
             return None, f"{site}/robots.txt answered {response.status}: nothing is allowed"
         else:

@@ -27,11 +27,18 @@ from pipeline.archive.model import Capture, Lookup
 from pipeline.errors import CannotRunError
 from pipeline.linkstate import LinkState
 from pipeline.model import (
-    Citation, Document, DocumentFormat, LinkCheck, LinkStatus, Passage, RedirectHop, UrlRef, Verdict,
+    Citation,
+    Document,
+    DocumentFormat,
+    LinkCheck,
+    LinkStatus,
+    Passage,
+    RedirectHop,
+    UrlRef,
+    Verdict,
 )
-from pipeline.results import CitationResult, DocumentResults, RunInfo, SourceResult, Verification
+from pipeline.results import CitationResult, Copy, DocumentResults, QuoteMatch, RunInfo, SourceResult, Verification
 from pipeline.times import Clock, iso
-from pipeline.results import Copy, QuoteMatch
 
 _CHUNK = 500  # keys per IN (...) query, well under SQLite's limit on bound parameters
 
@@ -310,6 +317,7 @@ class Store:
             "INSERT INTO runs (kind, started_at, status, pid, tool_version, settings) VALUES (?, ?, 'running', ?, ?, ?)",
             (kind, started_at, os.getpid(), tool_version, json.dumps(settings, default=str)),
         )
+        assert cursor.lastrowid is not None
         return int(cursor.lastrowid)
 
     def finish_run(self, run_id: int, finished_at: str, status: str, summary: dict[str, Any]) -> None:
@@ -425,17 +433,18 @@ class Store:
         when it changed, else None."""
         row = self.db.execute("SELECT state FROM urls WHERE canonical = ?", (canonical,)).fetchone()
         old = row["state"] if row else None
-        new_state = new_state.value
-        if old == new_state:
+        new = new_state.value
+        if old == new:
             return None
         with self.transaction():
-            self.db.execute("UPDATE urls SET state = ?, state_since = ? WHERE canonical = ?", (new_state, at, canonical))
+            self.db.execute("UPDATE urls SET state = ?, state_since = ? WHERE canonical = ?", (new, at, canonical))
             self.db.execute("INSERT INTO events (run_id, canonical, at, old_state, new_state) VALUES (?, ?, ?, ?, ?)",
-                            (run_id, canonical, at, old, new_state))
+                            (run_id, canonical, at, old, new))
         return old or "new"
 
     def events(self, canonical: str | None = None, run_id: int | None = None) -> list[dict[str, Any]]:
-        clauses, args = [], []
+        clauses: list[str] = []
+        args: list[str | int] = []
         if canonical is not None:
             clauses.append("canonical = ?")
             args.append(canonical)

@@ -264,7 +264,7 @@ def _read_flat(markup: str, encoding: str) -> PageText:
 
 
 _INVISIBLE_OPEN = re.compile(r"<(script|style|noscript)\b")
-_BLOCK_TAG = re.compile(r"<\s*/?\s*(?:%s)\b[^<>]*>" % "|".join(sorted(_BLOCKS | {"br"})), re.IGNORECASE)
+_BLOCK_TAG = re.compile(r"<\s*/?\s*(?:" + "|".join(sorted(_BLOCKS | {"br"})) + r")\b[^<>]*>", re.IGNORECASE)
 _ANY_TAG = re.compile(r"<[^<>]*>")
 
 

@@ -11,18 +11,18 @@ import email.utils
 import re
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 Clock = Callable[[], datetime]
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def iso(moment: datetime) -> str:
     """`2026-11-27T11:18:07Z`: seconds, UTC, with a Z."""
-    return moment.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def now_iso() -> str:
@@ -32,7 +32,7 @@ def now_iso() -> str:
 def parse_iso(text: str) -> datetime:
     """An ISO 8601 time; `Z` is UTC, and so is a time without an offset."""
     moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def clock(pretend: str = "") -> Clock:
@@ -88,11 +88,11 @@ def date_to_timestamp(date: str | None) -> str | None:
 
 def timestamp_to_datetime(timestamp: str) -> datetime:
     """A (possibly shortened) 14-digit archive timestamp as a UTC time."""
-    return datetime.strptime(timestamp[:14].ljust(14, "0"), "%Y%m%d%H%M%S").replace(tzinfo=timezone.utc)
+    return datetime.strptime(timestamp[:14].ljust(14, "0"), "%Y%m%d%H%M%S").replace(tzinfo=UTC)
 
 
 def datetime_to_timestamp(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y%m%d%H%M%S")
+    return moment.astimezone(UTC).strftime("%Y%m%d%H%M%S")
 
 
 # --- HTTP dates -----------------------------------------------------------------------
@@ -106,7 +106,7 @@ def http_date(value: str | None) -> datetime | None:
         moment = email.utils.parsedate_to_datetime(value.strip())
     except (TypeError, ValueError, IndexError):
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def memento_timestamp(header: str | None) -> str | None:

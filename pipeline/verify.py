@@ -476,7 +476,7 @@ def verify_passage(text: str, line: int, copies: Sequence[Copy], thresholds: Thr
     that it is absent."""
     scored = [(copy, score_passage(text, copy.page, thresholds)) for copy in copies if copy.page is not None]
     # a copy that cannot hold the article only counts when it holds every word
-    scored = [(copy, score) for copy, score in scored if not copy.page.unusable or score.complete]
+    scored = [(copy, score) for copy, score in scored if not _page(copy).unusable or score.complete]
     archived = [pair for pair in scored if pair[0].kind is CopyKind.ARCHIVE]
     live = [pair for pair in scored if pair[0].kind is CopyKind.LIVE]
     complete_archived = [pair for pair in archived if pair[1].complete]
@@ -498,8 +498,8 @@ def verify_passage(text: str, line: int, copies: Sequence[Copy], thresholds: Thr
         if verdict is Verdict.UNVERIFIABLE:
             return QuoteMatch(text, line, verdict, 0.0, None, None, None, None, note=said, support=sentences)
     else:
-        reasons = sorted({f"{c.kind.value} copy of {c.url}: {c.reason or c.page.unusable}" for c in copies
-                          if c.reason or (c.page is not None and c.page.unusable)})
+        reasons = sorted({f"{c.kind.value} copy of {c.url}: {c.reason or (c.page.unusable if c.page else '')}"
+                          for c in copies if c.reason or (c.page is not None and c.page.unusable)})
         return QuoteMatch(text, line, Verdict.UNVERIFIABLE, 0.0, None, None, None, None,
                           note=f"no readable copy ({'; '.join(reasons) or 'no source URL'})")
     copy, score = evidence
@@ -509,13 +509,20 @@ def verify_passage(text: str, line: int, copies: Sequence[Copy], thresholds: Thr
         index = _sentences_of(copy.page)
         sentences = tuple(index.holding(text) if verdict.is_verified else index.rank(text))
     if verdict is Verdict.NOT_FOUND and (skipped := [c for c in copies if c.page is not None and c.page.unusable]):
-        note += "; not counted: " + "; ".join(sorted({f"{c.kind.value} copy of {c.url}: {c.page.unusable}" for c in skipped}))
+        note += "; not counted: " + "; ".join(sorted({f"{c.kind.value} copy of {c.url}: {_page(c).unusable}"
+                                                        for c in skipped}))
     return QuoteMatch(
         text, line, verdict, score.share, copy.url, copy.kind, copy.location, copy.timestamp,
         score.matched, score.context, score.missing, changed, note,
         None if score.similarity >= 100 or not (score.found or score.differences) else round(score.similarity, 1),
         score.differences + score.left_out, copy.evidence, sentences, missing_facts,
     )
+
+
+def _page(copy: Copy) -> NormalizedPage:
+    """The page of a copy that was read (only those are scored)."""
+    assert copy.page is not None
+    return copy.page
 
 
 def _in_other_words(text: str, scored: Sequence[tuple[Copy, PassageScore]], thresholds: Thresholds
@@ -527,10 +534,10 @@ def _in_other_words(text: str, scored: Sequence[tuple[Copy, PassageScore]], thre
     source's (partial). (verdict, evidence, sentences, absent facts, what to add to the note)."""
     judged = []
     for copy, score in scored:
-        index = _sentences_of(copy.page)
+        index = _sentences_of(_page(copy))
         best = index.rank(text)
         share = index.coverage(text, best)
-        lacking = tuple(dict.fromkeys(f.text for f in absent(text, _facts_of(copy.page))))
+        lacking = tuple(dict.fromkeys(f.text for f in absent(text, _facts_of(_page(copy)))))
         in_other_words = not score.found and not lacking and share >= PARAPHRASE_SHARE
         judged.append((in_other_words, share - len(lacking), copy, score, best, share, lacking))
     judged.sort(key=lambda item: (not item[0], -item[1]))  # stable: an archived copy first among equals
@@ -541,7 +548,7 @@ def _in_other_words(text: str, scored: Sequence[tuple[Copy, PassageScore]], thre
         return Verdict.PARAPHRASE, evidence, tuple(best), (), words
     if score.share >= thresholds.partial and score.found:
         return Verdict.PARTIAL, evidence, tuple(best), lacking, ""
-    if not score.share and (language := other_language(text, copy.page.text)):
+    if not score.share and (language := other_language(text, _page(copy).text)):
         return Verdict.UNVERIFIABLE, evidence, (), (), f"not compared: {language}"
     if lacking:
         return Verdict.NOT_FOUND, evidence, tuple(best), lacking, \

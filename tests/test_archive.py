@@ -12,14 +12,13 @@ import pytest
 from pipeline.archive.choose import into_archive, preference
 from pipeline.archive.client import ArchiveClient
 from pipeline.archive.model import ArchiveState, Capture
+from pipeline.config import Settings
 from pipeline.http import Pacer
 from pipeline.times import date_to_timestamp, memento_timestamp
-from pipeline.config import Settings
 from tests.conftest import ARCHIVED
 from tests.testweb import archive as testarchive
 from tests.testweb.fake_ia import FakeInternetArchive
 from tests.testweb.origin import OriginServer
-
 
 # --- against pywb ---------------------------------------------------------------------
 

@@ -11,9 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from pipeline.archive.client import ArchiveClient
-
 from pipeline.archive.model import ArchiveState, Excluded
-
 from pipeline.archive.policy import Endpoint
 from pipeline.cli import cli
 from pipeline.config import Settings

@@ -13,10 +13,9 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from pipeline.archive.model import ArchiveState
-
-from pipeline.archive.policy import Endpoint
 from pipeline.archive.many import Archives
+from pipeline.archive.model import ArchiveState
+from pipeline.archive.policy import Endpoint
 from pipeline.config import Settings
 from pipeline.jobs import run_documents
 from pipeline.summary import RunOptions

@@ -12,17 +12,17 @@ import json
 from collections import Counter
 from pathlib import Path
 
+import jsonschema
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-import jsonschema
 
 from pipeline.model import CopyKind, Verdict
 from pipeline.report.html_format import render as render_html
 from pipeline.report.markdown_format import render as render_markdown
+from pipeline.results import Copy
 from pipeline.text import PageText
 from pipeline.verify import NormalizedPage, verify_passage
-from pipeline.results import Copy
 from tests.test_report import SCHEMA, sample_data  # noqa: F401  (a fixture)
 
 WICE = Path(__file__).parent / "fixtures" / "wice" / "claims-dev.jsonl.gz"

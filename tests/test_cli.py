@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
-
-import re
 
 import pytest
 from click.testing import CliRunner
@@ -35,7 +34,7 @@ def test_help_lists_exit_codes(runner: CliRunner) -> None:
 
 def test_every_command_has_help_with_an_example(runner: CliRunner) -> None:
     assert cli.commands, "no command registered"
-    for name, command in cli.commands.items():
+    for name in cli.commands:
         result = runner.invoke(cli, [name, "--help"])
         assert result.exit_code == 0, name
         assert "Example" in result.output and f"citewatch {name}" in result.output, name

@@ -29,7 +29,6 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.warcwriter import WARCWriter
 
 from pipeline.archive.client import ArchiveClient
-
 from pipeline.archive.model import ArchiveState, Lookup
 from pipeline.cli import cli
 from pipeline.config import Settings
@@ -41,11 +40,11 @@ from pipeline.evidence.store import UNREADABLE, EvidenceStore
 from pipeline.flow import memento_exchange, verify_citation_copies
 from pipeline.jobs import run_documents
 from pipeline.model import Verdict
+from pipeline.results import Copy
 from pipeline.signals import unusable_copy
 from pipeline.store import Store
 from pipeline.text import read_page
 from pipeline.verify import CopyKind, NormalizedPage
-from pipeline.results import Copy
 from tests.testweb.archive import Capture, PywbArchive, free_port
 from tests.testweb.fake_ia import FakeInternetArchive
 from tests.testweb.origin import OriginServer, Page

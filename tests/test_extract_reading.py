@@ -36,7 +36,8 @@ def test_unicode_encodings_with_and_without_bom(data: bytes, encoding: str) -> N
 
 
 def test_windows_1256_persian_is_detected() -> None:
-    text = ("https://www.mehrnews.com/news/1\n14 Dec 2016: " + "ایران و طالبان در تهران دیدار کردند. " * 30).replace("ی", "ي").replace("ک", "ك")
+    text = ("https://www.mehrnews.com/news/1\n14 Dec 2016: " + "ایران و طالبان در تهران دیدار کردند. " * 30)
+    text = text.replace("ی", "ي").replace("ک", "ك")
     extraction = extract_bytes(text.encode("windows-1256"), "legacy.txt")
     assert extraction.document.encoding == "cp1256"
     assert extraction.citations[0].passages[0].text.startswith("ايران و طالبان")

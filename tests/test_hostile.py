@@ -22,10 +22,10 @@ from pipeline.config import Settings
 from pipeline.extract import extract_bytes
 from pipeline.http import BlockingFetcher, FetchError
 from pipeline.jobs import run_documents
-from pipeline.summary import RunOptions
 from pipeline.liveness import check_urls
 from pipeline.model import LinkStatus
 from pipeline.report import html_format, report_names
+from pipeline.summary import RunOptions
 from pipeline.text import read_page
 from tests.testweb.origin import OriginServer
 

@@ -11,7 +11,7 @@ import pytest
 from pipeline import USER_AGENT
 from pipeline.config import Settings
 from pipeline.guard import AddressRefused, ConnectTo, Guard, forbidden_reason
-from pipeline.http import BlockingFetcher, FetchError, Fetcher, Response, fetch
+from pipeline.http import BlockingFetcher, Fetcher, FetchError, Response, fetch
 from tests.testweb.origin import GZIP_BOMB_SIZE, OriginServer, Page
 
 # --- pure parts -----------------------------------------------------------------------

@@ -310,12 +310,14 @@ def test_soft_404_titles_in_several_languages(title: str) -> None:
 
 
 def test_a_page_that_mentions_404_in_its_text_is_not_soft_404() -> None:
-    body = b"<html><head><title>Error codes explained</title></head><body><p>" + b"Servers send many codes. " * 200 + b"</p></body></html>"
+    body = (b"<html><head><title>Error codes explained</title></head><body><p>" + b"Servers send many codes. " * 200
+            + b"</p></body></html>")
     assert classify("http://a.test/deep/page", response(200, body)).status is LinkStatus.OK
 
 
 def test_page_view_decodes_charset_and_drops_scripts() -> None:
-    body = "<html><head><meta charset='windows-1256'><title>ايران</title><script>var x='hidden';</script></head><body>متن</body></html>".encode("windows-1256")
+    body = ("<html><head><meta charset='windows-1256'><title>ايران</title><script>var x='hidden';</script></head>"
+            "<body>متن</body></html>").encode("windows-1256")
     view = view_of(body)
     assert view.title == "ايران" and "hidden" not in view.visible and "متن" in view.visible
 

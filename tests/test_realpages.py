@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 
 from pipeline.model import Verdict
+from pipeline.results import Copy
 from pipeline.signals import unusable_copy
 from pipeline.text import read_page
 from pipeline.verify import CopyKind, NormalizedPage, verify_passage
-from pipeline.results import Copy
 
 HERE = Path(__file__).parent / "realpages"
 CORPUS = json.loads((HERE / "corpus.json").read_text(encoding="utf-8"))

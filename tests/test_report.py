@@ -19,12 +19,12 @@ from playwright.sync_api import Browser, sync_playwright
 from pipeline.cli import FORMATS as CLI_FORMATS
 from pipeline.cli import cli
 from pipeline.jobs import run_documents
-from pipeline.summary import RunOptions
 from pipeline.report import RENDERERS
 from pipeline.report import html_format as html
 from pipeline.report import markdown_format as markdown
-from tests.testweb.fake_ia import FakeInternetArchive
+from pipeline.summary import RunOptions
 from tests.testweb.archive import Capture
+from tests.testweb.fake_ia import FakeInternetArchive
 from tests.testweb.origin import OriginServer, Page
 
 ROOT = Path(__file__).parent.parent

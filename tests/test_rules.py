@@ -83,7 +83,8 @@ def test_a_missing_fragment_never_makes_a_page_dead() -> None:
     history = [(f"2026-01-0{day}T00:00:00Z", LinkStatus.FRAGMENT_NOT_FOUND, True) for day in (9, 5, 1)]
     assert link_state(history) == LinkState.ALIVE
     history = [("2026-01-09T00:00:00Z", LinkStatus.NOT_FOUND, True), ("2026-01-05T00:00:00Z", LinkStatus.NOT_FOUND, True),
-               ("2026-01-03T00:00:00Z", LinkStatus.FRAGMENT_NOT_FOUND, True), ("2026-01-01T00:00:00Z", LinkStatus.NOT_FOUND, True)]
+               ("2026-01-03T00:00:00Z", LinkStatus.FRAGMENT_NOT_FOUND, True),
+               ("2026-01-01T00:00:00Z", LinkStatus.NOT_FOUND, True)]
     assert link_state(history) == LinkState.UNCERTAIN  # the streak of failures stops at the page that answered
 
 

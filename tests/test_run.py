@@ -20,11 +20,11 @@ from click.testing import CliRunner
 from pipeline.cli import cli
 from pipeline.config import Settings
 from pipeline.errors import CannotRunError
-from pipeline.report.ci_formats import render_new_issues
 from pipeline.history import build_reports, url_history
 from pipeline.jobs import recheck, run_documents
-from pipeline.summary import RunOptions
+from pipeline.report.ci_formats import render_new_issues
 from pipeline.store import LockHeld, Store
+from pipeline.summary import RunOptions
 from tests.testweb import sample_web
 from tests.testweb.archive import Capture
 from tests.testweb.fake_ia import FakeInternetArchive
@@ -121,7 +121,8 @@ def small(tmp_path: Path, fake_ia: FakeInternetArchive, web_settings: Settings) 
     return document, settings
 
 
-def test_second_run_within_max_age_makes_no_request_and_force_does(small, origin: OriginServer, fake_ia: FakeInternetArchive) -> None:
+def test_second_run_within_max_age_makes_no_request_and_force_does(
+        small, origin: OriginServer, fake_ia: FakeInternetArchive) -> None:
     document, settings = small
     first = run_documents([str(document)], settings)
     assert first.checked == 2 and first.verdicts == {"verified": 2}

@@ -27,7 +27,6 @@ from tests.test_integrations import SCRIPT, _env, fake_ia  # noqa: F401  (a fixt
 from tests.testweb.fake_ia import FakeInternetArchive
 from tests.testweb.origin import OriginServer
 
-
 # --- a repository's settings ------------------------------------------------------------
 
 
@@ -299,6 +298,7 @@ def test_a_received_folder_is_never_written(web: Web, received: tuple[Path, Path
 
 def test_prune_touches_no_file_the_index_names_outside_the_folder(web: Web, tmp_path: Path) -> None:
     import sqlite3
+
     from pipeline.jobs import run_documents
     run_documents([str(web.document)], web.settings)
     folder = folder_of(web)

@@ -16,9 +16,9 @@ from pipeline.config import Settings
 from pipeline.extract import extract_bytes
 from pipeline.flow import verify_document
 from pipeline.model import Verdict
+from pipeline.results import Copy
 from pipeline.text import PageText, Unreadable, read_page
 from pipeline.verify import CopyKind, NormalizedPage, verify_passage
-from pipeline.results import Copy
 from tests.testweb.archive import Capture
 from tests.testweb.fake_ia import FakeInternetArchive
 from tests.testweb.origin import OriginServer, Page

@@ -12,10 +12,10 @@ from pipeline.extract import extract_bytes
 from pipeline.flow import verify_document
 from pipeline.model import Verdict
 from pipeline.report.document import report_document
+from pipeline.results import Copy
 from pipeline.results import DocumentResults as Verification
 from pipeline.text import PageText, Unreadable, normalize, read_page
 from pipeline.verify import CopyKind, NormalizedPage, _windows, citation_verdict, score_passage, segments, verify_passage
-from pipeline.results import Copy
 from tests.testweb.archive import Capture, PywbArchive
 from tests.testweb.origin import PERSIAN, PERSIAN_1256, OriginServer, Page
 from tests.testweb.pdf import make_pdf
@@ -36,7 +36,8 @@ BIG = ("<html><head><meta charset='utf-8'></head><body>" + FILLER * 1000
        + FILLER * 1000 + "</body></html>").encode()
 
 ARCHIVED_PAGES = {
-    "/exact": html("<nav>Home World</nav><p>The minister said the talks in Doha had been useful and would continue next month.</p>"),
+    "/exact": html("<nav>Home World</nav><p>The minister said the talks in Doha had been useful and would continue "
+                   "next month.</p>"),
     "/inline": html("<p>Officers in the <a href='/x'>Iranian</a> <em>Revolutionary Guard</em> are supplying</p>"
                     "<p>hundreds of weapons to the insurgents in the south.</p>"),
     "/curly": html("<p>&ldquo;We don&rsquo;t have a relationship,&rdquo; the ambassador said &mdash; "

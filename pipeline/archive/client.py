@@ -26,8 +26,8 @@ from pipeline.archive.model import (
 )
 from pipeline.archive.policy import RequestPolicy
 from pipeline.archive.save import Saver, saver_for
-from pipeline.archive.timemap import TimeMapIndex
 from pipeline.archive.timegate import TimeGate
+from pipeline.archive.timemap import TimeMapIndex
 from pipeline.config import ArchiveConfig, ArchiveKind, Settings
 from pipeline.http import BlockingFetcher
 

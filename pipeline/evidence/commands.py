@@ -30,9 +30,9 @@ from pipeline.evidence.model import (
 from pipeline.evidence.reverify import Reader, reverify, verification_from_json
 from pipeline.evidence.store import INDEX, EvidenceStore, folder_for, open_regular, plain_name, read_payload
 from pipeline.history import database_errors, open_database
+from pipeline.model import Verdict
 from pipeline.report import report_names
 from pipeline.report.document import EVIDENCE_SCHEMAS, report_document
-from pipeline.model import Verdict
 from pipeline.results import Verification
 from pipeline.store import Store
 from pipeline.times import now_iso
@@ -217,7 +217,8 @@ def recorded_in_report(report: dict[str, Any]) -> Recorded:
     problems: dict[str, list[str]] = {}
     seen: dict[str, int] = {}
     for number, citation in enumerate(report["citations"], 1):
-        key = citation.get("id") if isinstance(citation, dict) and isinstance(citation.get("id"), str) else f"#{number}"
+        given = citation.get("id") if isinstance(citation, dict) else None
+        key = given if isinstance(given, str) else f"#{number}"
         seen[key] = seen.get(key, 0) + 1
         if seen[key] == 2:
             problems.setdefault(key, []).append(f"citation id {key} is given more than once: a report names each "

@@ -20,11 +20,10 @@ from pipeline.evidence.model import (
 )
 from pipeline.flow import verify_citation_copies
 from pipeline.model import Verdict
-from pipeline.results import Verification
+from pipeline.results import Copy, QuoteMatch, Verification
 from pipeline.signals import unusable_copy
 from pipeline.text import Unreadable, read_page
 from pipeline.verify import NormalizedPage, Thresholds
-from pipeline.results import Copy, QuoteMatch
 
 Reader = Callable[[EvidenceRef], Payload]
 

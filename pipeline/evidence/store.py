@@ -564,7 +564,7 @@ class EvidenceStore:
             os.fsync(target.fileno())
             size = target.tell()
         with self._transaction():
-            self.db.execute("DELETE FROM records WHERE warc = ? AND record_id NOT IN (%s)" % ",".join("?" * len(kept)),
+            self.db.execute(f"DELETE FROM records WHERE warc = ? AND record_id NOT IN ({','.join('?' * len(kept))})",
                             [path.name, *(row["record_id"] for row in kept)])
             self.db.executemany("UPDATE records SET offset = ? WHERE record_id = ?", moved)
             os.replace(aside, path)

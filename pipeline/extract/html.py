@@ -30,7 +30,9 @@ _DATE_META = ("article:published_time", "datepublished", "date", "dc.date", "dct
               "pubdate", "publish-date", "og:published_time", "sailthru.date")
 
 
-def extract_html(text: str, base_url: str | None = None) -> tuple[str | None, str | None, list[tuple[int, str | None, list[UrlRef], list[Passage]]]]:
+def extract_html(
+    text: str, base_url: str | None = None,
+) -> tuple[str | None, str | None, list[tuple[int, str | None, list[UrlRef], list[Passage]]]]:
     """(title, date, citation drafts)."""
     with warnings.catch_warnings():  # a document that is only a URL is a document, not a mistake
         warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)

@@ -24,11 +24,13 @@ _ABSOLUTE = re.compile(r"^(https?://|www\.)", re.IGNORECASE)
 
 def _parser() -> MarkdownIt:
     md = MarkdownIt("commonmark", {"linkify": True}).enable("linkify")
+    assert md.linkify is not None  # enabled above
     md.linkify.set({"fuzzy_email": False})
     # Keep URLs exactly as written: no percent-encoding, no scheme veto (we filter ourselves).
-    md.normalizeLink = lambda url: url
-    md.normalizeLinkText = lambda text: text
-    md.validateLink = lambda url: True
+    # markdown-it-py's documented way: the instance's own functions replaced (its README, "normalizeLink").
+    md.normalizeLink = lambda url: url  # type: ignore[method-assign]
+    md.normalizeLinkText = lambda link: link  # type: ignore[method-assign]
+    md.validateLink = lambda url: True  # type: ignore[method-assign]
     return md
 
 
@@ -42,7 +44,7 @@ def extract_markdown(text: str) -> tuple[str | None, str | None, list[tuple[int,
     block_for: dict[int, Block] = {}
     tokens = _parser().parse(text)
     heading: str | None = None
-    for position, token in enumerate(tokens):
+    for token in tokens:
         if token.type in ("blockquote_open", "list_item_open"):
             containers.append(token)
         elif token.type in ("blockquote_close", "list_item_close"):
@@ -91,6 +93,7 @@ def _read_inline(token: Token, lines: list[str], refs: dict[str, tuple[int, int]
     parts: list[str] = []
     links: list[UrlRef] = []
     children = token.children or []
+    assert token.map is not None  # an inline token of a block always has its lines
     first, last = token.map[0], token.map[1]
     for index, child in enumerate(children):
         if child.type in ("text", "code_inline"):

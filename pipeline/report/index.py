@@ -16,7 +16,7 @@ INDEX_SCHEMA_VERSION = 1
 
 def index_document(documents: Sequence[tuple[DocumentResults, str]]) -> dict[str, Any]:
     """Each document's results with the folder its reports are in."""
-    entries = []
+    entries: list[dict[str, Any]] = []
     for results, folder in documents:
         sources = results.sources_by_key().values()
         entries.append({

@@ -50,7 +50,8 @@ def render(data: dict[str, Any]) -> str:
         for s in c["sources"]:
             snapshot = s.get("snapshot")
             at = f" at {escape(s['archive'])}" if s.get("archive") else ""
-            archived = f"; archived {link(snapshot['timestamp'], snapshot['replay_url'])}{at}" if snapshot else "; no archived copy"
+            archived = (f"; archived {link(snapshot['timestamp'], snapshot['replay_url'])}{at}" if snapshot
+                        else "; no archived copy")
             lines.append(f"- {link(s['url'], s['url'])}: {s['state']}, {s['status'] or 'unchecked'}"
                          + (" (paywall)" if s.get("paywall") else "") + archived)
         lines.append("")

@@ -50,7 +50,7 @@ def robust_markdown(text: str, versions: dict[str, tuple[str, str]], written: di
             rf"\[[^\]]*\]\(\s*<?{escaped}>?(?:\s+\"[^\"]*\")?\s*\)|<{escaped}>|(?<![\w/(<\[]){escaped}(?![\w/])"
         )
 
-        def add(match: re.Match[str]) -> str:
+        def add(match: re.Match[str], text: str = text, suffix: str = suffix) -> str:
             line_start = text.rfind("\n", 0, match.start()) + 1
             if re.match(r"\s{0,3}\[[^\]]+\]:", text[line_start:match.start() + 1]):  # a reference definition
                 return match.group(0)

@@ -99,7 +99,8 @@ def format_provenance(citations: list[dict[str, Any]]) -> str:
         for source in citation["sources"]:
             snapshot = source.get("snapshot") or {}
             lines.append(f"  source {field(source['url'])}: {source['status'] or 'unchecked'}, {source['state'] or 'uncertain'}"
-                         + (f"; archived {snapshot['timestamp']} {field(snapshot['replay_url'])}" if snapshot else "; no archived copy"))
+                         + (f"; archived {snapshot['timestamp']} {field(snapshot['replay_url'])}" if snapshot
+                            else "; no archived copy"))
         for passage in citation["passages"]:
             words = field(" ".join(passage["text"].split()[:10]))
             lines.append(f"  line {passage['line']}: {passage['verdict']} ({passage['score']:.0%}) {words}…")

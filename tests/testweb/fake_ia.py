@@ -12,7 +12,7 @@ import http.server
 import json
 import threading
 import urllib.parse
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import surt
 
@@ -65,7 +65,7 @@ class FakeInternetArchive(LoopbackServer):
 
 
 def _http_date(timestamp: str) -> str:
-    moment = datetime.strptime(timestamp, "%Y%m%d%H%M%S").replace(tzinfo=timezone.utc)
+    moment = datetime.strptime(timestamp, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
     return email.utils.format_datetime(moment, usegmt=True)
 
 
@@ -178,7 +178,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if state["polls"] <= self.archive.controls.pending_polls:
             answer = {"status": "pending", "job_id": job}
         else:
-            stamp = datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S")
+            stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
             if not state.get("saved"):
                 self.archive.captures.append(Capture(state["url"], stamp, body=b"<html><body>saved</body></html>"))
                 state["saved"] = stamp

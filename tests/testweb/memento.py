@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import email.utils
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from tests.testweb.archive import Capture
 from tests.testweb.loopback import LoopbackServer, QuietHandler
@@ -70,5 +70,5 @@ class MementoArchive(LoopbackServer):
 
 
 def _http_date(stamp: str) -> str:
-    moment = datetime.strptime(stamp, "%Y%m%d%H%M%S").replace(tzinfo=timezone.utc)
+    moment = datetime.strptime(stamp, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
     return email.utils.format_datetime(moment, usegmt=True)

@@ -157,8 +157,8 @@ class OriginServer:
                 if name == "expired.test":
                     cert = self.ca.issue_cert(
                         name,
-                        not_before=datetime.datetime(2020, 1, 1, tzinfo=datetime.timezone.utc),
-                        not_after=datetime.datetime(2021, 1, 1, tzinfo=datetime.timezone.utc),
+                        not_before=datetime.datetime(2020, 1, 1, tzinfo=datetime.UTC),
+                        not_after=datetime.datetime(2021, 1, 1, tzinfo=datetime.UTC),
                     )
                 elif name == "untrusted.test":
                     cert = self.other_ca.issue_cert(name)
@@ -191,8 +191,9 @@ class _Server(http.server.ThreadingHTTPServer):
     def handle_error(self, request, client_address) -> None:  # noqa: ANN001
         import sys
 
+        # clients that hang up and failed handshakes are part of the scenarios; anything else is a bug: show it
         if not isinstance(sys.exc_info()[1], (OSError, ssl.SSLError)):
-            super().handle_error(request, client_address)  # a bug in a scenario: show it  # clients that hang up, failed handshakes: part of the scenarios
+            super().handle_error(request, client_address)
 
 
 class _ScenarioHandler(http.server.BaseHTTPRequestHandler):

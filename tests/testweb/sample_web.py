@@ -65,7 +65,7 @@ def page(title: str, paragraphs: list[str]) -> bytes:
     body = "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs)
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title></head>"
             f"<body><nav>Home | World | Sport</nav><article><h1>{html.escape(title)}</h1>{body}</article>"
-            f"<footer>Copyright</footer></body></html>").encode("utf-8")
+            f"<footer>Copyright</footer></body></html>").encode()
 
 
 def rule(url: str, table: list[tuple[str, str]]) -> str:
