@@ -146,13 +146,20 @@ def cli(ctx: click.Context, config_path: Path | None, verbose: int, quiet: bool)
     flags, --config FILE).
     """
     verbosity = -1 if quiet else verbose
+    _log_to_stderr({-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG))
+    ctx.obj = Options(config_path=config_path, verbosity=verbosity)
+
+
+def _log_to_stderr(level: int) -> None:
+    """Log lines to this invocation's stderr, inert: one handler of ours on the root logger,
+    replaced at each invocation (several may run in one process: a test, a notebook)."""
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if isinstance(h.formatter, _InertFormatter)]:
+        root.removeHandler(old)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_InertFormatter("citewatch: %(message)s"))
-    logging.basicConfig(
-        level={-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG),
-        handlers=[handler],
-    )
-    ctx.obj = Options(config_path=config_path, verbosity=verbosity)
+    root.addHandler(handler)
+    root.setLevel(level)
 
 
 @cli.command("settings")

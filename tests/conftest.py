@@ -36,6 +36,17 @@ def _loopback_only(self: socket.socket, address: object) -> object:
     return _real_connect(self, address)
 
 
+# Fixtures that start pywb (a process and its index) or read a whole corpus: a test that
+# uses one is `slow`.
+SLOW_FIXTURES = frozenset({"archive", "archive_settings", "sample_run", "quote_archive", "web", "wice_verdicts"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _no_internet() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
@@ -67,6 +78,16 @@ def web_settings(origin: OriginServer, ca_file: Path) -> Settings:
     """Settings that send every host's ports 80 and 443 to the origin server, trusting
     the test CA; the guard stays on (loopback is reached only through connect_to)."""
     return Settings(connect_to=origin.connect_to(), ca_bundle=str(ca_file), request_deadline=10.0)
+
+
+@pytest.fixture
+def plain_settings(web_settings: Settings, tmp_path: Path) -> Settings:
+    """What most run and check tests want: no soft-404 probe (its requests are not what they
+    count), a canary that answers, quick tries again, a database and reports of their own, and
+    an archive that refuses at once (tests that want one give it)."""
+    return dataclasses.replace(web_settings, soft404_probe=False, canary_url="http://canary.test/ok", check_backoff=0.01,
+                               db=str(tmp_path / "db.sqlite"), reports_dir=str(tmp_path / "reports"),
+                               wayback_cdx_url="http://127.0.0.1:9/cdx", wayback_replay_url="http://127.0.0.1:9/web/")
 
 
 ARCHIVED = "http://archived.test/article"

@@ -152,6 +152,7 @@ def test_one_query_per_url_and_none_within_the_cache(ia_settings: Settings, fake
     assert fake_ia.count("/cdx") == 1
 
 
+@pytest.mark.slow
 def test_429_pauses_the_class_then_succeeds(ia_settings: Settings, fake_ia: FakeInternetArchive) -> None:
     fake_ia.controls.rate_limit = 1
     client = ArchiveClient(ia_settings)
@@ -163,6 +164,7 @@ def test_429_pauses_the_class_then_succeeds(ia_settings: Settings, fake_ia: Fake
     assert time.monotonic() - started >= 0.5
 
 
+@pytest.mark.slow
 def test_429_without_end_is_unavailable(ia_settings: Settings, fake_ia: FakeInternetArchive) -> None:
     fake_ia.controls.rate_limit = 100
     lookup = ArchiveClient(dataclasses.replace(ia_settings, archive_pause_on_429=0.05)).lookup("http://news.test/story")
@@ -204,6 +206,7 @@ def test_save_page_now_needs_keys(ia_settings: Settings, fake_ia: FakeInternetAr
     assert fake_ia.count("/save") == 0
 
 
+@pytest.mark.slow
 def test_save_page_now_posts_and_polls(ia_settings: Settings, fake_ia: FakeInternetArchive) -> None:
     client = ArchiveClient(ia_settings)
     result = client.save("http://news.test/new")
@@ -303,7 +306,7 @@ def run_cli(args: list[str], env: dict[str, str]):
 
     result = CliRunner().invoke(cli, args, env=env)
     try:
-        document = _json.loads(result.output) if "--json" in args else None
+        document = _json.loads(result.stdout) if "--json" in args else None
     except ValueError:
         document = None
     return result, document
@@ -335,6 +338,7 @@ def test_cli_snapshots_of_what_is_no_web_address_is_exit_2() -> None:
     assert result.exit_code == 2 and "no domain" in result.stderr
 
 
+@pytest.mark.slow
 def test_cli_archive_missing_saves_alive_and_never_dead(
     recording_archive: testarchive.PywbArchive, origin: OriginServer
 ) -> None:

@@ -23,6 +23,8 @@ from tests.testweb.archive import Capture, PywbArchive
 from tests.testweb.memento import MementoArchive
 from tests.testweb.origin import OriginServer
 
+pytestmark = pytest.mark.slow  # three archives, pywb among them
+
 ROOT = Path(__file__).parent.parent
 SCHEMA = json.loads((ROOT / "pipeline" / "report" / "report.schema.json").read_text())
 QUOTE = "The council voted to reopen the border crossing on Monday."

@@ -44,7 +44,7 @@ def test_settings_json_shows_environment_values(runner: CliRunner, tmp_path: Pat
     monkeypatch.chdir(tmp_path)
     result = runner.invoke(cli, ["settings", "--json"], env={"CITEWATCH_WAYBACK_DIALECT": "pywb"})
     assert result.exit_code == 0
-    rows = {row["name"]: row for row in json.loads(result.output)["settings"]}
+    rows = {row["name"]: row for row in json.loads(result.stdout)["settings"]}
     assert (rows["wayback_dialect"]["value"], rows["wayback_dialect"]["source"]) == ("pywb", "CITEWATCH_WAYBACK_DIALECT")
 
 
@@ -84,6 +84,7 @@ def test_internal_errors_are_one_line_unless_verbose(runner: CliRunner) -> None:
     assert "Traceback" in verbose.output
 
 
+@pytest.mark.slow
 def test_python_dash_m_and_console_script_run() -> None:
     module = subprocess.run([sys.executable, "-m", "pipeline", "--version"], capture_output=True, text=True)
     script = Path(sys.executable).parent / "citewatch"

@@ -90,7 +90,7 @@ def test_check_from_a_folder_checks_every_document(notes: Path, web_settings: Se
                                 env={"CITEWATCH_CONNECT_TO": ",".join(web_settings.connect_to),
                                      "CITEWATCH_SOFT404_PROBE": "0"})
     assert result.exit_code == 0
-    assert [c["url"] for c in json.loads(result.output)] == ["http://f.test/ok", "http://g.test/ok"]
+    assert [c["url"] for c in json.loads(result.stdout)] == ["http://f.test/ok", "http://g.test/ok"]
 
 
 def test_verify_takes_a_folder_and_skips_what_cannot_be_read(notes: Path, web_settings: Settings,

@@ -84,7 +84,7 @@ def test_cli_extract_json_contract(tmp_path: Path) -> None:
 
     result = CliRunner().invoke(cli, ["extract", str(SAMPLE), "--json"])
     assert result.exit_code == 0
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)
     assert data["schema_version"] == 1
     assert set(data["document"]) >= {"path", "title", "date", "sha256"}
     citation = data["citations"][0]
@@ -116,6 +116,7 @@ def test_cli_extract_table_fits_the_terminal() -> None:
         (lambda d: (d / "bin.txt").write_bytes(b"\x00\x01\x02binary") and d / "bin.txt", "binary"),
     ],
 )
+@pytest.mark.slow
 def test_cli_bad_input_is_one_line_and_exit_2(tmp_path: Path, make, message: str) -> None:
     path = make(tmp_path)
     result = subprocess.run([sys.executable, "-m", "pipeline", "extract", str(path)], capture_output=True, text=True)
@@ -127,9 +128,10 @@ def test_cli_bad_input_is_one_line_and_exit_2(tmp_path: Path, make, message: str
 def test_cli_empty_file_is_exit_0(tmp_path: Path) -> None:
     (tmp_path / "empty.txt").write_bytes(b"")
     result = CliRunner().invoke(cli, ["extract", str(tmp_path / "empty.txt"), "--json"])
-    assert result.exit_code == 0 and json.loads(result.output)["citations"] == []
+    assert result.exit_code == 0 and json.loads(result.stdout)["citations"] == []
 
 
+@pytest.mark.slow
 def test_cli_reads_stdin() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "pipeline", "extract", "-", "--json"], input=DOC.encode(), capture_output=True

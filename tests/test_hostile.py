@@ -32,6 +32,7 @@ from tests.testweb.origin import OriginServer
 # --- pages built to stall a reader --------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_hostile_pages_are_checked_without_hanging(origin: OriginServer, web_settings: Settings, tmp_path: Path) -> None:
     """Before: 64 KB of "<" took 6.9 s to classify and 4.8 MB over ten minutes (a
     backtracking regex); 40k nested divs took two minutes to read. A hang guard, not a
@@ -59,6 +60,7 @@ def test_hostile_pages_are_read_whole() -> None:
 # --- a verdict about a site comes from the site ---------------------------------------------
 
 
+@pytest.mark.slow
 def test_links_waiting_for_their_host_never_time_out(origin: OriginServer, web_settings: Settings) -> None:
     """Before: the deadline counted the wait for a place for the host, so 24 URLs at 2 s on
     one host with a 10 s deadline gave 8 time-outs, 4 of them never sent."""
@@ -132,6 +134,7 @@ def test_a_brotli_body_is_refused_not_inflated(origin: OriginServer, web_setting
                 fetcher.fetch(f"http://bomb.test/encoded?as={encoding}")
 
 
+@pytest.mark.slow
 def test_a_trickled_body_stops_at_the_deadline(origin: OriginServer, web_settings: Settings) -> None:
     """Before: the deadline was looked at only between 16 KB chunks; a byte a second ran
     past 70 s with a 5 s deadline."""
@@ -145,16 +148,14 @@ def test_a_trickled_body_stops_at_the_deadline(origin: OriginServer, web_setting
 
 
 def test_reports_of_documents_with_one_name_do_not_overwrite_each_other(
-        tmp_path: Path, web_settings: Settings, origin: OriginServer) -> None:
+        tmp_path: Path, plain_settings: Settings, origin: OriginServer) -> None:
     for folder in ("a", "b"):
         (tmp_path / folder).mkdir()
         (tmp_path / folder / "doc.txt").write_text(f"Doc {folder}\n\nhttp://{folder}.test/ok\n1 May 2016: A claim {folder}.\n")
     dots = tmp_path / "...txt"
     dots.write_text("Dots\n\nhttp://c.test/ok\n1 May 2016: A claim.\n")
     reports = tmp_path / "out" / "reports"
-    settings = dataclasses.replace(web_settings, db=str(tmp_path / "db.sqlite"), reports_dir=str(reports),
-                                   canary_url="http://canary.test/ok", wayback_cdx_url="http://127.0.0.1:9/cdx",
-                                   wayback_replay_url="http://127.0.0.1:9/web/", soft404_probe=False)
+    settings = dataclasses.replace(plain_settings, reports_dir=str(reports))
     summary = run_documents([str(tmp_path / "a" / "doc.txt"), str(tmp_path / "b" / "doc.txt"), str(dots)], settings,
                             RunOptions(fail_on="never"))
     folders = [Path(d.reports[0]).parent for d in summary.documents]
@@ -241,6 +242,7 @@ def test_bad_settings_are_refused_with_a_reason(variable: str, value: str, messa
     assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
 
 
+@pytest.mark.slow
 def test_a_document_without_end_or_a_closed_stdin_is_refused(tmp_path: Path) -> None:
     zero = subprocess.run([sys.executable, "-m", "pipeline", "extract", "/dev/zero"], capture_output=True, text=True,
                           timeout=120)
@@ -270,11 +272,9 @@ def test_a_database_that_breaks_after_opening_is_one_line_and_exit_3(tmp_path: P
     assert "database" in result.output
 
 
-def test_robust_links_skip_a_document_read_from_stdin_and_keep_going(tmp_path: Path, web_settings: Settings,
+def test_robust_links_skip_a_document_read_from_stdin_and_keep_going(tmp_path: Path, plain_settings: Settings,
                                                                     origin: OriginServer) -> None:
-    settings = dataclasses.replace(web_settings, db=str(tmp_path / "db.sqlite"), reports_dir=str(tmp_path / "r"),
-                                   canary_url="http://canary.test/ok", wayback_cdx_url="http://127.0.0.1:9/cdx",
-                                   wayback_replay_url="http://127.0.0.1:9/web/", soft404_probe=False)
+    settings = plain_settings
     note = tmp_path / "note.md"
     note.write_text("# Note\n\n22 May 2007: [a story](http://robust.test/ok).\n")
     run_documents([str(note)], settings, RunOptions(reports=False, fail_on="never"))
@@ -291,6 +291,7 @@ def test_robust_links_skip_a_document_read_from_stdin_and_keep_going(tmp_path: P
     assert "note/robust.md" in result.output and "stdin/report.json" in result.output
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_a_check_that_is_reading_hostile_pages(web_settings: Settings, origin: OriginServer) -> None:
     import signal
 

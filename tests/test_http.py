@@ -198,6 +198,7 @@ def test_gzip_bomb_is_capped_after_decompression(client: Client) -> None:
     assert set(response.body) == {0}
 
 
+@pytest.mark.slow
 def test_trickling_server_hits_the_deadline(web_settings: Settings) -> None:
     with pytest.raises(FetchError) as err:
         fetch(dataclasses.replace(web_settings, request_deadline=1.0), "http://a.test/trickle?seconds=10")

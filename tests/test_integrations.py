@@ -22,6 +22,8 @@ from pipeline.config import Settings
 from tests.testweb.fake_ia import Capture, FakeInternetArchive
 from tests.testweb.origin import OriginServer
 
+pytestmark = pytest.mark.slow  # the Action's script and git
+
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "scripts" / "github-action.sh"
 

@@ -42,6 +42,11 @@ def settings(web_settings: Settings) -> Settings:
     )
 
 
+def no_probe(settings: Settings) -> Settings:
+    """For tests that count requests: no soft-404 probe among them."""
+    return dataclasses.replace(settings, soft404_probe=False)
+
+
 def check(settings: Settings, url: str):
     return check_urls([url], settings)[0]
 
@@ -126,7 +131,7 @@ def test_robots_all_leaves_alone_the_urls_robots_txt_disallows(settings: Setting
     origin.add_page("private.test", "/open", Page(body=b"<title>open</title><p>open words</p>"))
     origin.reset_counts()
     results = check_urls(["http://private.test/private/x", "http://private.test/open"],
-                         dataclasses.replace(settings, robots="all", soft404_probe=False))
+                         dataclasses.replace(no_probe(settings), robots="all"))
     assert results[0].status is LinkStatus.SKIPPED
     assert results[0].reason == "not checked: http://private.test/robots.txt disallows it (robots = all)"
     assert results[1].status is LinkStatus.OK
@@ -174,6 +179,7 @@ def test_domain_rules_alive_status_skip_and_headers(settings: Settings, origin: 
     assert origin.requests_for(host="cookie.test", path="/ok")[0].headers.get("X-Consent") == "yes"
 
 
+@pytest.mark.slow
 def test_retry_after_is_honoured_then_success(settings: Settings, origin: OriginServer) -> None:
     started = time.monotonic()
     result = check(settings, "http://flaky.test/flaky/503?fail=1&after=1")
@@ -240,7 +246,7 @@ def test_fast_network_failures_are_not_evidence() -> None:
 @pytest.mark.parametrize("path", ["/head-403", "/head-405"])
 def test_head_mode_falls_back_to_get(settings: Settings, origin: OriginServer, path: str) -> None:
     origin.reset_counts()
-    result = check(dataclasses.replace(settings, check_method="head", soft404_probe=False), f"http://head.test{path}")
+    result = check(dataclasses.replace(no_probe(settings), check_method="head"), f"http://head.test{path}")
     assert result.status is LinkStatus.OK
     assert [r.method for r in origin.requests_for(host="head.test")] == ["HEAD", "GET"]
 
@@ -248,7 +254,7 @@ def test_head_mode_falls_back_to_get(settings: Settings, origin: OriginServer, p
 def test_same_canonical_url_is_checked_once_and_reported_per_input(settings: Settings, origin: OriginServer) -> None:
     origin.reset_counts()
     urls = ["http://once.test/ok?utm_source=a", "http://ONCE.test:80/ok", "http://once.test/ok#section"]
-    results = check_urls(urls, dataclasses.replace(settings, soft404_probe=False))
+    results = check_urls(urls, no_probe(settings))
     assert [r.url for r in results] == urls
     assert {r.status for r in results} == {LinkStatus.OK}
     assert len(origin.requests_for(host="once.test")) == 1
@@ -257,7 +263,7 @@ def test_same_canonical_url_is_checked_once_and_reported_per_input(settings: Set
 def test_per_host_limit_holds_at_the_server(settings: Settings, origin: OriginServer) -> None:
     origin.reset_counts()
     urls = [f"http://busyhost.test/ok?delay=0.2&n={i}" for i in range(12)]
-    limited = dataclasses.replace(settings, check_per_host=3, check_concurrency=32, soft404_probe=False)
+    limited = dataclasses.replace(no_probe(settings), check_per_host=3, check_concurrency=32)
     results = check_urls(urls, limited)
     assert {r.status for r in results} == {LinkStatus.OK}
     assert origin.max_active["busyhost.test"] == 3  # reached, never passed
@@ -265,7 +271,7 @@ def test_per_host_limit_holds_at_the_server(settings: Settings, origin: OriginSe
 
 def test_min_interval_spaces_requests_to_one_host(settings: Settings, origin: OriginServer) -> None:
     origin.reset_counts()
-    paced = dataclasses.replace(settings, check_min_interval=0.25, soft404_probe=False)
+    paced = dataclasses.replace(no_probe(settings), check_min_interval=0.25)
     check_urls([f"http://paced.test/ok?n={i}" for i in range(4)], paced)
     times = sorted(r.at for r in origin.requests_for(host="paced.test"))
     assert all(b - a >= 0.24 for a, b in zip(times, times[1:]))
@@ -288,7 +294,7 @@ def test_dns_errors_with_a_reachable_canary_are_reported(settings: Settings) -> 
 def test_progress_callback_sees_every_unique_url(settings: Settings) -> None:
     seen = []
     asyncio.run(check_urls_async(["http://cb.test/ok", "http://cb.test/status/404", "http://cb.test/ok"],
-                                 dataclasses.replace(settings, soft404_probe=False), on_result=seen.append))
+                                 no_probe(settings), on_result=seen.append))
     assert sorted(r.status.value for r in seen) == ["not_found", "ok"]
 
 

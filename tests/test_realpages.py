@@ -24,6 +24,8 @@ from pipeline.signals import unusable_copy
 from pipeline.text import read_page
 from pipeline.verify import CopyKind, NormalizedPage, verify_passage
 
+pytestmark = pytest.mark.slow  # the real-page corpus
+
 HERE = Path(__file__).parent / "realpages"
 CORPUS = json.loads((HERE / "corpus.json").read_text(encoding="utf-8"))
 

@@ -49,8 +49,8 @@ def test_ignore_file_and_exclude_skip_urls_with_the_reason(tmp_path: Path, monke
     assert origin.requests_for(host="twitter.test") == [] and origin.requests_for(host="internal.test") == []
 
 
-def test_accept_makes_a_status_alive_globally_or_for_one_domain(web_settings: Settings, origin: OriginServer) -> None:
-    settings = dataclasses.replace(web_settings, accept="200..=299,403", soft404_probe=False,
+def test_accept_makes_a_status_alive_globally_or_for_one_domain(plain_settings: Settings, origin: OriginServer) -> None:
+    settings = dataclasses.replace(plain_settings, accept="200..=299,403",
                                    domains={"picky.test": {"accept": "418"}})
     checks = check_urls(["http://any.test/status/403", "http://any.test/status/418", "http://picky.test/status/418"],
                         settings)
@@ -63,7 +63,7 @@ def test_include_fragments_checks_ids_and_anchor_names(web_settings: Settings, o
         "check", "--json", "--include-fragments", "--no-probe", "http://frag.test/doc#intro", "http://frag.test/doc#old",
         "http://frag.test/doc#missing", "http://frag.test/doc#:~:text=Intro"],
         env={"CITEWATCH_CONNECT_TO": ",".join(web_settings.connect_to)})
-    statuses = [c["status"] for c in json.loads(result.output)]
+    statuses = [c["status"] for c in json.loads(result.stdout)]
     assert statuses == ["ok", "ok", "fragment_not_found", "ok"] and result.exit_code == 1
     assert len(origin.requests_for(host="frag.test")) == 1  # one page, every fragment looked up in it
 
@@ -94,6 +94,7 @@ def _inside_a_script(markup: str, anchor: str) -> bool:
     return bool(places) and all(markup.rfind("<script", 0, at) > markup.rfind("</script", 0, at) for at in places)
 
 
+@pytest.mark.slow
 def test_fragments_on_real_pages_are_their_ids_and_anchor_names() -> None:
     """46 real article pages (tests/realpages): the anchors found are those an independent
     parser (Python's html.parser, through BeautifulSoup) finds, except ids that stand only
@@ -112,10 +113,10 @@ def test_fragments_on_real_pages_are_their_ids_and_anchor_names() -> None:
     assert found > 3000  # pages full of anchors, not a vacuous comparison
 
 
-def test_a_fragment_is_not_judged_on_part_of_a_page(web_settings: Settings, origin: OriginServer) -> None:
+def test_a_fragment_is_not_judged_on_part_of_a_page(plain_settings: Settings, origin: OriginServer) -> None:
     late = b"<html><body>" + b"<p>filler</p>" * 2000 + b'<h2 id="late">Late</h2></body></html>'
     origin.add_page("long.test", "/doc", Page(body=late))
-    cut = dataclasses.replace(web_settings, soft404_probe=False, check_max_bytes=4096)
+    cut = dataclasses.replace(plain_settings, check_max_bytes=4096)
     check, = check_urls(["http://long.test/doc#late"], cut, fragments=True)
     assert check.status is LinkStatus.OK and "#late not looked up" in check.reason
     whole, = check_urls(["http://long.test/doc#late"], dataclasses.replace(cut, check_max_bytes=1_000_000),

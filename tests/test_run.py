@@ -210,6 +210,7 @@ def test_a_flapping_link_never_becomes_dead(small, origin: OriginServer) -> None
     assert all(checked == 2 for checked, _ in states)
 
 
+@pytest.mark.slow
 def test_blocked_and_timeouts_never_count_towards_dead(small, origin: OriginServer) -> None:
     document, settings = small
     document.write_text("Notes\n\nhttp://walled.test/bot-wall\n1 May 2016: A claim.\n\n"
@@ -252,15 +253,21 @@ def test_offline_is_exit_3_and_nothing_changes_state(small, origin: OriginServer
     assert result.exit_code == 3 and "network looks unreachable" in result.output
 
 
+def _lock_holder(db: str, *, stay: bool) -> subprocess.Popen:
+    """Another citewatch process that takes the database's lock (as a run does) and, with
+    `stay`, holds it until its stdin closes; returns once the lock is taken."""
+    code = ("import os, sys; from pipeline.store import Store; store = Store.open(sys.argv[1]); "
+            "store.acquire_lock('2026-11-26T01:02:03Z'); print('locked', flush=True); "
+            + ("sys.stdin.read()" if stay else "os._exit(0)"))
+    holder = subprocess.Popen([sys.executable, "-c", code, db], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+    return holder
+
+
 def test_lock_held_by_a_live_process_is_exit_3(small) -> None:
     document, settings = small
-    holder = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"],  # alive until told
-                              stdin=subprocess.PIPE)
+    holder = _lock_holder(settings.db, stay=True)  # alive until told
     try:
-        store = Store.open(settings.db)
-        store.db.execute("INSERT INTO lock (id, pid, host, started_at) VALUES (1, ?, ?, ?)",
-                         (holder.pid, os.uname().nodename, "2026-11-26T01:02:03Z"))
-        store.close()
         with pytest.raises(LockHeld, match=f"PID {holder.pid}, started 2026-11-26T01:02:03Z"):
             run_documents([str(document)], settings)
         result = CliRunner().invoke(cli, ["run", str(document), "--db", settings.db])
@@ -272,12 +279,8 @@ def test_lock_held_by_a_live_process_is_exit_3(small) -> None:
 
 def test_stale_lock_of_a_dead_process_is_taken_over(small) -> None:
     document, settings = small
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead = _lock_holder(settings.db, stay=False)  # took the lock, then died without letting go
     dead.wait()
-    store = Store.open(settings.db)
-    store.db.execute("INSERT INTO lock (id, pid, host, started_at) VALUES (1, ?, ?, ?)",
-                     (dead.pid, os.uname().nodename, "2026-11-26T01:02:03Z"))
-    store.close()
     summary = run_documents([str(document)], settings)
     assert summary.status == "done" and any("stale lock" in n for n in summary.notes)
 
@@ -314,6 +317,7 @@ def wait_for_checks(db: Path, wanted: int, timeout: float = 20) -> int:
     return checks
 
 
+@pytest.mark.slow
 def test_kill_9_midway_then_rerun_completes_without_duplicates(tmp_path: Path, origin: OriginServer, ca_file: Path,
                                                                fake_ia: FakeInternetArchive) -> None:
     document, db, env = slow_run_setup(tmp_path, origin, ca_file, fake_ia, "slow", 12, concurrency=2)
@@ -370,7 +374,7 @@ def test_history_command(small) -> None:
     run_documents([str(document)], settings)
     result = CliRunner().invoke(cli, ["history", "http://one.test/ok", "--db", settings.db, "--json"])
     assert result.exit_code == 0
-    history = json.loads(result.output)
+    history = json.loads(result.stdout)
     assert history["state"] == "alive" and history["checks"][0]["status"] == "ok"
     assert history["events"][0]["new_state"] == "alive"
     missing = CliRunner().invoke(cli, ["history", "http://one.test/ok", "--db", str(Path(settings.db).parent / "none.sqlite")])
@@ -393,6 +397,7 @@ def test_archive_down_keeps_link_checks_and_earlier_verdicts(small, fake_ia: Fak
     assert any("the archive did not answer" in note for note in summary.notes)
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_cleanly_and_keeps_what_was_done(tmp_path: Path, origin: OriginServer, ca_file: Path,
                                                         fake_ia: FakeInternetArchive) -> None:
     document, db, env = slow_run_setup(tmp_path, origin, ca_file, fake_ia, "patient", 10, concurrency=1)

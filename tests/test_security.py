@@ -27,6 +27,8 @@ from tests.test_integrations import SCRIPT, _env, fake_ia  # noqa: F401  (a fixt
 from tests.testweb.fake_ia import FakeInternetArchive
 from tests.testweb.origin import OriginServer
 
+pytestmark = pytest.mark.slow  # citewatch processes, pywb, hostile trees
+
 # --- a repository's settings ------------------------------------------------------------
 
 

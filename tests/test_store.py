@@ -137,6 +137,7 @@ def test_a_lock_from_another_host_is_kept_until_unlocked(tmp_path: Path) -> None
     assert again.exit_code == 2 and "no such database" in again.output
 
 
+@pytest.mark.slow
 def test_two_processes_creating_one_new_database_both_open_it(tmp_path: Path) -> None:
     import multiprocessing
 

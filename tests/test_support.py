@@ -15,6 +15,8 @@ import pytest
 
 from pipeline.support import CopyFacts, SentenceIndex, absent, facts, fold, split_sentences
 
+pytestmark = pytest.mark.slow  # the WiCE corpus
+
 WICE = Path(__file__).parent / "fixtures" / "wice"
 
 

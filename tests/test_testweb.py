@@ -102,6 +102,7 @@ def test_huge_body_has_the_size_asked(origin: OriginServer) -> None:
     assert int(response.getheader("Content-Length")) == len(body) == 3 * 1024 * 1024
 
 
+@pytest.mark.slow
 def test_gzip_bomb_is_small_on_the_wire_and_huge_inflated(origin: OriginServer) -> None:
     response, body = ask(origin, "/gzip-bomb")
     assert response.getheader("Content-Encoding") == "gzip"
