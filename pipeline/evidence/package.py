@@ -48,7 +48,7 @@ def refs_of(report: Mapping[str, Any]) -> list[EvidenceRef]:
 def export_wacz(report: Mapping[str, Any], store: EvidenceStore, out: Path, *, title: str = "") -> dict[str, Any]:
     """Write a WACZ holding the records the report's verdicts rest on (as stored, one WARC),
     the pages index, and the report itself. Written aside and renamed."""
-    _require("wacz", "citewatch evidence export --wacz")
+    _require("wacz", "citewatch evidence export")
     from wacz.main import main as wacz_main
 
     refs = refs_of(report)

@@ -95,7 +95,8 @@ class PywbArchive:
         _tool("wb-manager", "add", COLLECTION, str(warc), *(str(w) for w in self.warcs), cwd=self.root)
         for _attempt in range(3):
             self.port = free_port()
-            command = [_script("wayback"), "-b", "127.0.0.1", "-p", str(self.port), "-t", "8"]
+            command = [sys.executable, str(Path(__file__).with_name("wayback_nodelay.py")), "-b", "127.0.0.1", "-p",
+                       str(self.port), "-t", "8"]
             if self.record:
                 command += ["--live", "--record", "-a", "--auto-interval", "2"]
             self.process = subprocess.Popen(
