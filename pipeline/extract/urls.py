@@ -81,7 +81,9 @@ def is_citable(url: str) -> bool:
 def canonicalize(url: str) -> str:
     """The lookup key of a URL: scheme added when missing, host lowercased and
     IDNA-encoded, default port and user info dropped, percent-escapes normalised, dot
-    segments resolved, query sorted, tracking parameters and fragments removed."""
+    segments resolved, query sorted, tracking parameters and tracking fragments (`#ixzz…`, a
+    bare `#`) removed. Any other fragment is kept: `model.url_key` drops it for what is checked
+    and stored, and `include_fragments` checks it in the page."""
     url = url.strip()
     if not re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", url):
         url = "http://" + url.lstrip("/")
