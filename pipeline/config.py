@@ -36,6 +36,17 @@ class ArchiveKind(enum.StrEnum):
 _HTTP_URL = re.compile(r"^https?://[^/\s]+")
 
 
+def _check_table(table: Any, known: Mapping[str, Any], where: str, noun: str) -> None:
+    """A TOML table with only `known` keys, each of its type: ValueError naming `where`."""
+    if not isinstance(table, dict):
+        raise ValueError(f"{where} must be a table")
+    for key, value in table.items():
+        if key not in known:
+            raise ValueError(f"{where}: unknown {noun} {key!r} (known: {', '.join(known)})")
+        if not isinstance(value, known[key]) or (isinstance(value, bool) and known[key] is not bool):
+            raise ValueError(f"{where}.{key} has the wrong type: {value!r}")
+
+
 @dataclasses.dataclass(frozen=True)
 class ArchiveConfig:
     """One archive to ask: its name in reports, its kind, where its index is (a CDX endpoint,
@@ -57,13 +68,7 @@ class ArchiveConfig:
     @classmethod
     def from_table(cls, entry: Any, where: str) -> ArchiveConfig:
         """An `[[archives]]` table, checked: ValueError naming `where` and the key."""
-        if not isinstance(entry, dict):
-            raise ValueError(f"{where} must be a table")
-        for key, value in entry.items():
-            if key not in cls.KEYS:
-                raise ValueError(f"{where}: unknown key {key!r} (known: {', '.join(cls.KEYS)})")
-            if not isinstance(value, cls.KEYS[key]) or isinstance(value, bool):
-                raise ValueError(f"{where}.{key} has the wrong type: {value!r}")
+        _check_table(entry, cls.KEYS, where, "key")
         if not entry.get("name"):
             raise ValueError(f"{where} needs a name of its own")
         try:
@@ -110,13 +115,7 @@ class DomainRule:
     @classmethod
     def from_table(cls, domain: str, rule: Any) -> DomainRule:
         """A `[domains."example.org"]` table, checked: ValueError naming the domain and the rule."""
-        if not isinstance(rule, dict):
-            raise ValueError(f"domains.{domain} must be a table")
-        for key, value in rule.items():
-            if key not in cls.KEYS:
-                raise ValueError(f"domains.{domain}: unknown rule {key!r} (known: {', '.join(cls.KEYS)})")
-            if not isinstance(value, cls.KEYS[key]):
-                raise ValueError(f"domains.{domain}.{key} must be a {cls.KEYS[key].__name__}")
+        _check_table(rule, cls.KEYS, f"domains.{domain}", "rule")
         statuses = rule.get("alive_statuses", [])
         if not all(isinstance(code, int) and not isinstance(code, bool) and 100 <= code <= 599 for code in statuses):
             raise ValueError(f"domains.{domain}.alive_statuses must be HTTP statuses as whole numbers "
