@@ -342,9 +342,9 @@ class Fetcher:
                 while True:
                     host = urllib.parse.urlsplit(current).hostname or ""
                     sent = headers if headers and host_under(host, owner) else None
+                    if pacer is not None and started is None:
+                        await pacer.wait()  # before taking a place: a paced request holds none while it waits
                     async with self._slot(current):
-                        if pacer is not None:
-                            await pacer.wait()
                         if started is None:
                             started = time.monotonic()
                             deadline.reschedule(asyncio.get_running_loop().time() + settings.request_deadline)

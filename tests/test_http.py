@@ -11,7 +11,7 @@ import pytest
 from pipeline import USER_AGENT
 from pipeline.config import Settings
 from pipeline.guard import AddressRefused, ConnectTo, Guard, forbidden_reason
-from pipeline.http import BlockingFetcher, Fetcher, FetchError, Response, fetch
+from pipeline.http import BlockingFetcher, Fetcher, FetchError, Pacer, Response, fetch
 from tests.testweb.origin import GZIP_BOMB_SIZE, OriginServer, Page
 
 # --- pure parts -----------------------------------------------------------------------
@@ -261,3 +261,22 @@ def test_the_standard_ca_variable_is_honoured(origin: OriginServer, ca_file, mon
     with pytest.raises(FetchError) as err:
         fetch(settings, "https://ca.test/ok")
     assert err.value.kind == "tls_error"
+
+
+@pytest.mark.slow
+def test_a_paced_request_holds_no_place_while_it_waits(web_settings: Settings) -> None:
+    """Before: an archive request waiting for its class's pace (CDX: one every 2.5 s) held one of
+    the host's places meanwhile, so the archive's replay reads queued behind CDX waits."""
+    import threading
+
+    cdx = Pacer(3.0)
+    cdx.claim()  # the class has just been used: the next start is 3 s away
+    with BlockingFetcher(web_settings, concurrency=1, per_host=1) as fetcher:
+        paced: list[Response] = []
+        waiting = threading.Thread(target=lambda: paced.append(fetcher.fetch("https://www.example.test/echo",
+                                                                             pacer=cdx)))
+        waiting.start()
+        other = fetcher.fetch("https://www.example.test/echo")  # the one place is free: answered now
+        assert other.status == 200 and waiting.is_alive() and paced == []
+        waiting.join()
+    assert paced[0].status == 200
