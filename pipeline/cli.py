@@ -8,7 +8,9 @@ import glob
 import logging
 import os
 import shutil
+import signal
 import sys
+import threading
 import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -682,4 +684,18 @@ def _show(value: Any) -> str:
 
 
 def main() -> None:
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, _first_interrupt)
     cli(prog_name="citewatch")
+
+
+def _first_interrupt(signum: int, frame: object) -> None:
+    """Ctrl-C: stop, keep what was done, exit 130 (KeyboardInterrupt does that); a second
+    Ctrl-C while that happens exits at once (a lock left behind is taken over next time)."""
+    signal.signal(signal.SIGINT, _second_interrupt)
+    raise KeyboardInterrupt
+
+
+def _second_interrupt(signum: int, frame: object) -> None:
+    os.write(2, b"citewatch: interrupted again: stopped at once\n")
+    os._exit(130)

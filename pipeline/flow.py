@@ -127,9 +127,18 @@ def _without_refused(lookup: Lookup, refused: set[str]) -> Lookup:
 
 
 def _parallel(archive: Archives, work: Callable[[T], R], items: Sequence[T]) -> list[R]:
-    """`work` over items, `archive_threads` at a time; the archive's limiters pace them."""
-    with ThreadPoolExecutor(max_workers=archive.settings.archive_threads) as pool:
+    """`work` over items, `archive_threads` at a time; the archive's pacers pace them. On
+    Ctrl-C (or any error) the work not started is dropped and the archive's requests in
+    flight or waiting for their pace are cancelled, so that the threads end at once."""
+    pool = ThreadPoolExecutor(max_workers=archive.settings.archive_threads)
+    try:
         return list(pool.map(work, items))
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        archive.stop()
+        raise
+    finally:
+        pool.shutdown(wait=True)
 
 
 def archived_copies(archive: Archives, wanted: Iterable[tuple[str, str | None]],

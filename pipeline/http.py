@@ -545,16 +545,30 @@ class BlockingFetcher:
         self.guard = self._fetcher.guard
         self._loop = _background_loop()
         self._opened = False
+        self._stopped = False
         self._lock = threading.Lock()
+        self._in_flight: set[concurrent.futures.Future[Any]] = set()
         self._finalizer = weakref.finalize(self, _close_fetcher, self._loop, self._fetcher)
 
     def fetch(self, url: str, **kwargs: Any) -> Response:
-        """`Fetcher.fetch`, from a thread that is not the background loop's."""
+        """`Fetcher.fetch`, from a thread that is not the background loop's. After `stop()`,
+        FetchError at once."""
         with self._lock:
+            if self._stopped:
+                raise FetchError("connection_error", "stopped: the run was interrupted")
             if not self._opened:
                 self._wait(self._fetcher.__aenter__())
                 self._opened = True
-        return self._wait(self._fetcher.fetch(url, **kwargs))
+        return self._wait(self._fetcher.fetch(url, **kwargs), cancellable=True)
+
+    def stop(self) -> None:
+        """Ctrl-C: every request in flight or waiting for its pace is cancelled at once (its
+        caller gets CancelledError), and no new one starts."""
+        with self._lock:
+            self._stopped = True
+            pending = list(self._in_flight)
+        for future in pending:
+            future.cancel()
 
     def close(self) -> None:
         with self._lock:
@@ -569,8 +583,18 @@ class BlockingFetcher:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _wait(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
+    def _wait(self, coroutine: Coroutine[Any, Any, T], *, cancellable: bool = False) -> T:
+        """The coroutine's result; a request (`cancellable`) is one `stop()` cancels."""
+        future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+        if not cancellable:
+            return future.result()
+        self._in_flight.add(future)
+        if self._stopped:  # stopped between the check in fetch() and here
+            future.cancel()
+        try:
+            return future.result()
+        finally:
+            self._in_flight.discard(future)
 
 
 def _close_fetcher(loop: asyncio.AbstractEventLoop, fetcher: Fetcher) -> None:

@@ -415,6 +415,35 @@ def test_ctrl_c_stops_cleanly_and_keeps_what_was_done(tmp_path: Path, origin: Or
     assert status == "interrupted" and 2 <= kept < 10 and lock == 0
 
 
+@pytest.mark.slow
+def test_ctrl_c_during_paced_archive_lookups_stops_at_once_and_twice_exits(
+        tmp_path: Path, origin: OriginServer, ca_file: Path, fake_ia: FakeInternetArchive) -> None:
+    """Before: 18-20 s, the archive's threads sleeping through the CDX pace slots they had
+    reserved, and the pool running every lookup still queued; a second Ctrl-C did not help.
+    Here the CDX pace is one request a minute: without the cancellation the run would sit
+    for minutes."""
+    document, db, env = slow_run_setup(tmp_path, origin, ca_file, fake_ia, "paced", 6, concurrency=6)
+    env = {**env, "CITEWATCH_ARCHIVE_CDX_PER_MINUTE": "1"}
+    for second in (False, True):
+        fake_ia.reset()
+        run = subprocess.Popen([sys.executable, "-m", "pipeline", "run", str(document), "--force"], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        while fake_ia.count("/cdx") < 1 and run.poll() is None:  # the ping went out: the lookups wait for the pace
+            time.sleep(0.05)
+        run.send_signal(signal.SIGINT)  # the other lookups are waiting for the pace
+        if second:
+            run.send_signal(signal.SIGINT)  # impatient: at once
+        started = time.monotonic()
+        _, stderr = run.communicate(timeout=60)
+        stopped_in = time.monotonic() - started
+        assert run.returncode == 130 and "Traceback" not in stderr, stderr
+        assert stopped_in < 3.0, f"took {stopped_in:.1f} s to stop"  # minutes without the cancellation
+    store = Store.open(db)
+    status = store.db.execute("SELECT status FROM runs ORDER BY id").fetchall()
+    store.close()
+    assert status[0][0] == "interrupted"
+
+
 def test_a_document_without_citations_still_gets_its_reports(small) -> None:
     document, settings = small
     document.write_text("")

@@ -180,3 +180,7 @@ class ArchiveClient:
         """Close the archive's connections."""
         self.policy.close()
 
+    def stop(self) -> None:
+        """Ctrl-C: cancel what is in flight or waiting for the archive's pace."""
+        self.policy.stop()
+

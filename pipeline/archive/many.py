@@ -85,6 +85,11 @@ class Archives:
         for client in self.clients:
             client.close()
 
+    def stop(self) -> None:
+        """Ctrl-C: cancel every archive's requests in flight or waiting for their pace."""
+        for client in self.clients:
+            client.stop()
+
     def __enter__(self) -> Archives:
         return self
 

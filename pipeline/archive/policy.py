@@ -74,6 +74,10 @@ class RequestPolicy:
     def close(self) -> None:
         self.fetcher.close()
 
+    def stop(self) -> None:
+        """Cancel every request in flight or waiting for its pace; start no new one."""
+        self.fetcher.stop()
+
     def send(self, endpoint: Endpoint, url: str, *, method: str = "GET", headers: dict[str, str] | None = None,
              data: dict[str, str] | None = None) -> Response:
         """One request, paced by its class, with no retry or breaker (the run's one
