@@ -40,6 +40,7 @@ from pipeline.inert import json_text, lines
 from pipeline.jobs import recheck, run_documents, verify_documents
 from pipeline.liveness import check_urls
 from pipeline.model import DocumentFormat, LinkCheck
+from pipeline.progress import Progress, StageProgress, no_progress
 from pipeline.report import RENDERERS, write_file
 from pipeline.report.ci_formats import render_new_issues
 from pipeline.report.document import report_document
@@ -386,8 +387,9 @@ def verify_command(options: Options, documents: tuple[str, ...], as_json: bool, 
     for document in skipped:
         _echo(f"skipped {document['reason']}", err=True)
     several = len(extractions) + len(skipped) > 1
-    every = verify_documents(extractions, settings, progress=lambda total: progress(total, options),
-                             on_warning=lambda warning: _echo(f"citewatch: warning: {warning}", err=True))
+    with stages(options) as on_progress:
+        every = verify_documents(extractions, settings, on_progress=on_progress,
+                                 on_warning=lambda warning: _echo(f"citewatch: warning: {warning}", err=True))
     if as_json:
         shown = [report_document(results) for results in every]
         _echo(json_text(shown if several else shown[0]))
@@ -446,8 +448,8 @@ def run_command(options: Options, documents: tuple[str, ...], db: str | None, re
                             accept=accept).settings
     run_options = RunOptions(force=force, archive_missing=archive_missing, fail_on=FailOn(fail_on),
                              reports=not no_reports, formats=_formats(formats))
-    with progress(0, options, label="checking") as on_check:
-        summary = run_documents(list(documents), settings, run_options, on_check=on_check, exclude=exclude_paths)
+    with stages(options) as on_progress:
+        summary = run_documents(list(documents), settings, run_options, exclude=exclude_paths, on_progress=on_progress)
     for unread in summary.skipped:  # a diagnostic, once, on stderr
         _echo(f"citewatch: skipped {unread.reason}", err=True)
     for document in summary.documents:  # GitHub reads workflow commands from standard output
@@ -482,7 +484,8 @@ def recheck_command(options: Options, target: str, db: str | None, reports_dir: 
       citewatch recheck https://www.theguardian.com/world/2010/jul/25/iran-backing-taliban-alqaida-afghanistan
     """
     settings = options.load(db=db, reports_dir=reports_dir).settings
-    summary, provenance = recheck(target, settings)
+    with stages(options) as on_progress:
+        summary, provenance = recheck(target, settings, on_progress=on_progress)
     if as_json:
         _echo(json_text({"run": summary.to_json(), "citations": provenance}))
     else:
@@ -641,6 +644,20 @@ def _formats(text: str) -> tuple[str, ...]:
         raise click.BadParameter(f"unknown format {', '.join(unknown) or '(none)'}: use {', '.join(FORMATS)}",
                                  param_hint="--format")
     return chosen
+
+
+@contextlib.contextmanager
+def stages(options: Options) -> Iterator[Progress]:
+    """Each stage's progress on stderr (done/total, what is left), unless -q: a line rewritten
+    on a terminal, else a line when a stage starts, every 10 s and when it ends (a log)."""
+    if options.verbosity < 0:
+        yield no_progress
+        return
+    shown = StageProgress(sys.stderr, tty=sys.stderr.isatty())
+    try:
+        yield shown
+    finally:
+        shown.close()
 
 
 @contextlib.contextmanager

@@ -6,6 +6,7 @@ stages on what is due and keeps the history. No storage and no rendering here.""
 from __future__ import annotations
 
 import dataclasses
+import threading
 import urllib.parse
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -20,6 +21,7 @@ from pipeline.extract.urls import canonicalize
 from pipeline.linkstate import LinkState, link_state
 from pipeline.liveness import PageRead, check_urls, invalid_reason, read_pages
 from pipeline.model import Citation, Extraction, LinkCheck, LinkStatus, Verdict, url_key
+from pipeline.progress import Progress, no_progress
 from pipeline.results import CitationResult, Copy, DocumentResults, SourceResult, Verification
 from pipeline.signals import unusable_copy
 from pipeline.text import Unreadable, read_page
@@ -64,6 +66,21 @@ class ArchivedCopy:
 
 
 # --- the stages -----------------------------------------------------------------------
+
+
+def counting_checks(urls: Sequence[str], on_check: Callable[[LinkCheck], None] | None,
+                    on_progress: Progress) -> Callable[[LinkCheck], None]:
+    """`on_check`, and each check counted to `on_progress` as the "links" stage."""
+    done = [0]
+    on_progress("links", 0, len(urls))
+
+    def counted(check: LinkCheck) -> None:
+        done[0] += 1
+        on_progress("links", done[0], len(urls))
+        if on_check is not None:
+            on_check(check)
+
+    return counted
 
 
 def check_links(urls: Sequence[str], settings: Settings, *, on_check: Callable[[LinkCheck], None] | None = None,
@@ -126,13 +143,26 @@ def _without_refused(lookup: Lookup, refused: set[str]) -> Lookup:
                                       "or loopback)")
 
 
-def _parallel(archive: Archives, work: Callable[[T], R], items: Sequence[T]) -> list[R]:
-    """`work` over items, `archive_threads` at a time; the archive's pacers pace them. On
-    Ctrl-C (or any error) the work not started is dropped and the archive's requests in
-    flight or waiting for their pace are cancelled, so that the threads end at once."""
+def _parallel(archive: Archives, work: Callable[[T], R], items: Sequence[T],
+              on_progress: Progress = no_progress, stage: str = "archive") -> list[R]:
+    """`work` over items, `archive_threads` at a time; the archive's pacers pace them; each
+    item done is counted to `on_progress`. On Ctrl-C (or any error) the work not started is
+    dropped and the archive's requests in flight or waiting for their pace are cancelled, so
+    that the threads end at once."""
+    done = [0]
+    lock = threading.Lock()
+
+    def counted(item: T) -> R:
+        result = work(item)
+        with lock:
+            done[0] += 1
+            on_progress(stage, done[0], len(items))
+        return result
+
+    on_progress(stage, 0, len(items))
     pool = ThreadPoolExecutor(max_workers=archive.settings.archive_threads)
     try:
-        return list(pool.map(work, items))
+        return list(pool.map(counted, items))
     except BaseException:
         pool.shutdown(wait=False, cancel_futures=True)
         archive.stop()
@@ -142,10 +172,11 @@ def _parallel(archive: Archives, work: Callable[[T], R], items: Sequence[T]) -> 
 
 
 def archived_copies(archive: Archives, wanted: Iterable[tuple[str, str | None]],
-                    keep: Keep | None = None) -> dict[tuple[str, str | None], ArchivedCopy]:
+                    keep: Keep | None = None, on_progress: Progress = no_progress,
+                    ) -> dict[tuple[str, str | None], ArchivedCopy]:
     """The archived copy for each (URL key, date)."""
-    wanted = list(dict.fromkeys(wanted))
-    return dict(zip(wanted, _parallel(archive, lambda item: archived_copy(archive, *item, keep), wanted)))
+    pairs = list(dict.fromkeys(wanted))
+    return dict(zip(pairs, _parallel(archive, lambda item: archived_copy(archive, *item, keep), pairs, on_progress)))
 
 
 def further_copies(archive: Archives, first: ArchivedCopy, key: str, date: str | None,
@@ -198,7 +229,7 @@ class Verified:
 def verify_citations(
     items: Sequence[tuple[Citation, str | None]], settings: Settings, archive: Archives, *,
     live: Mapping[str, LivePage], statuses: Mapping[str, str], checked: Iterable[str] = (),
-    verified_at: str | None = None, keep: Keep | None = None,
+    verified_at: str | None = None, keep: Keep | None = None, on_progress: Progress = no_progress,
 ) -> Verified:
     """Copies, then verdicts, for citations whose links were checked (`statuses`, with the
     live pages read then in `live`). An alive URL not checked now (`checked` lists those
@@ -210,26 +241,34 @@ def verify_citations(
                and statuses.get(k) in (LinkStatus.OK.value, LinkStatus.REDIRECTED.value)]
     read_here = {k: LivePage.of(read, keep) for k, read in read_pages(missing, settings).items()}
     live = {**live, **read_here}
-    closest = archived_copies(archive, ((ref.key, date) for citation, date in items for ref in citation.urls), keep)
+    closest = archived_copies(archive, ((ref.key, date) for citation, date in items for ref in citation.urls), keep,
+                              on_progress)
     archived = {pair: [copy] for pair, copy in closest.items()}
     thresholds = Thresholds.of(settings)
 
-    def verify_all(chosen: Sequence[tuple[Citation, str | None]]) -> dict[str, Verification]:
-        return {c.id: verify_citation(c, date, archived, live, statuses, thresholds, verified_at) for c, date in chosen}
+    def verify_all(chosen: Sequence[tuple[Citation, str | None]], stage: str) -> dict[str, Verification]:
+        verifications = {}
+        on_progress(stage, 0, len(chosen))
+        for number, (citation, date) in enumerate(chosen, 1):
+            verifications[citation.id] = verify_citation(citation, date, archived, live, statuses, thresholds,
+                                                         verified_at)
+            on_progress(stage, number, len(chosen))
+        return verifications
 
-    verifications = verify_all(items)
+    verifications = verify_all(items, "verification")
     # Look further before saying "not found": the next versions near the date.
     lacking = [(c, date) for c, date in items if verifications[c.id].verdict is not Verdict.VERIFIED]
     pairs = list(dict.fromkeys((ref.key, date) for c, date in lacking for ref in c.urls
                                if closest[(ref.key, date)].lookup.state is ArchiveState.FOUND))
     if pairs and settings.verify_more_captures:
         more = _parallel(archive, lambda pair: further_copies(archive, closest[pair], *pair,
-                                                              settings.verify_more_captures, keep), pairs)
+                                                              settings.verify_more_captures, keep), pairs,
+                         on_progress, "archive, more captures")
         for pair, copies in zip(pairs, more):
             archived[pair] += copies
         grown = {pair for pair, copies in zip(pairs, more) if copies}
         verifications.update(verify_all([(c, date) for c, date in lacking
-                                         if any((ref.key, date) in grown for ref in c.urls)]))
+                                         if any((ref.key, date) in grown for ref in c.urls)], "verification again"))
     return Verified({pair: copy.lookup for pair, copy in closest.items()}, verifications, read_here)
 
 
@@ -237,16 +276,19 @@ def verify_citations(
 
 
 def verify_document(extraction: Extraction, settings: Settings, *, archive: Archives | None = None,
-                    on_check: Callable[[LinkCheck], None] | None = None, keep: Keep | None = None) -> DocumentResults:
+                    on_check: Callable[[LinkCheck], None] | None = None, keep: Keep | None = None,
+                    on_progress: Progress = no_progress) -> DocumentResults:
     """Check every cited URL, read the archived capture closest to each citation's date and
     the live pages, and verify every passage: the whole flow, with no history (a link's
     state is what this one check says). Every copy read is handed to `keep`."""
     archive = archive or Archives(settings)
-    checks, live = check_links(extraction.unique_urls(), settings, on_check=on_check, keep=keep)
+    urls = extraction.unique_urls()
+    checks, live = check_links(urls, settings, on_check=counting_checks(urls, on_check, on_progress), keep=keep)
     by_key = {url_key(c.canonical): c for c in checks}
     statuses = {k: c.status.value for k, c in by_key.items()}
     items = extraction.dated()
-    verified = verify_citations(items, settings, archive, live=live, statuses=statuses, checked=by_key, keep=keep)
+    verified = verify_citations(items, settings, archive, live=live, statuses=statuses, checked=by_key, keep=keep,
+                                on_progress=on_progress)
     citations = tuple(
         CitationResult(
             citation, date,

@@ -21,6 +21,7 @@ import contextlib
 import dataclasses
 import enum
 import json
+import logging
 import os
 import random
 import socket
@@ -48,6 +49,7 @@ from pipeline.model import RedirectHop as Hop
 from pipeline.rules import host_under
 from pipeline.times import parse_retry_after
 
+log = logging.getLogger(__name__)
 REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
 _CHUNK = 16 * 1024
 T = TypeVar("T")
@@ -151,16 +153,17 @@ class Pacer:
     archive's endpoint class), evenly spaced; `pause` holds it back (a 429's Retry-After).
     Claimed under a lock, so threads and tasks may share one."""
 
-    def __init__(self, interval: float = 0.0, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, interval: float = 0.0, *, clock: Callable[[], float] = time.monotonic, name: str = "") -> None:
         self.interval = interval
+        self.name = name  # what -v calls it when a request waits for it
         self._next = 0.0
         self._lock = threading.Lock()
         self._clock = clock
 
     @classmethod
-    def per(cls, rate: float, seconds: float, *, clock: Callable[[], float] = time.monotonic) -> Pacer:
+    def per(cls, rate: float, seconds: float, *, clock: Callable[[], float] = time.monotonic, name: str = "") -> Pacer:
         """At most `rate` starts per `seconds` (0: no limit)."""
-        return cls(seconds / rate if rate > 0 else 0.0, clock=clock)
+        return cls(seconds / rate if rate > 0 else 0.0, clock=clock, name=name)
 
     def claim(self) -> float:
         """Take the next start: how many seconds to wait for it."""
@@ -172,6 +175,8 @@ class Pacer:
 
     async def wait(self) -> None:
         delay = self.claim()
+        if delay >= 1 and self.name:
+            log.info("waiting %.0f s for the pace of %s", delay, self.name)
         if delay > 0:
             await asyncio.sleep(delay)
 

@@ -29,11 +29,12 @@ from pipeline.evidence.model import EvidenceError, Keep
 from pipeline.evidence.store import EvidenceStore
 from pipeline.extract import Extraction
 from pipeline.extract.urls import canonicalize
-from pipeline.flow import LivePage, Verified, check_links, verify_citations, verify_document
+from pipeline.flow import LivePage, Verified, check_links, counting_checks, verify_citations, verify_document
 from pipeline.history import database_errors, require_database, write_document_reports, write_index_of
 from pipeline.linkstate import LinkState, link_state
 from pipeline.liveness import NetworkUnreachable, canary_problem
 from pipeline.model import LinkCheck, Verdict, url_key
+from pipeline.progress import Progress, no_progress
 from pipeline.report import report_names
 from pipeline.report.ci_formats import render_github
 from pipeline.report.document import citation_json, report_document
@@ -76,6 +77,7 @@ class Target:
 def run_documents(
     paths: Sequence[str], settings: Settings, options: RunOptions = RunOptions(), *,
     on_check: Callable[[LinkCheck], None] | None = None, exclude: Sequence[str] = (),
+    on_progress: Progress = no_progress,
 ) -> RunSummary:
     """The scheduled job over documents: files, folders and globs (`read_documents`). A
     document that cannot be read is reported and skipped, and the run goes on (its exit
@@ -91,16 +93,14 @@ def run_documents(
             document_id = job.store.save_document(extraction.document, job.run_id)
             job.store.replace_citations(document_id, extraction.citations)
             targets.append(Target(document_id))
-        return job.execute(targets, options, on_check=on_check)[0]
+        return job.execute(targets, options, on_check=on_check, on_progress=on_progress)[0]
 
 
 def verify_documents(extractions: Sequence[Extraction], settings: Settings, *,
-                     progress: Callable[[int], contextlib.AbstractContextManager[Callable[[LinkCheck], None]]],
-                     on_warning: Callable[[str], None]) -> list[DocumentResults]:
+                     on_warning: Callable[[str], None], on_progress: Progress = no_progress) -> list[DocumentResults]:
     """`citewatch verify`: each document through the whole flow with no history, every copy
     read kept in the evidence folder. A folder that cannot be opened is a warning: the
-    verdicts are made all the same and name no kept bytes. `progress(total)` gives the
-    callback for each check of a document's `total` URLs."""
+    verdicts are made all the same and name no kept bytes."""
     every = []
     with contextlib.ExitStack() as stack:
         keep = None
@@ -110,13 +110,13 @@ def verify_documents(extractions: Sequence[Extraction], settings: Settings, *,
             except EvidenceError as exc:  # verify wrote nothing before it kept evidence: it still verifies
                 on_warning(f"{exc}; verdicts will name no kept bytes")
         for extraction in extractions:
-            with progress(len(extraction.unique_urls())) as on_check:
-                every.append(verify_document(extraction, settings, on_check=on_check, keep=keep))
+            every.append(verify_document(extraction, settings, keep=keep, on_progress=on_progress))
     return every
 
 
 @database_errors
-def recheck(target: str, settings: Settings, options: RunOptions = RunOptions()) -> tuple[RunSummary, list[dict[str, Any]]]:
+def recheck(target: str, settings: Settings, options: RunOptions = RunOptions(), *,
+            on_progress: Progress = no_progress) -> tuple[RunSummary, list[dict[str, Any]]]:
     """Re-run one citation now, by its id (a prefix will do) or one of its URLs: check its
     URLs ignoring max-age, look up snapshots, verify its passages, store, write reports.
     Returns the summary and the citations' provenance."""
@@ -137,7 +137,7 @@ def recheck(target: str, settings: Settings, options: RunOptions = RunOptions())
             raise UsageError(f"{target!r} matches several citations ({', '.join(sorted(ids))}); give more of the id")
         documents = list(dict.fromkeys(document_id for document_id, _ in found))
         summary, results = job.execute([Target(d, frozenset(ids)) for d in documents],
-                                       dataclasses.replace(options, force=True))
+                                       dataclasses.replace(options, force=True), on_progress=on_progress)
         provenance = [citation_json(c) for r in results for c in r.citations if c.citation.id in ids]
         return summary, provenance
 
@@ -218,7 +218,8 @@ class Job:
                 self.store.close()
 
     def execute(self, targets: Sequence[Target], options: RunOptions, *,
-                on_check: Callable[[LinkCheck], None] | None = None) -> tuple[RunSummary, list[DocumentResults]]:
+                on_check: Callable[[LinkCheck], None] | None = None,
+                on_progress: Progress = no_progress) -> tuple[RunSummary, list[DocumentResults]]:
         """The stages over the targets' citations: check what is due, verify what needs it
         (and save what the archive lacks), then the documents' results (what was known,
         updated with what this run found), the summary and the reports."""
@@ -227,8 +228,8 @@ class Job:
         known = {target.document_id: self.store.load_results(target.document_id) for target in targets}
         work = [(target.document_id, c) for target in targets for c in known[target.document_id].citations
                 if target.only is None or c.citation.id in target.only]
-        checks, live = self._check_due(work, options, on_check)
-        to_verify, verified = self._verify(work, checks, live, options)
+        checks, live = self._check_due(work, options, on_check, on_progress)
+        to_verify, verified = self._verify(work, checks, live, options, on_progress)
         misquoted = {c.citation.id for _, c in to_verify if c.verdict is not Verdict.MISQUOTED
                      and verified.verifications[c.citation.id].verdict is Verdict.MISQUOTED}
         verifying = {(d, c.citation.id) for d, c in to_verify}
@@ -236,11 +237,12 @@ class Job:
         self._summarize(results, targets, checks, options, misquoted)
         self._within_budget()
         if options.reports:
-            self._write_reports(results, options.formats)
+            self._write_reports(results, options.formats, on_progress)
         return summary, results
 
     def _check_due(self, work: Sequence[tuple[int, CitationResult]], options: RunOptions,
-                   on_check: Callable[[LinkCheck], None] | None) -> tuple[_Checks, dict[str, LivePage]]:
+                   on_check: Callable[[LinkCheck], None] | None,
+                   on_progress: Progress) -> tuple[_Checks, dict[str, LivePage]]:
         """Check the links that are not fresh (all with --force), each stored as it arrives."""
         settings, summary = self.settings, self.summary
         assert summary is not None
@@ -253,13 +255,14 @@ class Job:
             if reason := canary_problem(settings):
                 raise Inconclusive(f"the network looks unreachable (the canary {settings.canary_url}: {reason}); "
                                    "nothing was checked or marked")
-            _, live = check_links([s.ref.url for k, s in sources.items() if k in checks.due], settings,
-                                  on_check=checks.recorder(on_check), keep=self.keep)
+            urls = [s.ref.url for k, s in sources.items() if k in checks.due]
+            _, live = check_links(urls, settings, on_check=counting_checks(urls, checks.recorder(on_check), on_progress),
+                                  keep=self.keep)
         summary.checked = len(due)
         return checks, live
 
     def _verify(self, work: Sequence[tuple[int, CitationResult]], checks: _Checks, live: dict[str, LivePage],
-                options: RunOptions) -> tuple[list[tuple[int, CitationResult]], Verified]:
+                options: RunOptions, on_progress: Progress) -> tuple[list[tuple[int, CitationResult]], Verified]:
         """Verify the citations that need it (never verified, a URL checked now, --force)
         against the archive, store each lookup and verdict, and save what the archive lacks
         (--archive-missing). Without the archive, nothing is verified again."""
@@ -278,7 +281,7 @@ class Job:
                 to_verify = []
             verified = verify_citations([(c.citation, c.date) for _, c in to_verify], settings, archive, live=live,
                                         statuses=statuses, checked=checks.done, verified_at=summary.started_at,
-                                        keep=self.keep)
+                                        keep=self.keep, on_progress=on_progress)
             pages = {**live, **verified.live}
             for (key, date), lookup in verified.lookups.items():
                 store.add_snapshot(self.run_id, key, date, iso(self.now()), lookup)
@@ -289,15 +292,17 @@ class Job:
         summary.verified = len(to_verify)
         return to_verify, verified
 
-    def _write_reports(self, results: Sequence[DocumentResults], formats: Sequence[str]) -> None:
+    def _write_reports(self, results: Sequence[DocumentResults], formats: Sequence[str], on_progress: Progress) -> None:
         summary = self.summary
         assert summary is not None
         names = report_names(d["path"] for d in self.store.documents())
-        for document, document_results in zip(summary.documents, results):
+        for number, (document, document_results) in enumerate(zip(summary.documents, results), 1):
+            on_progress("reports", number - 1, len(results))
             document.reports = write_document_reports(document_results, self.settings, formats,
                                                       names[document_results.document.path])
             if "github" in formats:  # the CLI prints them: GitHub reads workflow commands from stdout
                 document.annotations = render_github(report_document(document_results))
+            on_progress("reports", number, len(results))
         summary.index = write_index_of(self.store, {r.document.path: r for r in results}, names, self.settings,
                                        formats)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import dataclasses
+import logging
 import random
 import string
 import time
@@ -33,6 +34,7 @@ from pipeline.signals import is_bot_wall, is_paywalled, says_cannot_be_found, sa
 from pipeline.text import PageText
 from pipeline.times import now_iso
 
+log = logging.getLogger(__name__)
 PROBE_NAME_LENGTH = 25
 SIMILAR = 0.95  # texts this alike are the same page (the probe's threshold)
 
@@ -338,6 +340,9 @@ class Checker:
                 return response, tries, elapsed
             if response.status in (429, 503):
                 self.fetcher.pause_host(url, wait)  # the host said slow down: everyone waits
+                if wait >= 1:
+                    log.info("%s answered %s: its requests wait %.0f s (Retry-After or backoff)",
+                             urllib.parse.urlsplit(url).hostname, response.status, wait)
             await asyncio.sleep(wait)
 
     async def _get(self, url: str, headers: Mapping[str, str] | None, domain: str | None) -> Response:

@@ -380,3 +380,17 @@ def test_an_empty_window_is_widened_not_taken_for_no_capture(ia_settings: Settin
     assert len(asked) == 2 and "from=" in asked[0] and "from=" not in asked[1]
     windowed = client.lookup("http://news.test/story", "2012-06-15")  # the window holds one: no widening
     assert windowed.closest.timestamp == "20120601000000" and fake_ia.count("/cdx") == 3
+
+
+@pytest.mark.slow
+def test_verbose_says_what_an_archive_request_waits_for(ia_settings: Settings, caplog) -> None:
+    """-v says what a stage is waiting for: here the archive's CDX pace."""
+    import logging
+
+    settings = dataclasses.replace(ia_settings, archive_cdx_per_minute=30)  # one every 2 s
+    client = ArchiveClient(settings)
+    with caplog.at_level(logging.INFO, logger="pipeline.http"):
+        for n in range(2):
+            client.lookup(f"http://paced.test/{n}")
+    assert any(r.getMessage().startswith("waiting 2 s for the pace of") and "CDX searches (30 a minute)"
+               in r.getMessage() for r in caplog.records)

@@ -19,6 +19,7 @@ from click.testing import CliRunner
 
 from pipeline.cli import _formats, cli
 from pipeline.config import Settings
+from pipeline.extract import extract
 from tests.testweb.fake_ia import Capture, FakeInternetArchive
 from tests.testweb.origin import OriginServer
 
@@ -178,3 +179,23 @@ def test_quiet_run_prints_nothing_on_a_quiet_night_and_only_the_news_otherwise(
     assert first.stderr == ""
     second = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert (second.returncode, second.stdout, second.stderr) == (0, "", "")  # still dead, but not news
+
+
+def test_a_run_without_a_terminal_logs_each_stage_with_done_and_total(
+        tmp_path: Path, web_settings: Settings, fake_ia: FakeInternetArchive) -> None:
+    """Before: progress only for the link checks, only on a terminal, as "checking 10" with no
+    total; the archive lookups, verification and reports said nothing (cron's log, CI)."""
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "field.md").write_text(NOTE)
+    env = _env(web_settings, fake_ia, tmp_path, documents="notes/")
+    command = [sys.executable, "-m", "pipeline", "run", "notes/", "--db", str(tmp_path / "db.sqlite")]
+    run = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1, run.stderr
+    lines = run.stderr.splitlines()
+    links = len(extract(str(tmp_path / "notes" / "field.md")).unique_urls())
+    assert lines[0] == f"links 0/{links}" and f"links {links}/{links}" in lines
+    for stage in ("archive", "verification", "reports"):
+        started = [line for line in lines if line.startswith(f"{stage} 0/")]
+        assert len(started) == 1, lines
+        total = started[0].split("/")[1]
+        assert any(line.startswith(f"{stage} {total}/{total}") for line in lines), lines

@@ -6,6 +6,7 @@ archive keeps failing (docs/archives.md, "Limits"). Every archive request goes t
 from __future__ import annotations
 
 import enum
+import logging
 import random
 import threading
 import time
@@ -15,6 +16,8 @@ from collections.abc import Iterable
 from pipeline.archive.model import ArchiveUnavailable
 from pipeline.config import ArchiveConfig, Settings
 from pipeline.http import BlockingFetcher, FetchError, FetchErrorKind, Pacer, Response, Retry
+
+log = logging.getLogger(__name__)
 
 
 class CircuitBreaker:
@@ -58,9 +61,10 @@ class RequestPolicy:
         cdx = settings.archive_cdx_per_minute if config.cdx_per_minute is None else config.cdx_per_minute
         replay = settings.archive_replay_per_second if config.replay_per_second is None else config.replay_per_second
         self.limiters = {
-            Endpoint.CDX: Pacer.per(cdx, 60),
-            Endpoint.REPLAY: Pacer.per(replay, 1),
-            Endpoint.SAVE: Pacer.per(settings.archive_save_per_minute, 60),
+            Endpoint.CDX: Pacer.per(cdx, 60, name=f"{config.name}'s CDX searches ({cdx:g} a minute)"),
+            Endpoint.REPLAY: Pacer.per(replay, 1, name=f"{config.name}'s replay ({replay:g} a second)"),
+            Endpoint.SAVE: Pacer.per(settings.archive_save_per_minute, 60,
+                                     name=f"{config.name}'s saves ({settings.archive_save_per_minute:g} a minute)"),
         }
         # a broken connection is the archive down, not a hiccup: only a timeout is tried again
         self.retry = Retry(settings.archive_retries, settings.archive_backoff, settings.retry_after_cap,
@@ -129,6 +133,8 @@ class RequestPolicy:
             self.breaker.record(False)
             wait = self.retry.after_response(response, tries, self._rng)
             if wait is not None:
+                log.info("%s answered %s: its %s requests wait %.0f s, then ask again", self.config.name, status, what,
+                         wait)
                 limiter.pause(wait)  # the whole class waits: the archive said slow down, or is struggling
                 continue
             if status == 429:
