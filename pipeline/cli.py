@@ -106,6 +106,8 @@ class _Group(click.Group):
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except KeyboardInterrupt:
+            if _HARD_SECOND_INTERRUPT and threading.current_thread() is threading.main_thread():
+                signal.signal(signal.SIGINT, _second_interrupt)  # what is left is leaving: at once
             _echo("citewatch: interrupted", err=True)
             ctx.exit(130)
         except BrokenPipeError:  # `citewatch ... | head`: the reader left; say nothing more
@@ -406,7 +408,8 @@ def verify_command(options: Options, documents: tuple[str, ...], as_json: bool, 
 @click.argument("documents", nargs=-1, required=True)
 @db_option
 @click.option("--reports", "reports_dir", help="Where reports go: DIR/<document-name>/ (default ./reports).")
-@click.option("--max-age", help="Don't re-check URLs found alive more recently than this (default 7d; 0 checks all).")
+@click.option("--max-age", help="Don't re-check URLs found alive more recently than this (default 20h: each night; "
+                                "0 checks all).")
 @click.option("--force", is_flag=True, help="Check every URL and verify every citation, however fresh.")
 @click.option("--archive-missing", is_flag=True, help="Ask the archive to save live URLs that have no capture.")
 @click.option("--fail-on", type=click.Choice(list(FAIL_ON)), default="new-dead", show_default=True,
@@ -700,15 +703,22 @@ def _show(value: Any) -> str:
     return str(value)
 
 
+# Ctrl-C stops the run (KeyboardInterrupt: it keeps what was done and exits 130); a second
+# Ctrl-C while it stops exits at once (a lock left behind is taken over next time). Only for
+# the real command, not in-process use. (The event loops of the checks run under Python's own
+# handler, with which asyncio cancels its tasks cleanly: `http.run_sync`.)
+_HARD_SECOND_INTERRUPT = False
+
+
 def main() -> None:
+    global _HARD_SECOND_INTERRUPT
+    _HARD_SECOND_INTERRUPT = True
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, _first_interrupt)
     cli(prog_name="citewatch")
 
 
 def _first_interrupt(signum: int, frame: object) -> None:
-    """Ctrl-C: stop, keep what was done, exit 130 (KeyboardInterrupt does that); a second
-    Ctrl-C while that happens exits at once (a lock left behind is taken over next time)."""
     signal.signal(signal.SIGINT, _second_interrupt)
     raise KeyboardInterrupt
 

@@ -239,7 +239,8 @@ class Settings:
         "'local copy' links", url=True)
     dead_after_failures: int = _setting(3, "failing checks in a row before a URL is dead", min=1)
     dead_after_days: float = _setting(3.0, "days those failing checks must span", min=0, max=36500)
-    max_age: str = _setting("7d", "a URL found alive more recently is not checked again (e.g. 12h, 7d, 0)",
+    max_age: str = _setting("20h", "a URL found alive more recently is not checked again (e.g. 12h, 7d, 0); "
+                            "20h: a nightly run checks every link again",
                             check=lambda text: parse_duration(text))
     now: str = _setting("", "pretend it is this UTC time (ISO 8601): tests and backfills only",
                         check=lambda text: _check_now(text))

@@ -5,10 +5,12 @@ stages on what is due and keeps the history. No storage and no rendering here.""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import signal
 import threading
 import urllib.parse
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
@@ -161,14 +163,31 @@ def _parallel(archive: Archives, work: Callable[[T], R], items: Sequence[T],
 
     on_progress(stage, 0, len(items))
     pool = ThreadPoolExecutor(max_workers=archive.settings.archive_threads)
+    finished = False
     try:
-        return list(pool.map(counted, items))
-    except BaseException:
-        pool.shutdown(wait=False, cancel_futures=True)
-        archive.stop()
-        raise
+        results = list(pool.map(counted, items))
+        finished = True
+        return results
     finally:
-        pool.shutdown(wait=True)
+        if finished:
+            pool.shutdown(wait=True)
+        else:
+            with _interrupts_held():  # a second Ctrl-C must not cut this short: it is what makes stopping quick
+                archive.stop()
+                pool.shutdown(wait=False, cancel_futures=True)
+
+
+@contextlib.contextmanager
+def _interrupts_held() -> Iterator[None]:
+    """SIGINT held back (delivered at the end) in the main thread, for a few statements."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def archived_copies(archive: Archives, wanted: Iterable[tuple[str, str | None]],

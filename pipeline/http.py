@@ -24,6 +24,7 @@ import json
 import logging
 import os
 import random
+import signal
 import socket
 import ssl
 import threading
@@ -32,7 +33,7 @@ import urllib.parse
 import urllib.request
 import weakref
 import zlib
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator, Mapping
 from typing import Any, TypeVar
 
 import aiohttp
@@ -503,13 +504,33 @@ async def _read_capped(response: aiohttp.ClientResponse, cap: int) -> tuple[byte
     return body[:cap], len(body) > cap
 
 
+@contextlib.contextmanager
+def _python_sigint() -> Iterator[None]:
+    """Python's own Ctrl-C handler for the length of an event loop in the main thread: with
+    it, asyncio turns Ctrl-C into cancelling its tasks, then KeyboardInterrupt (with another
+    handler the interrupt would land inside whichever task runs). The caller's is put back."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = signal.getsignal(signal.SIGINT)
+    if before is signal.default_int_handler or not callable(before):
+        yield
+        return
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
 def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine to its end from synchronous code; in a thread of its own when this
     thread already runs an event loop (a notebook, a test driving a browser)."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(coroutine)
+        with _python_sigint():
+            return asyncio.run(coroutine)
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(asyncio.run, coroutine).result()
 

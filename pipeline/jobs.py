@@ -31,7 +31,7 @@ from pipeline.extract import Extraction
 from pipeline.extract.urls import canonicalize
 from pipeline.flow import LivePage, Verified, check_links, counting_checks, verify_citations, verify_document
 from pipeline.history import database_errors, require_database, write_document_reports, write_index_of
-from pipeline.linkstate import LinkState, link_state
+from pipeline.linkstate import LinkState, Streak, link_state, streak_of
 from pipeline.liveness import NetworkUnreachable, canary_problem
 from pipeline.model import LinkCheck, Verdict, url_key
 from pipeline.progress import Progress, no_progress
@@ -53,6 +53,7 @@ from pipeline.summary import (
     Skipped,
     cited_where,
     exit_code,
+    failing_where,
     misquoted_where,
 )
 from pipeline.times import clock, iso, parse_duration, parse_iso
@@ -345,6 +346,7 @@ class Job:
         summary.classes = tally(s.status for s in sources.values())
         summary.newly_dead = list(reversed(checks.newly_dead))  # newest first, as events are listed
         summary.new_problems = cited_where(summary.newly_dead, results, chosen) + misquoted_where(misquoted, results)
+        summary.failing = failing_where(results, chosen)
         summary.documents = [DocumentSummary(r.document.path, r.document.title, len(group),
                                              tally(c.verdict.value for c in group))
                              for r, group in zip(results, chosen)]
@@ -363,6 +365,7 @@ class _Checks:
         self.history = job.store.histories(due) if due else {}
         self.done: dict[str, LinkCheck] = {}
         self.states: dict[str, LinkState] = {}
+        self.streaks: dict[str, Streak] = {}
         self.newly_dead: list[str] = []
 
     def recorder(self, then: Callable[[LinkCheck], None] | None) -> Callable[[LinkCheck], None]:
@@ -386,6 +389,7 @@ class _Checks:
             self.newly_dead.append(key)
         self.done[key] = check
         self.states[key] = state
+        self.streaks[key] = streak_of(history)
 
 
 def _first_sources(citations: Iterable[CitationResult]) -> dict[str, SourceResult]:
@@ -401,6 +405,7 @@ def _updated(known: DocumentResults, document_id: int, checks: _Checks, verified
             dataclasses.replace(
                 s, check=checks.done.get(s.ref.key, s.check), state=checks.states.get(s.ref.key, s.state),
                 lookup=verified.lookups.get((s.ref.key, result.date), s.lookup),
+                streak=checks.streaks.get(s.ref.key, s.streak),
             )
             for s in result.sources
         )

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipeline.archive.model import Lookup
 from pipeline.evidence.model import EvidenceRef
-from pipeline.linkstate import LinkState
+from pipeline.linkstate import LinkState, Streak
 from pipeline.model import Citation, CopyKind, Document, LinkCheck, LinkStatus, UrlRef, Verdict
 
 if TYPE_CHECKING:  # the type only: the matching algorithm is not loaded to read a result
@@ -129,6 +129,7 @@ class SourceResult:
     check: LinkCheck | None
     state: LinkState
     lookup: Lookup | None
+    streak: Streak = Streak()  # failing since, last alive
 
     @property
     def status(self) -> str:

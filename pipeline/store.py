@@ -25,7 +25,7 @@ from typing import Any
 
 from pipeline.archive.model import Capture, Lookup
 from pipeline.errors import CannotRunError
-from pipeline.linkstate import LinkState
+from pipeline.linkstate import LinkState, Streak
 from pipeline.model import (
     Citation,
     Document,
@@ -417,6 +417,27 @@ class Store:
                 found[row["canonical"]].append((row["checked_at"], LinkStatus(row["status"]), bool(row["conclusive"])))
         return found
 
+    def streaks(self, keys: Sequence[str]) -> dict[str, Streak]:
+        """Each URL key's `Streak`, counted in SQL as `linkstate.streak_of` counts it: when it
+        was last there, and the conclusive failures since (their first time and number)."""
+        there = [s.value for s in LinkStatus if s.page_there]
+        broken = [s.value for s in LinkStatus if s.broken]
+        found: dict[str, Streak] = {}
+        for chunk in _chunks(keys):
+            last = {row[0]: row[1] for row in self.db.execute(
+                f"SELECT canonical, MAX(checked_at) FROM checks WHERE canonical IN ({_marks(chunk)}) "
+                f"AND status IN ({_marks(there)}) GROUP BY canonical", [*chunk, *there])}
+            failing = {row[0]: (row[1], row[2]) for row in self.db.execute(
+                f"SELECT c.canonical, MIN(c.checked_at), COUNT(*) FROM checks c WHERE c.canonical IN ({_marks(chunk)}) "
+                f"AND c.status IN ({_marks(broken)}) AND c.conclusive = 1 AND c.checked_at > COALESCE("
+                f"(SELECT MAX(d.checked_at) FROM checks d WHERE d.canonical = c.canonical "
+                f"AND d.status IN ({_marks(there)})), '') GROUP BY c.canonical", [*chunk, *broken, *there])}
+            for key in chunk:
+                since, failures = failing.get(key, (None, 0))
+                if key in last or since:
+                    found[key] = Streak(since, failures, last.get(key))
+        return found
+
     def url_state(self, canonical: str) -> str | None:
         row = self.db.execute("SELECT state FROM urls WHERE canonical = ?", (canonical,)).fetchone()
         return row["state"] if row else None
@@ -531,13 +552,15 @@ class Store:
         citations = self.citations(document_id)
         keys = list(dict.fromkeys(ref.key for c in citations for ref in c.urls))
         checks, states, lookups = self.latest_checks(keys), self.url_states(keys), self.latest_snapshots(keys)
+        streaks = self.streaks(keys)
         matches = self.latest_matches(document_id)
         results = []
         for citation in citations:
             date = citation.date or document.date
             sources = tuple(
                 SourceResult(ref, checks[ref.key].to_check() if ref.key in checks else None,
-                             states.get(ref.key, LinkState.UNCERTAIN), lookups.get((ref.key, date)))
+                             states.get(ref.key, LinkState.UNCERTAIN), lookups.get((ref.key, date)),
+                             streaks.get(ref.key, Streak()))
                 for ref in citation.urls
             )
             results.append(CitationResult(citation, date, sources, matches.get(citation.id)))

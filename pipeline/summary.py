@@ -70,6 +70,16 @@ class NewProblem:
 
 
 @dataclasses.dataclass
+class Failing:
+    """A link failing but not dead yet: since when, how many failing checks, where cited."""
+
+    url: str
+    since: str
+    failures: int
+    cited: list[Place] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass
 class DocumentSummary:
     path: str
     title: str | None
@@ -108,6 +118,7 @@ class RunSummary:
     classes: dict[str, int] = dataclasses.field(default_factory=dict)  # status of the latest check: URLs
     newly_dead: list[str] = dataclasses.field(default_factory=list)
     new_problems: list[NewProblem] = dataclasses.field(default_factory=list)
+    failing: list[Failing] = dataclasses.field(default_factory=list)  # failing, not dead yet
     checked: int = 0
     reused: int = 0
     verified: int = 0
@@ -123,6 +134,7 @@ class RunSummary:
         data = {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
         data["documents"] = [d.to_json() for d in self.documents]
         data["new_problems"] = [p.to_json() for p in self.new_problems]
+        data["failing"] = [dataclasses.asdict(f) for f in self.failing]
         data["saved"] = [s.to_json() for s in self.saved]
         data["skipped"] = [dataclasses.asdict(s) for s in self.skipped]
         return data
@@ -140,6 +152,20 @@ def cited_where(keys: Sequence[str], results: Sequence[DocumentResults],
                     problem.reason = problem.reason or (source.check.reason if source.check else "") or ""
                     problem.cited.append(Place(document.document.path, source.ref.line, result.citation.id))
     return list(found.values())
+
+
+def failing_where(results: Sequence[DocumentResults], chosen: Sequence[Sequence[CitationResult]]) -> list[Failing]:
+    """The links that fail but are not dead yet (uncertain, with a failing streak), oldest
+    failure first, each with every place it is cited."""
+    found: dict[str, Failing] = {}
+    for document, group in zip(results, chosen):
+        for result in group:
+            for source in result.sources:
+                if source.state is LinkState.UNCERTAIN and source.streak.failing_since:
+                    failing = found.setdefault(source.ref.key, Failing(source.ref.url, source.streak.failing_since,
+                                                                       source.streak.failures))
+                    failing.cited.append(Place(document.document.path, source.ref.line, result.citation.id))
+    return sorted(found.values(), key=lambda f: f.since)
 
 
 def misquoted_where(ids: Collection[str], results: Sequence[DocumentResults]) -> list[NewProblem]:

@@ -175,6 +175,11 @@ def at(settings: Settings, day: float) -> Settings:
     return dataclasses.replace(settings, now=f"2026-01-{1 + seconds // 86400:02d}T{seconds % 86400 // 3600:02d}:00:00Z")
 
 
+def at_night(night: int) -> str:
+    """The date `at(settings, night)` runs on."""
+    return f"2026-01-{1 + night:02d}"
+
+
 def test_dead_after_k_failures_over_d_days(small, origin: OriginServer) -> None:
     document, settings = small
     document.write_text("Notes\n\nhttp://dying.test/status/404\n1 May 2016: A claim.\n")
@@ -462,3 +467,36 @@ def test_history_text_has_column_headers_and_says_the_url_once(small) -> None:
     first, header = result.output.splitlines()[:2]
     assert first == "http://one.test/ok: alive"
     assert header.split() == ["checked", "at", "class", "HTTP", "state", "reason"]
+
+
+def test_a_link_that_dies_on_night_2_is_failing_that_night_and_dead_by_the_stated_rule(small, origin: OriginServer) -> None:
+    """Before: with max-age 7d a link alive on night 1 and gone on night 2 was not checked
+    again until night 8, and nothing said "failing" until it was dead, ~10 nights later.
+    Now (the defaults, a nightly run at 03:00): failing from night 2, dead on night 5."""
+    document, settings = small
+    document.write_text("Notes\n\nhttp://dies.test/story\n1 May 2016: A claim.\n")
+    settings = dataclasses.replace(settings, max_age=Settings().max_age)  # the default, as cron would run it
+    nights = []
+    for night in range(1, 7):
+        origin.add_page("dies.test", "/story", Page(200 if night == 1 else 404, b"<p>story</p>"))
+        summary = run_documents([str(document)], at(settings, night), RunOptions(fail_on="never"))
+        source = json.loads(Path(summary.documents[0].reports[1]).read_text())["citations"][0]["sources"][0]
+        nights.append((summary.checked, source["state"], source["failures"], bool(source["failing_since"]),
+                       [f.failures for f in summary.failing], [p.kind for p in summary.new_problems]))
+    assert nights == [
+        (1, "alive", 0, False, [], []),
+        (1, "uncertain", 1, True, [1], []),  # checked again the next night: failing since night 2
+        (1, "uncertain", 2, True, [2], []),
+        (1, "uncertain", 3, True, [3], []),  # 3 failures, but over 2 days only
+        (1, "dead", 4, True, [], ["dead-link"]),  # night 5: 3 days after the first failure
+        (1, "dead", 5, True, [], []),
+    ]
+    source = json.loads(Path(summary.documents[0].reports[1]).read_text())["citations"][0]["sources"][0]
+    assert source["failing_since"].startswith(at_night(2)) and source["last_alive"].startswith(at_night(1))
+    html = Path(summary.documents[0].reports[0]).read_text()
+    assert "source dead" in html and "failing since" in html
+    store = Store.open(settings.db)  # counted again from the database (what `citewatch report` renders)
+    loaded = store.load_results(store.documents()[0]["id"]).citations[0].sources[0].streak
+    store.close()
+    assert (loaded.failing_since, loaded.failures, loaded.last_alive) == \
+        (source["failing_since"], source["failures"], source["last_alive"])

@@ -23,7 +23,9 @@ SCRIPT = (TEMPLATES / "filters.js").read_text(encoding="utf-8")
 VERDICT_COLOURS = {"verified": "#1a7f37", "verified_live": "#0969da", "abridged": "#1b7c83", "paraphrase": "#bc4c00",
                    "misquoted": "#8250df", "partial": "#9a6700",
                    "not_found": "#cf222e", "unverifiable": "#57606a"}
-STATE_COLOURS = {"alive": "#1a7f37", "dead": "#cf222e", "uncertain": "#9a6700"}
+# Link states in colours of their own, on outlined badges (verdicts are filled): no colour
+# means both a link state and a verdict (a dead link is not a passage not found).
+STATE_COLOURS = {"alive": "#116329", "dead": "#82071e", "uncertain": "#6e4600"}
 
 _environment = jinja2.Environment(
     loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, trim_blocks=True, lstrip_blocks=True,
@@ -48,12 +50,17 @@ _environment.filters["shown"] = visible_controls
 
 
 def human_date(timestamp: str | None) -> str:
-    """An archive's 14-digit timestamp as a reader says it (`10 July 2019`); anything else as
-    it is."""
-    if not timestamp or not re.fullmatch(r"\d{8}(\d{6})?", timestamp):
-        return timestamp or ""
+    """An archive's 14-digit timestamp, or an ISO time (a check's), as a reader says it
+    (`10 July 2019`); anything else as it is."""
+    if not timestamp:
+        return ""
     try:
-        moment = timestamp_to_datetime(timestamp.ljust(14, "0"))
+        if re.fullmatch(r"\d{8}(\d{6})?", timestamp):
+            moment = timestamp_to_datetime(timestamp.ljust(14, "0"))
+        elif re.match(r"\d{4}-\d{2}-\d{2}T", timestamp):
+            moment = parse_iso(timestamp)
+        else:
+            return timestamp
     except ValueError:
         return timestamp
     return f"{moment.day} {moment:%B %Y}"
@@ -177,13 +184,16 @@ def render(data: dict[str, Any]) -> str:
         sources = []
         for s in c["sources"]:
             snapshot = s.get("snapshot")
-            sources.append({**s, "href": safe_href(s["url"]) or safe_href(s["canonical"]),
+            sources.append({"failing_since": None, "failures": 0, "last_alive": None,  # reports before schema 4.1
+                            **s, "href": safe_href(s["url"]) or safe_href(s["canonical"]),
                             "archived_href": safe_href(snapshot["replay_url"]) if snapshot else None,
                             "first_href": safe_href(s["first"]["replay_url"]) if s.get("first") else None,
                             "last_href": safe_href(s["last"]["replay_url"]) if s.get("last") else None})
         citations.append({
             **c, "passages": passages, "sources": sources,
             "dead": any(s["state"] == "dead" for s in c["sources"]),
+            "failing": min((s["failing_since"] for s in sources if s["failing_since"] and s["state"] != "dead"),
+                           default=None),
             "unverified": not Verdict(c["verdict"]).is_verified,
             "misquoted": any(p["verdict"] == Verdict.MISQUOTED.value for p in c["passages"]),
             "changed": any(p.get("changed_since_cited") for p in c["passages"]),

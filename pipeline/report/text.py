@@ -5,13 +5,14 @@ characters, no workflow command."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from pipeline.archive.model import ArchiveState, Lookup, SaveResult
 from pipeline.inert import field
 from pipeline.model import LinkCheck
 from pipeline.results import DocumentResults, count_by_status, tally
-from pipeline.times import timestamp_to_datetime
+from pipeline.times import parse_iso, timestamp_to_datetime
 
 
 def format_summary(summary: Any) -> str:
@@ -26,13 +27,20 @@ def format_summary(summary: Any) -> str:
     ]
     if data["classes"]:
         lines.append("classes: " + ", ".join(f"{n} {c}" for c, n in data["classes"].items()))
-    if data["newly_dead"]:
-        lines.append("newly dead: " + ", ".join(field(url) for url in data["newly_dead"]))
+    if news := format_news(data):
+        lines += ["newly broken:"] + [f"  {line}" for line in news.splitlines()]
+    elif data["status"] == "done":
+        lines.append("nothing newly broken since the last run")
+    if failing := data.get("failing"):
+        lines.append("failing, not dead yet (checked again each run):")
+        lines += [f"  {field(f['url'])}: failing since {_day(f['since'])} ({f['failures']} check"
+                  f"{'s' * (f['failures'] != 1)}), cited in {_places(f['cited'])}" for f in failing]
     for saved in data.get("saved", []):
         lines.append(f"save {field(saved['url'])}: {saved['state']} ({field(saved['reason'])})")
     for document in data["documents"]:
-        for path in document.get("reports", []):
-            lines.append(f"report: {field(path)}")
+        if reports := document.get("reports"):
+            others = ", ".join(Path(path).suffix.lstrip(".") for path in reports[1:])
+            lines.append(f"report: {field(reports[0])}" + (f" (and {field(others)})" if others else ""))
     for path in data.get("index", []):
         lines.append(f"index: {field(path)}")
     if evidence := data.get("evidence"):
@@ -50,10 +58,23 @@ def format_news(summary: Any) -> str:
     data = summary.to_json() if hasattr(summary, "to_json") else summary
     lines = []
     for problem in data.get("new_problems", []):
-        places = ", ".join(f"{field(p['path'])} line {p['line']}" for p in problem["cited"])
+        places = _places(problem["cited"])
         what = "died" if problem["kind"] == "dead-link" else "now differs from its source"
         lines.append(f"{field(problem['url'])} {what}" + (f": cited in {places}" if places else ""))
     return "\n".join(lines)
+
+
+def _places(cited: list[dict[str, Any]]) -> str:
+    return ", ".join(f"{field(p['path'])} line {p['line']}" for p in cited)
+
+
+def _day(iso_time: str) -> str:
+    """`2 December 2026` from an ISO time."""
+    try:
+        moment = parse_iso(iso_time)
+    except ValueError:
+        return field(iso_time)
+    return f"{moment.day} {moment:%B %Y}"
 
 
 def format_reverified(outcome: dict[str, Any]) -> str:
