@@ -640,6 +640,55 @@ def evidence_serve_command(options: Options, host: str, port: int, db: str | Non
     raise SystemExit(serve_evidence(settings, host, port))
 
 
+@cli.command("reference", hidden=True)
+@click.argument("what", type=click.Choice(["commands", "settings"]))
+def reference_command(what: str) -> None:
+    """The command or settings reference in Markdown, from the CLI's own help and the
+    settings' own descriptions: docs/commands.md and docs/settings.md are this output, and a
+    test keeps them so.
+
+    \b
+    Examples:
+      citewatch reference commands > docs/commands.md
+      citewatch reference settings > docs/settings.md
+    """
+    click.echo(command_reference() if what == "commands" else settings_reference(), nl=False)
+
+
+def command_reference() -> str:
+    """Every command's --help, in the order `citewatch --help` lists them."""
+    parts = ["# Command reference", "",
+             "Generated from the command line's own help by `citewatch reference commands` (a test keeps it in",
+             "sync); edit the help in `pipeline/cli.py`, not this file.", ""]
+
+    def add(command: click.Command, path: list[str], parent: click.Context | None) -> None:
+        ctx = command.make_context(" ".join(path), [], parent=parent, resilient_parsing=True, terminal_width=100,
+                                   max_content_width=100)  # as a real invocation would: -h among the help options
+        parts.extend([f"## `{' '.join(path)}`", "", "```", command.get_help(ctx).rstrip(), "```", ""])
+        if isinstance(command, click.Group):
+            for name in command.list_commands(ctx):
+                sub = command.get_command(ctx, name)
+                if sub is not None and not sub.hidden:
+                    add(sub, [*path, name], ctx)
+
+    add(cli, ["citewatch"], None)
+    return "\n".join(parts)
+
+
+def settings_reference() -> str:
+    """Every setting: its environment variable, default and description, from `Settings`."""
+    rows = describe(load_settings(env={}, cwd=Path("/nonexistent-citewatch-reference")))
+    lines = ["# Settings reference", "",
+             "Generated from the settings' own descriptions by `citewatch reference settings` (a test keeps it in",
+             "sync); how settings are given and which a repository's own `citewatch.toml` may set:",
+             "[configuration.md](configuration.md).", "",
+             "| setting | environment variable | default | meaning |", "|---|---|---|---|"]
+    for row in rows:
+        default, meaning = (text.replace("|", "\\|") for text in (_show(row["value"]), row["help"]))
+        lines.append(f"| `{row['name']}` | `{row['env']}` | `{default}` | {meaning} |")
+    return "\n".join(lines) + "\n"
+
+
 def _formats(text: str) -> tuple[str, ...]:
     chosen = tuple(f.strip().lower() for f in text.split(",") if f.strip())
     unknown = [f for f in chosen if f not in FORMATS]

@@ -235,8 +235,9 @@ class Settings:
         2_000_000_000, "bytes of WARC files past which a run drops the records no current verdict rests on "
         "(0: no budget)", min=0)
     evidence_replay_url: str = _setting(
-        "http://127.0.0.1:8090/evidence/", "where `citewatch evidence serve` replays kept copies: the reports' "
-        "'local copy' links", url=True)
+        "", "where `citewatch evidence serve` replays the kept copies for the reports' readers (e.g. "
+        "http://127.0.0.1:8090/evidence/ on the machine that runs it): the reports' 'local copy' links. Empty: "
+        "no such link, as a report read anywhere else would have it dead", url=True, optional=True)
     dead_after_failures: int = _setting(3, "failing checks in a row before a URL is dead", min=1)
     dead_after_days: float = _setting(3.0, "days those failing checks must span", min=0, max=36500)
     max_age: str = _setting("20h", "a URL found alive more recently is not checked again (e.g. 12h, 7d, 0); "
@@ -538,7 +539,7 @@ def _coerce(field: dataclasses.Field, raw: Any, where: str) -> Any:
             meta["check"](value)
         except ValueError as exc:
             raise ConfigError(f"{where}: {field.name}: {exc}") from None
-    if meta.get("url") and not re.match(r"^https?://[^/\s]+", value):
+    if meta.get("url") and not (meta.get("optional") and value == "") and not re.match(r"^https?://[^/\s]+", value):
         raise ConfigError(f"{where}: {field.name}: must be an http(s) URL, got {value!r}")
     return value
 

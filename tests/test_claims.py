@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import gzip
 import json
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -165,15 +166,24 @@ def test_wice_every_claim_with_a_readable_page_shows_the_sources_sentences(wice_
     assert Counter(m.verdict for m in every)[Verdict.PARAPHRASE] >= 100
 
 
-def test_the_index_counts_the_new_verdicts() -> None:
+def test_the_index_has_a_column_per_verdict_and_per_link_state() -> None:
+    """Before: citations, not verified, abridged, paraphrase, dead links only; no misquoted,
+    no failing links; unstyled."""
     from pipeline.report.index import render_html as index_html
     from pipeline.report.index import render_markdown as index_markdown
-    data = {"documents": [{"title": "Notes", "path": "notes.md", "report": "notes/report.html", "citations": 3,
-                           "verdicts": {"abridged": 1, "paraphrase": 2}, "not_verified": 3, "link_states": {}}],
-            "totals": {"documents": 1, "citations": 3, "not_verified": 3, "dead_links": 0}}
-    assert "| 3 | 3 | 1 | 2 | 0 |" in index_markdown(data)
-    assert '<th scope="col">Abridged</th><th scope="col">Paraphrase</th>' in index_html(data)
-    assert '<td class="n">1</td><td class="n">2</td>' in index_html(data)
+    data = {"documents": [{"title": "Notes & more", "path": "notes.md", "report": "notes/report.html", "citations": 7,
+                           "verdicts": {"verified": 1, "abridged": 1, "paraphrase": 2, "misquoted": 3},
+                           "not_verified": 6, "link_states": {"dead": 1, "uncertain": 2}}],
+            "totals": {"documents": 1, "citations": 7, "not_verified": 6, "dead_links": 1}}
+    assert "| 7 | 1 | 0 | 1 | 2 | 3 | 0 | 0 | 0 | 1 | 2 |" in index_markdown(data)
+    html = index_html(data)
+    headings = re.findall(r'<th scope="col"[^>]*>([^<]+)</th>', html)
+    assert headings == ["Document", "citations", "verified", "verified live only", "abridged", "paraphrase", "misquoted",
+                        "partial", "not found", "unverifiable", "links dead", "links failing or unchecked"]
+    cells = re.findall(r'<td class="n[^"]*"[^>]*>(\d+)</td>', html)
+    assert cells == ["7", "1", "0", "1", "2", "3", "0", "0", "0", "1", "2"]
+    assert 'class="n bad" style="color: #82071e">1<' in html  # a dead link in the dead colour of the reports
+    assert "Notes &amp; more" in html and "<style>" in html
 
 
 def test_the_report_shows_what_an_abridged_quote_left_out(sample_data: dict) -> None:

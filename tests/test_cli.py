@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from pipeline import __version__
 from pipeline.cli import cli
+from pipeline.config import Settings
 from pipeline.errors import ExitCode
 
 
@@ -166,3 +167,18 @@ def test_progress_shows_counts_per_class_on_a_terminal_only(monkeypatch) -> None
     with progress(10, Options(None, -1)) as on_result:  # -q
         on_result(_check("ok"))
     assert quiet.text == ""
+
+
+@pytest.mark.parametrize(("what", "path"), [("commands", "docs/commands.md"), ("settings", "docs/settings.md")])
+def test_the_generated_references_are_what_the_cli_and_the_settings_say(what: str, path: str) -> None:
+    """docs/commands.md is every command's --help and docs/settings.md every setting's own
+    description: a help text or a setting changed without `citewatch reference` fails here."""
+    result = CliRunner().invoke(cli, ["reference", what])
+    assert result.exit_code == 0
+    committed = (Path(__file__).parent.parent / path).read_text(encoding="utf-8")
+    assert result.stdout == committed, f"run: citewatch reference {what} > {path}"
+    if what == "commands":
+        names = [name for name, command in cli.commands.items() if not command.hidden]
+        assert all(f"## `citewatch {name}`" in committed for name in names) and len(names) >= 11
+    else:
+        assert all(f"`{name}`" in committed for name in Settings.names())

@@ -247,7 +247,13 @@ def _get(url: str, deadline: float) -> bytes:
 
 
 def test_the_html_and_markdown_reports_show_the_short_hash_and_the_local_copy(web: Web) -> None:
+    """The local copy link only where the operator says `evidence serve` answers: before, every
+    report linked 127.0.0.1:8090, dead wherever else the report was read."""
     run_documents([str(web.document)], web.settings)
+    html = (Path(web.settings.reports_dir) / "note" / "report.html").read_text()
+    assert "local copy" not in html and "127.0.0.1:8090" not in html  # the default: no such link
+    run_documents([str(web.document)], dataclasses.replace(web.settings, max_age="0",
+                                                           evidence_replay_url="http://127.0.0.1:8090/evidence/"))
     report = report_of(web)
     html = (Path(web.settings.reports_dir) / "note" / "report.html").read_text()
     evidence = report["citations"][0]["passages"][0]["evidence"]

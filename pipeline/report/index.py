@@ -7,8 +7,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from pipeline.report.html_format import render_template
-from pipeline.report.markdown_format import escape, link
+from pipeline.report.html_format import STATE_COLOURS, VERDICT_COLOURS, render_template
+from pipeline.report.markdown_format import escape
 from pipeline.results import DocumentResults, tally
 
 INDEX_SCHEMA_VERSION = 1
@@ -39,19 +39,45 @@ def render_json(data: dict[str, Any]) -> str:
     return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
 
 
+# The index's columns: (heading, where the count is), verdicts first, then link states.
+COLUMNS = (("citations", ("citations",)), ("verified", ("verdicts", "verified")),
+           ("verified live only", ("verdicts", "verified_live")), ("abridged", ("verdicts", "abridged")),
+           ("paraphrase", ("verdicts", "paraphrase")), ("misquoted", ("verdicts", "misquoted")),
+           ("partial", ("verdicts", "partial")), ("not found", ("verdicts", "not_found")),
+           ("unverifiable", ("verdicts", "unverifiable")), ("links dead", ("link_states", "dead")),
+           ("links failing or unchecked", ("link_states", "uncertain")))
+
+
+def counts(entry: dict[str, Any]) -> list[int]:
+    """The entry's count for each column (0 where an older index has none)."""
+    found = []
+    for _, where in COLUMNS:
+        value: Any = entry
+        for key in where:
+            value = value.get(key, 0) if isinstance(value, dict) else 0
+        found.append(int(value or 0))
+    return found
+
+
 def render_markdown(data: dict[str, Any]) -> str:
-    lines = ["# Provenance reports", "", "| document | citations | not verified | abridged | paraphrase | dead links |",
-             "|---|---|---|---|---|---|"]
+    lines = ["# Provenance reports", "", "| document | " + " | ".join(name for name, _ in COLUMNS) + " |",
+             "|---|" + "---|" * len(COLUMNS)]
     for entry in data["documents"]:
         label = entry["title"] or entry["path"]
-        lines.append(f"| {link(label, None)} ([report](<{entry['report']}>)) · {escape(entry['path'])} | "
-                     f"{entry['citations']} | {entry['not_verified']} | {entry.get('verdicts', {}).get('abridged', 0)} | "
-                     f"{entry.get('verdicts', {}).get('paraphrase', 0)} | {entry['link_states'].get('dead', 0)} |")
+        lines.append(f"| {escape(label)} ([report](<{entry['report']}>)) · {escape(entry['path'])} | "
+                     + " | ".join(str(n) for n in counts(entry)) + " |")
     return "\n".join(lines) + "\n"
 
 
 def render_html(data: dict[str, Any]) -> str:
-    return render_template("index.html.j2", data=data)
+    """The index as a page styled like the reports: a column per verdict and per link state,
+    the counts that need a look in the colour the reports give them."""
+    colours = {"misquoted": VERDICT_COLOURS["misquoted"], "partial": VERDICT_COLOURS["partial"],
+               "not found": VERDICT_COLOURS["not_found"], "links dead": STATE_COLOURS["dead"],
+               "links failing or unchecked": STATE_COLOURS["uncertain"]}
+    columns = [(name, colours.get(name, "")) for name, _ in COLUMNS]
+    return render_template("index.html.j2", data=data, columns=columns,
+                           rows=[(entry, counts(entry)) for entry in data["documents"]])
 
 
 INDEX_RENDERERS = {"html": ("index.html", render_html), "json": ("index.json", render_json),
