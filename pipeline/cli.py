@@ -163,6 +163,7 @@ def _log_to_stderr(level: int) -> None:
         root.removeHandler(old)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_InertFormatter("citewatch: %(message)s"))
+    handler.setLevel(level)  # also for a library's logger that sets a lower level of its own (bm25s: DEBUG)
     root.addHandler(handler)
     root.setLevel(level)
 

@@ -21,7 +21,7 @@ from pipeline.cli import _formats, cli
 from pipeline.config import Settings
 from pipeline.extract import extract
 from tests.testweb.fake_ia import Capture, FakeInternetArchive
-from tests.testweb.origin import OriginServer
+from tests.testweb.origin import OriginServer, Page
 
 pytestmark = pytest.mark.slow  # the Action's script and git
 
@@ -199,3 +199,29 @@ def test_a_run_without_a_terminal_logs_each_stage_with_done_and_total(
         assert len(started) == 1, lines
         total = started[0].split("/")[1]
         assert any(line.startswith(f"{stage} {total}/{total}") for line in lines), lines
+
+
+@pytest.mark.slow
+def test_a_week_of_nights_from_cron_mails_only_the_night_a_link_is_dead(
+        tmp_path: Path, web_settings: Settings, fake_ia: FakeInternetArchive, origin: OriginServer) -> None:
+    """#23's "done when": a week of nights over a folder of notes, from cron (no terminal, -q),
+    with the default rules: nothing printed on quiet nights; a link alive on night 1 and gone
+    from night 2 is failing from night 2 (in the report) and reported dead on night 5, once."""
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "field.md").write_text(
+        '# Field notes\n\n22 May 2007: [the report](http://alive.test/ok) says "British troops in Afghanistan".\n\n'
+        "3 June 2008: [a story](http://dying.test/story) said so.\n")
+    env = _env(web_settings, fake_ia, tmp_path) | {"CITEWATCH_DEAD_AFTER_FAILURES": "3",
+                                                    "CITEWATCH_DEAD_AFTER_DAYS": "3"}  # the defaults
+    nights = []
+    for night in range(1, 8):
+        origin.add_page("dying.test", "/story", Page(200 if night == 1 else 404, b"<title>Story</title><p>said so</p>"))
+        run = subprocess.run([sys.executable, "-m", "pipeline", "-q", "run", "notes/", "--db", str(tmp_path / "db.sqlite")],
+                             cwd=tmp_path, env=env | {"CITEWATCH_NOW": f"2026-01-{night:02d}T03:00:00Z"},
+                             capture_output=True, text=True, timeout=120)
+        report = json.loads((tmp_path / "reports" / "field" / "report.json").read_text())
+        source = report["citations"][1]["sources"][0]
+        nights.append((run.returncode, run.stdout, run.stderr, source["state"], source["failures"]))
+    assert nights == [(0, "", "", "alive", 0)] + [(0, "", "", "uncertain", n) for n in (1, 2, 3)] + [
+        (1, "http://dying.test/story died: cited in notes/field.md line 5\n", "", "dead", 4),
+        (0, "", "", "dead", 5), (0, "", "", "dead", 6)]

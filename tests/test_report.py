@@ -87,8 +87,30 @@ def test_report_renders_offline_without_errors_or_requests(browser: Browser, sam
     assert problems == []
     assert requests == [sample_html.as_uri()]  # nothing but the file itself: no script, style, font or image
     first = page.locator("article.card").first.bounding_box()
-    assert first is not None and first["y"] < 900 and first["width"] > 600  # the first card is in view, full width
+    assert first is not None and first["width"] > 600  # the cards use the width
     assert page.locator("svg").first.is_visible()  # the summary bars are drawn
+    ctx.close()
+
+
+def test_the_first_screen_shows_what_is_broken(browser: Browser, sample_html: Path, sample_data: dict) -> None:
+    """Before: a citation backed by an archived copy kept a green badge while its source's red
+    badge sat at the bottom of its card, and nothing said "failing since"; what was wrong had
+    to be scrolled for. Now "Needs a look" is on the first screen, worst first, each item a
+    link to its card, whose header shows the source's state."""
+    ctx, page, _, problems = open_report(browser, sample_html, viewport={"width": 1200, "height": 900})
+    items = page.locator(".attention li")
+    wanted = [c for c in sample_data["citations"]
+              if c["verdict"] not in ("verified", "verified_live") or any(s["failing_since"] for s in c["sources"])]
+    assert items.count() == min(12, len(wanted)) > 0
+    box = items.first.bounding_box()
+    assert box is not None and box["y"] + box["height"] <= 900  # seen without scrolling
+    failing = [c for c in sample_data["citations"] if any(s["failing_since"] and s["state"] != "dead" for s in c["sources"])]
+    assert failing and "source failing since" in page.locator(".attention").inner_text()
+    card = failing[0]["index"]
+    page.locator(f'.attention a[href="#citation-{card}"]').first.click()
+    header = page.locator(f"#citation-{card} h2")
+    assert header.is_visible() and "source failing since" in header.inner_text()
+    assert problems == []
     ctx.close()
 
 
@@ -138,9 +160,11 @@ def test_readable_on_a_phone(browser: Browser, sample_html: Path, tmp_path: Path
     ctx.close()
 
 
-def test_badges_are_labelled_and_headings_ordered(browser: Browser, sample_html: Path) -> None:
+def test_badges_are_labelled_and_headings_ordered(browser: Browser, sample_html: Path, sample_data: dict) -> None:
     ctx, page, _, _ = open_report(browser, sample_html)
-    assert page.locator("h1").count() == 1 and page.locator("h2").count() == 36
+    # one h1; an h2 for "Needs a look" and one a card
+    assert page.locator("h1").count() == 1 and page.locator("h2").count() == 1 + len(sample_data["citations"])
+    assert page.locator("h2").first.inner_text() == "Needs a look"
     labels = page.locator(".badge").evaluate_all("els => els.map(e => e.getAttribute('aria-label'))")
     assert labels and all(labels)
     ctx.close()

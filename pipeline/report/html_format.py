@@ -168,6 +168,29 @@ def local_copy(replay_prefix: str | None, evidence: dict[str, Any] | None) -> st
     return safe_href(f"{replay_prefix}{stamp}/{evidence['url']}")
 
 
+def needs_a_look(citations: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What the first screen shows: each citation with a dead or failing source, a misquote,
+    or a passage not verified, worst first (dead, misquoted, failing, the rest), in the words
+    the cards use."""
+    found = []
+    for c in citations:
+        dead = [s["url"] for s in c["sources"] if s["state"] == "dead"]
+        failing = [s for s in c["sources"] if s["failing_since"] and s["state"] != "dead"]
+        words = []
+        if dead:
+            words.append("source dead (" + ", ".join(dead) + ")")
+        if c["misquoted"]:
+            words.append("misquoted")
+        if failing:
+            words.append(f"source failing since {human_date(min(s['failing_since'] for s in failing))}")
+        if c["unverified"] and not c["misquoted"]:
+            words.append(str(c["verdict"]).replace("_", " "))
+        if words:
+            rank = 0 if dead else 1 if c["misquoted"] else 2 if failing else 3
+            found.append({"index": c["index"], "line": c["line_start"], "what": "; ".join(words), "rank": rank})
+    return sorted(found, key=lambda item: (item["rank"], item["index"]))
+
+
 def render(data: dict[str, Any]) -> str:
     citations = []
     replay_prefix = (data.get("run") or {}).get("settings", {}).get("evidence_replay_url")
@@ -199,10 +222,11 @@ def render(data: dict[str, Any]) -> str:
             "changed": any(p.get("changed_since_cited") for p in c["passages"]),
         })
     summary = data["summary"]
+    attention = needs_a_look(citations)
     script_hash = base64.b64encode(hashlib.sha256(SCRIPT.encode("utf-8")).digest()).decode()
     return render_template(
         "report.html.j2",
-        data=data, citations=citations, script=SCRIPT, script_hash=script_hash,
+        data=data, citations=citations, script=SCRIPT, script_hash=script_hash, attention=attention,
         verdict_bars=bars(summary["verdicts"], VERDICT_COLOURS, "Citations by verdict"),
         state_bars=bars(summary["link_states"], STATE_COLOURS, "Links by state"),
         verdict_colours=VERDICT_COLOURS, state_colours=STATE_COLOURS,
