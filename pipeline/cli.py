@@ -5,16 +5,18 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import glob
+import io
 import logging
 import os
 import shutil
 import signal
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import click
 
@@ -86,6 +88,7 @@ class Options:
 
     config_path: Path | None
     verbosity: int  # -1 quiet, 0 normal, 1+ verbose
+    log_file: _Stamped | None = None  # --log: progress and warnings, stamped, whatever -q says
 
     def load(self, **overrides: Any) -> LoadedSettings:
         loaded = load_settings(self.config_path, overrides=overrides)
@@ -139,8 +142,11 @@ db_option = click.option("--db", "db", help="The database (default ./citewatch.s
 )
 @click.option("-v", "--verbose", count=True, help="More detail on stderr; -v also shows tracebacks.")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr; no progress.")
+@click.option("--log", "log_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also append the progress of each stage and every warning, with the time, to this file "
+                   "(for cron: -q mails only the news, the log keeps the rest).")
 @click.pass_context
-def cli(ctx: click.Context, config_path: Path | None, verbose: int, quiet: bool) -> None:
+def cli(ctx: click.Context, config_path: Path | None, verbose: int, quiet: bool, log_path: Path | None) -> None:
     """citewatch: check that the sources a document cites are alive, archived, and still
     say what the document quotes.
 
@@ -151,8 +157,48 @@ def cli(ctx: click.Context, config_path: Path | None, verbose: int, quiet: bool)
     flags, --config FILE).
     """
     verbosity = -1 if quiet else verbose
-    _log_to_stderr({-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG))
-    ctx.obj = Options(config_path=config_path, verbosity=verbosity)
+    level = {-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG)
+    _log_to_stderr(level)
+    log_file = _open_log(log_path, max(logging.WARNING, level) if verbosity < 1 else level) if log_path else None
+    if log_file is not None:
+        ctx.call_on_close(log_file.close)
+    ctx.obj = Options(config_path=config_path, verbosity=verbosity, log_file=log_file)
+
+
+class _Stamped(io.TextIOBase):
+    """A log file whose every line starts with the UTC time (what a morning reader needs)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self._at_start = True
+
+    def write(self, text: str) -> int:
+        for piece in text.splitlines(keepends=True):
+            if self._at_start:
+                self.stream.write(time.strftime("%Y-%m-%dT%H:%M:%SZ ", time.gmtime()))
+            self.stream.write(lines(piece.rstrip("\n")) + ("\n" if piece.endswith("\n") else ""))
+            self._at_start = piece.endswith("\n")
+        return len(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def close(self) -> None:
+        self.stream.close()
+
+
+def _open_log(path: Path, level: int) -> _Stamped:
+    """The --log file, appended to, which also receives the log records of `level` and up."""
+    try:
+        stamped = _Stamped(path.open("a", encoding="utf-8"))
+    except OSError as exc:
+        raise click.UsageError(f"--log {path}: {exc.strerror or exc}") from exc
+    handler = logging.StreamHandler(stamped)
+    handler.setFormatter(_InertFormatter("%(message)s"))
+    handler.setLevel(level)
+    logging.getLogger().addHandler(handler)
+    logging.getLogger().setLevel(min(logging.getLogger().level, level))
+    return stamped
 
 
 def _log_to_stderr(level: int) -> None:
@@ -703,14 +749,24 @@ def _formats(text: str) -> tuple[str, ...]:
 def stages(options: Options) -> Iterator[Progress]:
     """Each stage's progress on stderr (done/total, what is left), unless -q: a line rewritten
     on a terminal, else a line when a stage starts, every 10 s and when it ends (a log)."""
-    if options.verbosity < 0:
+    shown: list[StageProgress] = []
+    if options.verbosity >= 0:
+        shown.append(StageProgress(sys.stderr, tty=sys.stderr.isatty()))
+    if options.log_file is not None:
+        shown.append(StageProgress(options.log_file, tty=False))
+    if not shown:
         yield no_progress
         return
-    shown = StageProgress(sys.stderr, tty=sys.stderr.isatty())
+
+    def each(stage: str, done: int, total: int) -> None:
+        for one in shown:
+            one(stage, done, total)
+
     try:
-        yield shown
+        yield each
     finally:
-        shown.close()
+        for one in shown:
+            one.close()
 
 
 @contextlib.contextmanager

@@ -10,9 +10,16 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import TextIO
+from typing import Protocol
 
 Progress = Callable[[str, int, int], None]
+
+
+class Stream(Protocol):
+    """Where progress is written: stderr, a log file."""
+
+    def write(self, text: str, /) -> int: ...
+    def flush(self) -> None: ...
 
 
 def no_progress(stage: str, done: int, total: int) -> None:
@@ -32,7 +39,7 @@ def duration(seconds: float) -> str:
 class StageProgress:
     """Shows each stage's progress on `stream`; call it as a `Progress`, `close()` at the end."""
 
-    def __init__(self, stream: TextIO, *, tty: bool, every: float = 10.0,
+    def __init__(self, stream: Stream, *, tty: bool, every: float = 10.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.stream = stream
         self.tty = tty

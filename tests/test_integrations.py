@@ -216,7 +216,8 @@ def test_a_week_of_nights_from_cron_mails_only_the_night_a_link_is_dead(
     nights = []
     for night in range(1, 8):
         origin.add_page("dying.test", "/story", Page(200 if night == 1 else 404, b"<title>Story</title><p>said so</p>"))
-        run = subprocess.run([sys.executable, "-m", "pipeline", "-q", "run", "notes/", "--db", str(tmp_path / "db.sqlite")],
+        run = subprocess.run([sys.executable, "-m", "pipeline", "-q", "--log", "citewatch.log", "run", "notes/",
+                              "--db", str(tmp_path / "db.sqlite")],
                              cwd=tmp_path, env=env | {"CITEWATCH_NOW": f"2026-01-{night:02d}T03:00:00Z"},
                              capture_output=True, text=True, timeout=120)
         report = json.loads((tmp_path / "reports" / "field" / "report.json").read_text())
@@ -225,3 +226,6 @@ def test_a_week_of_nights_from_cron_mails_only_the_night_a_link_is_dead(
     assert nights == [(0, "", "", "alive", 0)] + [(0, "", "", "uncertain", n) for n in (1, 2, 3)] + [
         (1, "http://dying.test/story died: cited in notes/field.md line 5\n", "", "dead", 4),
         (0, "", "", "dead", 5), (0, "", "", "dead", 6)]
+    log = (tmp_path / "citewatch.log").read_text().splitlines()  # the rest is in the log, stamped
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \S.*", line) for line in log)
+    assert sum(line.endswith(" links 2/2") for line in log) == 7 and sum(" reports 1/1" in line for line in log) == 7
