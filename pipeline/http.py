@@ -260,6 +260,24 @@ class GuardResolver(aiohttp.abc.AbstractResolver):
         pass
 
 
+class _Admission:
+    """A caller's semaphore, taken at most once for one fetch and given back at most once."""
+
+    def __init__(self, semaphore: asyncio.Semaphore) -> None:
+        self.semaphore = semaphore
+        self.taken = False
+
+    async def take(self) -> None:
+        if not self.taken:
+            await self.semaphore.acquire()
+            self.taken = True
+
+    def give_back(self) -> None:
+        if self.taken:
+            self.taken = False
+            self.semaphore.release()
+
+
 class Fetcher:
     """The checker's pooled client (asyncio, aiohttp): the guard, timeouts, a total deadline
     per request, a cap on body bytes counted after decompression, redirects followed by
@@ -316,7 +334,24 @@ class Fetcher:
             await self._session.close()
             self._session = None
 
-    async def fetch(
+    async def fetch(self, url: str, *, admit: asyncio.Semaphore | None = None, **kwargs: Any) -> Response:
+        """The final response for `url`, or FetchError. HEAD reads no body. `headers` go
+        only to hosts at or under `headers_domain` (by default the URL's own host), never to
+        where a redirect leads elsewhere. The deadline starts when the request is sent: the
+        wait for a free place for its host is `queued_ms`, never a time-out. `data` is sent
+        as a form; `pacer` (an archive's endpoint class) is waited for besides the host's.
+        `admit` is taken once a place for the host is free (never while waiting for one) and,
+        when a response is returned, left taken: the caller releases it once the page is read.
+        On any error it is released here."""
+        admission = _Admission(admit) if admit is not None else None
+        try:
+            return await self._fetch(url, admission=admission, **kwargs)
+        except BaseException:
+            if admission is not None:
+                admission.give_back()
+            raise
+
+    async def _fetch(
         self,
         url: str,
         *,
@@ -327,12 +362,9 @@ class Fetcher:
         follow_redirects: bool = True,
         data: Mapping[str, str] | None = None,
         pacer: Pacer | None = None,
+        admission: _Admission | None = None,
     ) -> Response:
-        """The final response for `url`, or FetchError. HEAD reads no body. `headers` go
-        only to hosts at or under `headers_domain` (by default the URL's own host), never to
-        where a redirect leads elsewhere. The deadline starts when the request is sent: the
-        wait for a free place for its host is `queued_ms`, never a time-out. `data` is sent
-        as a form; `pacer` (an archive's endpoint class) is waited for besides the host's."""
+        """See `fetch`."""
         assert self._session is not None, "use `async with Fetcher(...)`"
         settings = self.settings
         cap = settings.max_body_bytes if max_bytes is None else max_bytes
@@ -350,7 +382,7 @@ class Fetcher:
                     sent = headers if headers and host_under(host, owner) else None
                     if pacer is not None and started is None:
                         await pacer.wait()  # before taking a place: a paced request holds none while it waits
-                    async with self._slot(current):
+                    async with self._slot(current, admission if started is None else None):
                         if started is None:
                             started = time.monotonic()
                             deadline.reschedule(asyncio.get_running_loop().time() + settings.request_deadline)
@@ -403,17 +435,20 @@ class Fetcher:
                                 started) from exc
 
     @contextlib.asynccontextmanager
-    async def _slot(self, url: str) -> AsyncIterator[None]:
-        """Wait for a free place for the URL's host (at most `per_host`) and in all (at most
-        `concurrency`), host first, so that tasks queued on a busy host hold no place a
-        free host could use. (aiohttp's own connector limits, left to queue thousands of
-        waiters, wake them slowly: measured 3x the lower bound.)"""
+    async def _slot(self, url: str, admit: _Admission | None = None) -> AsyncIterator[None]:
+        """Wait for a free place for the URL's host (at most `per_host`), then for `admit`
+        (the caller's bound on pages fetched but not yet read), then in all (at most
+        `concurrency`): host first, so that tasks queued on a busy host hold no place a free
+        host could use. (aiohttp's own connector limits, left to queue thousands of waiters,
+        wake them slowly: measured 3x the lower bound.)"""
         host = (urllib.parse.urlsplit(url).hostname or "").lower()
         semaphore = self._hosts.get(host)
         if semaphore is None:
             semaphore = self._hosts[host] = asyncio.Semaphore(self.per_host)
         async with semaphore:
             await self._pace(host)
+            if admit is not None:
+                await admit.take()
             async with self._global:
                 yield
 

@@ -233,8 +233,11 @@ class Checker:
         self.fragments = fragments
 
     async def check(self, url: str) -> LinkCheck:
-        async with self._pages:
-            return await self._check(url)
+        """One URL checked. A page fetched but not yet read holds one of `check_concurrency`
+        places (`_pages`), taken only once its host has a free place and given back once it is
+        read: no check holds a place while it waits for its host, its pace, robots.txt or a
+        Retry-After, so a slow host never holds back the others."""
+        return await self._check(url)
 
     async def _check(self, url: str) -> LinkCheck:
         canonical = canonicalize(url)
@@ -254,8 +257,16 @@ class Checker:
             if not allowed:
                 return LinkCheck(url, canonical, LinkStatus.SKIPPED, None, None, (), 0.0, started,
                                  f"not checked: {why} (robots = all)")
-        outcome, tries, elapsed = await self._fetch(target, rule.headers, rule_domain)
-        elapsed = round(elapsed, 1)
+        outcome, tries, elapsed, admitted = await self._fetch(target, rule.headers, rule_domain)
+        try:
+            return await self._judge(url, canonical, target, host, rule, started, outcome, tries, round(elapsed, 1))
+        finally:
+            if admitted:
+                self._pages.release()
+
+    async def _judge(self, url: str, canonical: str, target: str, host: str, rule: DomainRule, started: str,
+                     outcome: Response | FetchError, tries: int, elapsed: float) -> LinkCheck:
+        """The check's class from the final outcome: read, classified, probed, handed on."""
         if isinstance(outcome, FetchError):
             fast = not is_evidence(outcome.kind, elapsed)
             reason = outcome.reason + (
@@ -311,33 +322,39 @@ class Checker:
             return PageRead(url, None, f"skipped by the rule for {rule_domain}")
         if self.settings.robots == "all" and not (allowed := await self.robots.allows(url))[0]:
             return PageRead(url, None, f"not read: {allowed[1]} (robots = all)")
-        async with self._pages:
-            try:
-                response = await self.fetcher.fetch(url, headers=rule.headers, headers_domain=rule_domain)
-            except FetchError as error:
-                return PageRead(url, None, error.reason)
+        try:
+            response = await self.fetcher.fetch(url, headers=rule.headers, headers_domain=rule_domain, admit=self._pages)
+        except FetchError as error:
+            return PageRead(url, None, error.reason)
+        try:
             return await asyncio.get_running_loop().run_in_executor(_READERS, read_response, response)
+        finally:
+            self._pages.release()
 
     async def _fetch(self, url: str, headers: Mapping[str, str] | None,
-                     domain: str | None) -> tuple[Response | FetchError, int, float]:
-        """The last outcome of up to 1 + retries tries, their number, the last one's time."""
+                     domain: str | None) -> tuple[Response | FetchError, int, float, bool]:
+        """The last outcome of up to 1 + retries tries, their number, the last one's time, and
+        whether it holds a place in `_pages` (a page to read). A wait before trying again
+        holds none."""
         tries = 0
         while True:
             tries += 1
             began = time.monotonic()
             try:
-                response = await self._get(url, headers, domain)
+                response, admitted = await self._get(url, headers, domain)
             except FetchError as error:
                 elapsed = (time.monotonic() - began) * 1000 - error.queued_ms  # the site's time, not the queue's
                 wait = self.retry.after_error(error, tries, elapsed, self.rng)
                 if wait is None:
-                    return error, tries, elapsed
+                    return error, tries, elapsed, False
                 await asyncio.sleep(wait)
                 continue
             elapsed = (time.monotonic() - began) * 1000 - response.queued_ms
             wait = self.retry.after_response(response, tries, self.rng)
             if wait is None:  # an answer to keep, or asked to wait too long: recorded as it is
-                return response, tries, elapsed
+                return response, tries, elapsed, admitted
+            if admitted:
+                self._pages.release()  # this answer is not kept: its place goes before the wait
             if response.status in (429, 503):
                 self.fetcher.pause_host(url, wait)  # the host said slow down: everyone waits
                 if wait >= 1:
@@ -345,14 +362,18 @@ class Checker:
                              urllib.parse.urlsplit(url).hostname, response.status, wait)
             await asyncio.sleep(wait)
 
-    async def _get(self, url: str, headers: Mapping[str, str] | None, domain: str | None) -> Response:
+    async def _get(self, url: str, headers: Mapping[str, str] | None,
+                   domain: str | None) -> tuple[Response, bool]:
+        """The response, and whether it holds a place in `_pages` (a GET's body to read)."""
         max_bytes = self.settings.check_max_bytes
         if self.settings.check_method == "head":
             head = await self.fetcher.fetch(url, method="HEAD", headers=headers, headers_domain=domain)
             if 200 <= head.status < 300:
-                return head
+                return head, False
             # refused or disagreeing HEAD: ask again the way a browser would
-        return await self.fetcher.fetch(url, headers=headers, headers_domain=domain, max_bytes=max_bytes)
+        response = await self.fetcher.fetch(url, headers=headers, headers_domain=domain, max_bytes=max_bytes,
+                                            admit=self._pages)
+        return response, True
 
     async def _probe_verdict(self, url: str, response: Response, view: PageText,
                              verdict: Classification) -> Classification:

@@ -345,3 +345,37 @@ def test_probe_url_is_parent_plus_25_letters() -> None:
                                          ("mailto:x@y", False), ("http://a b/", False), ("http://a..b/", False)])
 def test_invalid_reason(url: str, ok: bool) -> None:
     assert (invalid_reason(url) is None) is ok
+
+
+def _arrivals(origin: OriginServer) -> list[str]:
+    """The requests the origin saw, host and path, in the order they arrived."""
+    return [f"{r.host}{r.path}" for r in sorted(origin.requests, key=lambda r: r.at)]
+
+
+@pytest.mark.slow
+def test_a_slow_host_never_holds_back_the_others(settings: Settings, origin: OriginServer) -> None:
+    """Before: a check took its place among the pages in flight (check_concurrency) before
+    waiting for its host, so URLs of a slow host listed first held every place while they
+    queued on it, and the fast hosts' URLs trickled out one per slow answer."""
+    origin.reset_counts()
+    slow = [f"http://slowhost.test/ok?delay=0.5&n={i}" for i in range(4)]  # as many as there are places
+    fast = [f"http://fast{i}.test/ok" for i in range(20)]
+    limits = dataclasses.replace(no_probe(settings), check_per_host=1, check_concurrency=4)
+    results = check_urls(slow + fast, limits)
+    assert {r.status for r in results} == {LinkStatus.OK}
+    seen = _arrivals(origin)
+    second_slow = [n for n, where in enumerate(seen) if where.startswith("slowhost.test")][1]
+    assert sum(where.startswith("fast") for where in seen[:second_slow]) == 20  # all of them while the slow host worked
+
+
+@pytest.mark.slow
+def test_a_retry_after_wait_holds_no_place(settings: Settings, origin: OriginServer) -> None:
+    """Before: a check waiting out a Retry-After kept its place among the pages in flight;
+    with one place, every other URL waited for it."""
+    origin.reset_counts()
+    limits = dataclasses.replace(no_probe(settings), check_concurrency=1, check_retries=1)
+    waits = "http://waits.test/flaky/429?fail=1&after=1"
+    results = check_urls([waits, "http://other1.test/ok", "http://other2.test/ok"], limits)
+    assert [r.status for r in results] == [LinkStatus.OK] * 3 and results[0].tries == 2
+    assert _arrivals(origin) == ["waits.test/flaky/429?after=1&fail=1", "other1.test/ok", "other2.test/ok",
+                                 "waits.test/flaky/429?after=1&fail=1"]  # the others served during the wait
