@@ -258,15 +258,26 @@ class Checker:
                 return LinkCheck(url, canonical, LinkStatus.SKIPPED, None, None, (), 0.0, started,
                                  f"not checked: {why} (robots = all)")
         outcome, tries, elapsed, admitted = await self._fetch(target, rule.headers, rule_domain)
-        try:
-            return await self._judge(url, canonical, target, host, rule, started, outcome, tries, round(elapsed, 1))
-        finally:
-            if admitted:
+        held = [admitted]
+
+        def read_done() -> None:
+            if held[0]:
+                held[0] = False
                 self._pages.release()
 
+        try:
+            return await self._judge(url, canonical, target, host, rule, started, outcome, tries, round(elapsed, 1),
+                                     read_done)
+        finally:
+            read_done()
+
     async def _judge(self, url: str, canonical: str, target: str, host: str, rule: DomainRule, started: str,
-                     outcome: Response | FetchError, tries: int, elapsed: float) -> LinkCheck:
-        """The check's class from the final outcome: read, classified, probed, handed on."""
+                     outcome: Response | FetchError, tries: int, elapsed: float,
+                     read_done: Callable[[], None]) -> LinkCheck:
+        """The check's class from the final outcome: read, classified, probed, handed on. The
+        page's place is given back (`read_done`) once it is read, before the soft-404 probe is
+        waited for: the probe needs a place for the host, which checks waiting for a page's
+        place may hold."""
         if isinstance(outcome, FetchError):
             fast = not is_evidence(outcome.kind, elapsed)
             reason = outcome.reason + (
@@ -287,17 +298,21 @@ class Checker:
             paywall_site=most_specific_domain(host, self.settings.paywall_domains) is not None,
             alive_statuses=self._accepted(rule),
         )
+        loop = asyncio.get_running_loop()
+        # what the page gives if it stays alive, read now: after the probe it is no longer held
+        anchors = text.anchors_of(outcome.body, outcome.headers.get("Content-Type", "")) \
+            if self.fragments and verdict.status.alive and outcome.body and not outcome.truncated else None
+        page_read = read if read is not None or self.on_page is None or not verdict.status.alive else \
+            await loop.run_in_executor(_READERS, read_response, outcome)
+        read_done()
         if verdict.status.alive and self.settings.soft404_probe and not is_site_root(target):
             verdict = await self._probe_verdict(target, outcome, view, verdict)
         result = LinkCheck(
             url, canonical, verdict.status, outcome.status, outcome.final_url, outcome.hops,
             elapsed, started, verdict.reason, tries, verdict.paywall, queued_ms=outcome.queued_ms,
-            anchors=text.anchors_of(outcome.body, outcome.headers.get("Content-Type", ""))
-            if self.fragments and verdict.status.alive and outcome.body and not outcome.truncated else None,
+            anchors=anchors if verdict.status.alive else None,
         )
-        if self.on_page is not None and result.status.alive:
-            loop = asyncio.get_running_loop()
-            page_read: PageRead = read if read is not None else await loop.run_in_executor(_READERS, read_response, outcome)
+        if self.on_page is not None and result.status.alive and page_read is not None:
             await loop.run_in_executor(_READERS, self.on_page, result, page_read)  # whoever keeps it may normalise it
         return result
 

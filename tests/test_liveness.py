@@ -379,3 +379,19 @@ def test_a_retry_after_wait_holds_no_place(settings: Settings, origin: OriginSer
     assert [r.status for r in results] == [LinkStatus.OK] * 3 and results[0].tries == 2
     assert _arrivals(origin) == ["waits.test/flaky/429?after=1&fail=1", "other1.test/ok", "other2.test/ok",
                                  "waits.test/flaky/429?after=1&fail=1"]  # the others served during the wait
+
+
+def test_checks_waiting_for_their_probes_never_lock_out_the_probes(settings: Settings, origin: OriginServer) -> None:
+    """Found by the speed benchmark: a check kept its page's place while it waited for the
+    soft-404 probe; the probe needs a place for its host, held by checks waiting for a page's
+    place. With more probe folders than places, everything waited for ever."""
+    import threading
+
+    urls = [f"http://lockout.test/ok/f{i}/page" for i in range(24)]  # a probe per folder
+    limits = dataclasses.replace(settings, check_per_host=2, check_concurrency=4)
+    done: list[list] = []
+    worker = threading.Thread(target=lambda: done.append(check_urls(urls, limits)), daemon=True)
+    worker.start()
+    worker.join(timeout=60)
+    assert done, "the check never finished"
+    assert len(done[0]) == 24 and all(r.status in (LinkStatus.OK, LinkStatus.SOFT_404) for r in done[0])
