@@ -28,6 +28,7 @@ from pipeline.errors import CannotRunError
 from pipeline.extract.urls import canonicalize
 from pipeline.http import FAST_FAILURE_MS, Fetcher, FetchError, FetchErrorKind, Response, Retry, run_sync
 from pipeline.model import LinkCheck, LinkStatus, url_key
+from pipeline.model import RedirectHop as Hop
 from pipeline.robots import Robots
 from pipeline.rules import IGNORE_FILE, Exclusions, most_specific_domain, parse_accept, read_ignore_file
 from pipeline.signals import is_bot_wall, is_paywalled, says_cannot_be_found, says_not_found_in_title, unusable_copy
@@ -227,6 +228,7 @@ class Checker:
         # Pages fetched but not read yet wait in memory: as many at most as requests in flight,
         # so that fetching never runs far ahead of reading (a body can be megabytes).
         self._pages = asyncio.Semaphore(settings.check_concurrency)
+        self._started = asyncio.Semaphore(max(64, 4 * settings.check_concurrency))
         self.exclusions = Exclusions([(p, "--exclude") for p in settings.exclude]
                                      + read_ignore_file(Path.cwd() / IGNORE_FILE))
         self.accepted = parse_accept(settings.accept) - _SUCCESS
@@ -236,8 +238,11 @@ class Checker:
         """One URL checked. A page fetched but not yet read holds one of `check_concurrency`
         places (`_pages`), taken only once its host has a free place and given back once it is
         read: no check holds a place while it waits for its host, its pace, robots.txt or a
-        Retry-After, so a slow host never holds back the others."""
-        return await self._check(url)
+        Retry-After, so a slow host never holds back the others. At most `started` checks are
+        under way at once (a check waiting for its host costs a few frames; thousands of them,
+        memory), started host after host (`by_host_turns`)."""
+        async with self._started:
+            return await self._check(url)
 
     async def _check(self, url: str) -> LinkCheck:
         canonical = canonicalize(url)
@@ -304,12 +309,15 @@ class Checker:
             if self.fragments and verdict.status.alive and outcome.body and not outcome.truncated else None
         page_read = read if read is not None or self.on_page is None or not verdict.status.alive else \
             await loop.run_in_executor(_READERS, read_response, outcome)
+        status, final_url, hops, queued_ms, has_body = (outcome.status, outcome.final_url, outcome.hops,
+                                                        outcome.queued_ms, bool(outcome.body))
+        del outcome, read  # the bytes are not held while the probe is waited for (page_read keeps what on_page needs)
         read_done()
         if verdict.status.alive and self.settings.soft404_probe and not is_site_root(target):
-            verdict = await self._probe_verdict(target, outcome, view, verdict)
+            verdict = await self._probe_verdict(target, final_url, hops, has_body, view, verdict)
         result = LinkCheck(
-            url, canonical, verdict.status, outcome.status, outcome.final_url, outcome.hops,
-            elapsed, started, verdict.reason, tries, verdict.paywall, queued_ms=outcome.queued_ms,
+            url, canonical, verdict.status, status, final_url, hops,
+            elapsed, started, verdict.reason, tries, verdict.paywall, queued_ms=queued_ms,
             anchors=anchors if verdict.status.alive else None,
         )
         if self.on_page is not None and result.status.alive and page_read is not None:
@@ -390,14 +398,14 @@ class Checker:
                                             admit=self._pages)
         return response, True
 
-    async def _probe_verdict(self, url: str, response: Response, view: PageText,
+    async def _probe_verdict(self, url: str, final_url: str, hops: tuple[Hop, ...], has_body: bool, view: PageText,
                              verdict: Classification) -> Classification:
         probe = await self._probe(url)
         if probe.honest or not probe.usable:
             return verdict
-        if response.hops and probe.hops == len(response.hops) and probe.final_url == response.final_url:
-            return Classification(LinkStatus.SOFT_404, f"redirects where a made-up URL does ({response.final_url})")
-        if response.body:
+        if hops and probe.hops == len(hops) and probe.final_url == final_url:
+            return Classification(LinkStatus.SOFT_404, f"redirects where a made-up URL does ({final_url})")
+        if has_body:
             score = similarity(view.visible, probe.text)
             if score >= SIMILAR:
                 return Classification(LinkStatus.SOFT_404, f"same page as a made-up URL on the site ({score:.0%} alike)")
@@ -426,6 +434,18 @@ class Checker:
         view = await asyncio.get_running_loop().run_in_executor(
             _READERS, text.view_of, response.body, response.headers.get("Content-Type", ""))
         return _Probe(False, True, response.final_url, len(response.hops), view.visible)
+
+
+def by_host_turns(keys: Sequence[str]) -> list[str]:
+    """The URL keys taken host after host, one each in turn (a document's URLs often come a
+    site at a time): the checks started first then span every host, never one host's queue."""
+    queues: dict[str, list[str]] = {}
+    for key in keys:
+        queues.setdefault((urllib.parse.urlsplit(key).hostname or "").lower(), []).append(key)
+    turns: list[str] = []
+    for depth in range(max((len(q) for q in queues.values()), default=0)):
+        turns += [queue[depth] for queue in queues.values() if depth < len(queue)]
+    return turns
 
 
 class NetworkUnreachable(CannotRunError):
@@ -459,7 +479,9 @@ async def check_urls_async(
                 on_result(result)
             return result
 
-        done = dict(zip(first, await asyncio.gather(*(one(url) for url in first.values()))))
+        order = by_host_turns(list(first))
+        checked = dict(zip(order, await asyncio.gather(*(one(first[key]) for key in order))))
+        done = {key: checked[key] for key in first}
         if done and all(r.status in (LinkStatus.DNS_ERROR, LinkStatus.CONNECTION_ERROR) for r in done.values()):
             if reason := await canary_reason(fetcher, settings):
                 raise NetworkUnreachable(

@@ -395,3 +395,14 @@ def test_checks_waiting_for_their_probes_never_lock_out_the_probes(settings: Set
     worker.join(timeout=60)
     assert done, "the check never finished"
     assert len(done[0]) == 24 and all(r.status in (LinkStatus.OK, LinkStatus.SOFT_404) for r in done[0])
+
+
+def test_checks_start_host_after_host() -> None:
+    """A document's URLs often come a site at a time; the checks under way at once (a bounded
+    number) then span every host instead of one host's queue."""
+    from pipeline.liveness import by_host_turns
+
+    keys = [f"http://a.test/{n}" for n in range(3)] + ["http://b.test/0", "http://c.test/0", "http://c.test/1"]
+    assert by_host_turns(keys) == ["http://a.test/0", "http://b.test/0", "http://c.test/0",
+                                   "http://a.test/1", "http://c.test/1", "http://a.test/2"]
+    assert sorted(by_host_turns(keys)) == sorted(keys) and by_host_turns([]) == []
