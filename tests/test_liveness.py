@@ -274,7 +274,9 @@ def test_min_interval_spaces_requests_to_one_host(settings: Settings, origin: Or
     paced = dataclasses.replace(no_probe(settings), check_min_interval=0.25)
     check_urls([f"http://paced.test/ok?n={i}" for i in range(4)], paced)
     times = sorted(r.at for r in origin.requests_for(host="paced.test"))
-    assert all(b - a >= 0.24 for a, b in zip(times, times[1:]))
+    # spaced at the server by the interval, less what a busy machine adds to one arrival and not
+    # the next (a new connection, a thread's turn); unpaced, they arrive within milliseconds
+    assert len(times) == 4 and all(b - a >= 0.2 for a, b in zip(times, times[1:]))
 
 
 def test_offline_raises_instead_of_reporting_dead_links(settings: Settings) -> None:
