@@ -500,3 +500,17 @@ def test_a_link_that_dies_on_night_2_is_failing_that_night_and_dead_by_the_state
     store.close()
     assert (loaded.failing_since, loaded.failures, loaded.last_alive) == \
         (source["failing_since"], source["failures"], source["last_alive"])
+
+
+def test_the_links_slowest_last_time_are_checked_first(small, origin: OriginServer) -> None:
+    """#24: the slowest URLs start first rather than trail at the end of a run."""
+    document, settings = small
+    document.write_text("Notes\n\nhttp://quick1.test/ok\n1 May 2016: A claim.\n\nhttp://quick2.test/ok\n"
+                        "2 May 2016: Another.\n\nhttp://sluggish.test/ok?delay=0.3\n3 May 2016: A third.\n")
+    settings = dataclasses.replace(settings, check_concurrency=1)  # one at a time: the order is the schedule
+    for night in (1, 2):
+        origin.reset_counts()
+        run_documents([str(document)], dataclasses.replace(at(settings, night), max_age="0"),
+                      RunOptions(reports=False, fail_on="never"))
+        first = min((r for r in origin.requests if r.host != "canary.test"), key=lambda r: r.at)
+        assert first.host == ("quick1.test" if night == 1 else "sluggish.test")  # document order, then slowest first
