@@ -7,6 +7,7 @@ import copy
 import dataclasses
 import json
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -374,3 +375,15 @@ def test_a_verified_passage_is_one_line_and_a_misquote_reads_as_one(sample_data:
     assert "0% found word for word, " not in html_text
     misquoted = [p for c in sample_data["citations"] for p in c["passages"] if p["verdict"] == "misquoted"]
     assert all(f"{p['similarity']}% alike, not the same words" in html_text for p in misquoted if p["similarity"] is not None)
+
+
+def test_the_markdown_report_leads_with_what_needs_a_look(sample_data: dict) -> None:
+    """The Markdown report had no such section (the HTML one only)."""
+    text = markdown.render(sample_data)
+    section = text.split("## Needs a look\n\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    wanted = [c for c in sample_data["citations"]
+              if c["verdict"] not in ("verified", "verified_live") or any(s["failing_since"] for s in c["sources"])]
+    assert len(section) == len(wanted) > 0
+    assert text.index("## Needs a look") < text.index("## Citation 1")
+    assert any("source failing since" in line for line in section)
+    assert all(re.match(r"- \[Citation \d+\]\(#citation-\d+\) \(line \d+\): \S", line) for line in section)

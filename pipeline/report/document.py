@@ -5,6 +5,7 @@ Pure: no store, no network."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pipeline.archive.model import ArchiveState
@@ -110,3 +111,22 @@ def _summary(results: DocumentResults, citations: list[dict[str, Any]]) -> dict[
             "coverage": round(archived / len(urls), 3) if urls else 0.0,
         },
     }
+
+
+def needs_a_look(citations: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """What a report shows first, from its citations (report.json's): each with a dead or
+    failing source, a misquote, or a passage not verified, worst first (dead, misquoted,
+    failing, the rest): its index, line, what is wrong (`dead`: the dead URLs; `failing_since`:
+    the earliest failing source's first failure)."""
+    found = []
+    for c in citations:
+        dead = [s["url"] for s in c["sources"] if s["state"] == "dead"]
+        failing = [s.get("failing_since") for s in c["sources"] if s.get("failing_since") and s["state"] != "dead"]
+        misquoted = any(p["verdict"] == Verdict.MISQUOTED.value for p in c["passages"])
+        unverified = not Verdict(c["verdict"]).is_verified and not misquoted
+        if dead or misquoted or failing or unverified:
+            found.append({"index": c["index"], "line": c["line_start"], "dead": dead, "misquoted": misquoted,
+                          "failing_since": min(failing) if failing else None,
+                          "verdict": c["verdict"] if unverified else None,
+                          "rank": 0 if dead else 1 if misquoted else 2 if failing else 3})
+    return sorted(found, key=lambda item: (item["rank"], item["index"]))

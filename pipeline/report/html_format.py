@@ -15,6 +15,7 @@ from typing import Any
 import jinja2
 
 from pipeline.model import Verdict
+from pipeline.report.document import needs_a_look
 from pipeline.support import content_words
 from pipeline.times import datetime_to_timestamp, parse_iso, timestamp_to_datetime
 
@@ -168,27 +169,21 @@ def local_copy(replay_prefix: str | None, evidence: dict[str, Any] | None) -> st
     return safe_href(f"{replay_prefix}{stamp}/{evidence['url']}")
 
 
-def needs_a_look(citations: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """What the first screen shows: each citation with a dead or failing source, a misquote,
-    or a passage not verified, worst first (dead, misquoted, failing, the rest), in the words
-    the cards use."""
-    found = []
-    for c in citations:
-        dead = [s["url"] for s in c["sources"] if s["state"] == "dead"]
-        failing = [s for s in c["sources"] if s["failing_since"] and s["state"] != "dead"]
+def attention_lines(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """`document.needs_a_look`, each item in the words the cards use."""
+    items = []
+    for item in needs_a_look(data["citations"]):
         words = []
-        if dead:
-            words.append("source dead (" + ", ".join(dead) + ")")
-        if c["misquoted"]:
+        if item["dead"]:
+            words.append("source dead (" + ", ".join(item["dead"]) + ")")
+        if item["misquoted"]:
             words.append("misquoted")
-        if failing:
-            words.append(f"source failing since {human_date(min(s['failing_since'] for s in failing))}")
-        if c["unverified"] and not c["misquoted"]:
-            words.append(str(c["verdict"]).replace("_", " "))
-        if words:
-            rank = 0 if dead else 1 if c["misquoted"] else 2 if failing else 3
-            found.append({"index": c["index"], "line": c["line_start"], "what": "; ".join(words), "rank": rank})
-    return sorted(found, key=lambda item: (item["rank"], item["index"]))
+        if item["failing_since"]:
+            words.append(f"source failing since {human_date(item['failing_since'])}")
+        if item["verdict"]:
+            words.append(item["verdict"].replace("_", " "))
+        items.append({**item, "what": "; ".join(words)})
+    return items
 
 
 def render(data: dict[str, Any]) -> str:
@@ -222,7 +217,7 @@ def render(data: dict[str, Any]) -> str:
             "changed": any(p.get("changed_since_cited") for p in c["passages"]),
         })
     summary = data["summary"]
-    attention = needs_a_look(citations)
+    attention = attention_lines(data)
     script_hash = base64.b64encode(hashlib.sha256(SCRIPT.encode("utf-8")).digest()).decode()
     return render_template(
         "report.html.j2",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from pipeline.report.document import needs_a_look
 from pipeline.report.html_format import safe_href, visible_controls
 
 _SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|<>~])")
@@ -23,6 +24,27 @@ def link(label: str, url: str | None) -> str:
     return escape(label)
 
 
+def _needs_a_look(data: dict[str, Any]) -> list[str]:
+    """The section a reader sees first: what is wrong, worst first, linked to its citation."""
+    items = needs_a_look(data["citations"])
+    if not items:
+        return ["Nothing needs a look: every citation is verified and every source alive.", ""]
+    lines = ["## Needs a look", ""]
+    for item in items:
+        words = []
+        if item["dead"]:
+            words.append("source dead (" + ", ".join(link(url, url) for url in item["dead"]) + ")")
+        if item["misquoted"]:
+            words.append("misquoted")
+        if item["failing_since"]:
+            words.append(f"source failing since {escape(item['failing_since'][:10])}")
+        if item["verdict"]:
+            words.append(escape(item["verdict"].replace("_", " ")))
+        lines.append(f"- [Citation {item['index']}](#citation-{item['index']}) (line {item['line']}): "
+                     + "; ".join(words))
+    return [*lines, ""]
+
+
 def render(data: dict[str, Any]) -> str:
     doc, summary = data["document"], data["summary"]
     lines = [
@@ -38,6 +60,7 @@ def render(data: dict[str, Any]) -> str:
         f"Links: {summary['links']} (" + ", ".join(f"{n} {s}" for s, n in summary["link_states"].items())
         + f"); archived: {summary['archive']['archived']} of {summary['links']}.",
         "",
+        *_needs_a_look(data),
         "| # | date | verdict | sources |",
         "|---|---|---|---|",
     ]
