@@ -23,6 +23,7 @@ from pipeline.errors import CannotRunError
 from pipeline.history import build_reports, url_history
 from pipeline.jobs import recheck, run_documents
 from pipeline.report.ci_formats import render_new_issues
+from pipeline.report.text import format_summary
 from pipeline.store import LockHeld, Store
 from pipeline.summary import RunOptions
 from tests.testweb import sample_web
@@ -514,3 +515,15 @@ def test_the_links_slowest_last_time_are_checked_first(small, origin: OriginServ
                       RunOptions(reports=False, fail_on="never"))
         first = min((r for r in origin.requests if r.host != "canary.test"), key=lambda r: r.at)
         assert first.host == ("quick1.test" if night == 1 else "sluggish.test")  # document order, then slowest first
+
+
+def test_a_quiet_summary_never_says_more_than_the_run_saw(small) -> None:
+    """Before: "nothing newly broken since the last run" on the very first run (there was no
+    last run) and on a run that checked nothing (every link fresh)."""
+    document, settings = small
+    first = format_summary(run_documents([str(document)], at(settings, 1), RunOptions(reports=False)))
+    assert "first run of this database: no link can be dead yet" in first and "since the last run" not in first
+    fresh = format_summary(run_documents([str(document)], at(settings, 1), RunOptions(reports=False)))
+    assert "nothing checked or verified this run: every link was fresh" in fresh
+    night = format_summary(run_documents([str(document)], at(settings, 2), RunOptions(reports=False)))
+    assert "nothing newly broken since the last run" in night

@@ -30,7 +30,7 @@ def format_summary(summary: Any) -> str:
     if news := format_news(data):
         lines += ["newly broken:"] + [f"  {line}" for line in news.splitlines()]
     elif data["status"] == "done":
-        lines.append("nothing newly broken since the last run")
+        lines.append(_no_news(data))
     if failing := data.get("failing"):
         lines.append("failing, not dead yet (checked again each run):")
         lines += [f"  {field(f['url'])}: failing since {_day(f['since'])} ({f['failures']} check"
@@ -62,6 +62,15 @@ def format_news(summary: Any) -> str:
         what = "died" if problem["kind"] == "dead-link" else "now differs from its source"
         lines.append(f"{field(problem['url'])} {what}" + (f": cited in {places}" if places else ""))
     return "\n".join(lines)
+
+
+def _no_news(data: dict[str, Any]) -> str:
+    """What a run without news may say, and no more than its evidence shows."""
+    if not data["checked"] and not data["verified"]:
+        return "nothing checked or verified this run: every link was fresh (max-age)"
+    if data["run_id"] == 1:
+        return "first run of this database: no link can be dead yet (dead takes failing checks over days)"
+    return "nothing newly broken since the last run"
 
 
 def _places(cited: list[dict[str, Any]]) -> str:
