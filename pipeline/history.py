@@ -102,9 +102,10 @@ def build_reports(settings: Settings, formats: Sequence[str], *, only: Sequence[
         return written + write_index_of(store, loaded, names, settings, formats)
 
 
-def write_document_reports(results: DocumentResults, settings: Settings, formats: Sequence[str], name: str) -> list[str]:
+def write_document_reports(results: DocumentResults, settings: Settings, formats: Sequence[str], name: str, *,
+                           data: dict[str, Any] | None = None) -> list[str]:
     try:
-        return write_reports(results, settings.reports_dir, formats, name=name)
+        return write_reports(results, settings.reports_dir, formats, name=name, data=data)
     except OSError as exc:
         raise CannotRunError(f"cannot write reports to {settings.reports_dir}: {exc.strerror or exc}") from exc
 

@@ -299,10 +299,11 @@ class Job:
         names = report_names(d["path"] for d in self.store.documents())
         for number, (document, document_results) in enumerate(zip(summary.documents, results), 1):
             on_progress("reports", number - 1, len(results))
+            data = report_document(document_results)  # once, for the files and the annotations
             document.reports = write_document_reports(document_results, self.settings, formats,
-                                                      names[document_results.document.path])
+                                                      names[document_results.document.path], data=data)
             if "github" in formats:  # the CLI prints them: GitHub reads workflow commands from stdout
-                document.annotations = render_github(report_document(document_results))
+                document.annotations = render_github(data)
             on_progress("reports", number, len(results))
         summary.index = write_index_of(self.store, {r.document.path: r for r in results}, names, self.settings,
                                        formats)

@@ -127,3 +127,20 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     if when is None:
         return None
     return max(0.0, when.timestamp() - (now if now is not None else time.time()))
+
+
+def human_date(value: str | None) -> str:
+    """An archive's 14-digit timestamp, or an ISO time (a check's), as a reader says it
+    (`10 July 2019`); anything else as it is."""
+    if not value:
+        return ""
+    try:
+        if re.fullmatch(r"\d{8}(\d{6})?", value):
+            moment = timestamp_to_datetime(value.ljust(14, "0"))
+        elif re.match(r"\d{4}-\d{2}-\d{2}T", value):
+            moment = parse_iso(value)
+        else:
+            return value
+    except ValueError:
+        return value
+    return f"{moment.day} {moment:%B %Y}"

@@ -59,11 +59,11 @@ def report_dir(base: str | Path, name: str) -> Path:
 
 
 def write_reports(results: DocumentResults, out: str | Path, formats: Sequence[str] = ("html", "json", "md"), *,
-                  name: str | None = None) -> list[str]:
+                  name: str | None = None, data: dict[str, Any] | None = None) -> list[str]:
     """Write one document's reports in `out/<name>/` (by default the document's plain name);
     the paths written. A file is replaced whole (written aside under a name of its own,
     then renamed), so a reader never sees half a report and two writers never share a file."""
-    data = report_document(results)
+    data = report_document(results) if data is None else data  # `data`: the report document, when made already
     folder = report_dir(out, name or _plain_name(results.document.path))
     folder.mkdir(parents=True, exist_ok=True)
     written = []

@@ -5,7 +5,7 @@ Pure: no store, no network."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from pipeline.archive.model import ArchiveState
@@ -130,3 +130,18 @@ def needs_a_look(citations: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]
                           "verdict": c["verdict"] if unverified else None,
                           "rank": 0 if dead else 1 if misquoted else 2 if failing else 3})
     return sorted(found, key=lambda item: (item["rank"], item["index"]))
+
+
+def look_words(item: Mapping[str, Any], url: Callable[[str], str], day: Callable[[str], str]) -> str:
+    """What is wrong with a `needs_a_look` item, in the words the reports use; `url` and `day`
+    write a URL and a date for the format at hand (a Markdown link, a human date)."""
+    words = []
+    if item["dead"]:
+        words.append("source dead (" + ", ".join(url(u) for u in item["dead"]) + ")")
+    if item["misquoted"]:
+        words.append("misquoted")
+    if item["failing_since"]:
+        words.append(f"source failing since {day(item['failing_since'])}")
+    if item["verdict"]:
+        words.append(item["verdict"].replace("_", " "))
+    return "; ".join(words)

@@ -15,9 +15,9 @@ from typing import Any
 import jinja2
 
 from pipeline.model import Verdict
-from pipeline.report.document import needs_a_look
+from pipeline.report.document import look_words, needs_a_look
 from pipeline.support import content_words
-from pipeline.times import datetime_to_timestamp, parse_iso, timestamp_to_datetime
+from pipeline.times import datetime_to_timestamp, human_date, parse_iso
 
 TEMPLATES = Path(__file__).parent / "templates"
 SCRIPT = (TEMPLATES / "filters.js").read_text(encoding="utf-8")
@@ -48,23 +48,6 @@ def visible_controls(text: str | None) -> str:
 
 
 _environment.filters["shown"] = visible_controls
-
-
-def human_date(timestamp: str | None) -> str:
-    """An archive's 14-digit timestamp, or an ISO time (a check's), as a reader says it
-    (`10 July 2019`); anything else as it is."""
-    if not timestamp:
-        return ""
-    try:
-        if re.fullmatch(r"\d{8}(\d{6})?", timestamp):
-            moment = timestamp_to_datetime(timestamp.ljust(14, "0"))
-        elif re.match(r"\d{4}-\d{2}-\d{2}T", timestamp):
-            moment = parse_iso(timestamp)
-        else:
-            return timestamp
-    except ValueError:
-        return timestamp
-    return f"{moment.day} {moment:%B %Y}"
 
 
 _environment.filters["human_date"] = human_date
@@ -171,19 +154,7 @@ def local_copy(replay_prefix: str | None, evidence: dict[str, Any] | None) -> st
 
 def attention_lines(data: dict[str, Any]) -> list[dict[str, Any]]:
     """`document.needs_a_look`, each item in the words the cards use."""
-    items = []
-    for item in needs_a_look(data["citations"]):
-        words = []
-        if item["dead"]:
-            words.append("source dead (" + ", ".join(item["dead"]) + ")")
-        if item["misquoted"]:
-            words.append("misquoted")
-        if item["failing_since"]:
-            words.append(f"source failing since {human_date(item['failing_since'])}")
-        if item["verdict"]:
-            words.append(item["verdict"].replace("_", " "))
-        items.append({**item, "what": "; ".join(words)})
-    return items
+    return [{**item, "what": look_words(item, str, human_date)} for item in needs_a_look(data["citations"])]
 
 
 def render(data: dict[str, Any]) -> str:

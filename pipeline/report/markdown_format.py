@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pipeline.report.document import needs_a_look
+from pipeline.report.document import look_words, needs_a_look
 from pipeline.report.html_format import safe_href, visible_controls
 
 _SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|<>~])")
@@ -31,17 +31,8 @@ def _needs_a_look(data: dict[str, Any]) -> list[str]:
         return ["Nothing needs a look: every citation is verified and every source alive.", ""]
     lines = ["## Needs a look", ""]
     for item in items:
-        words = []
-        if item["dead"]:
-            words.append("source dead (" + ", ".join(link(url, url) for url in item["dead"]) + ")")
-        if item["misquoted"]:
-            words.append("misquoted")
-        if item["failing_since"]:
-            words.append(f"source failing since {escape(item['failing_since'][:10])}")
-        if item["verdict"]:
-            words.append(escape(item["verdict"].replace("_", " ")))
-        lines.append(f"- [Citation {item['index']}](#citation-{item['index']}) (line {item['line']}): "
-                     + "; ".join(words))
+        what = look_words(item, lambda url: link(url, url), lambda day: escape(day[:10]))
+        lines.append(f"- [Citation {item['index']}](#citation-{item['index']}) (line {item['line']}): {what}")
     return [*lines, ""]
 
 

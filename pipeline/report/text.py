@@ -12,7 +12,7 @@ from pipeline.archive.model import ArchiveState, Lookup, SaveResult
 from pipeline.inert import field
 from pipeline.model import LinkCheck
 from pipeline.results import DocumentResults, count_by_status, tally
-from pipeline.times import parse_iso, timestamp_to_datetime
+from pipeline.times import human_date, timestamp_to_datetime
 
 
 def format_summary(summary: Any) -> str:
@@ -33,7 +33,7 @@ def format_summary(summary: Any) -> str:
         lines.append(_no_news(data))
     if failing := data.get("failing"):
         lines.append("failing, not dead yet (checked again each run):")
-        lines += [f"  {field(f['url'])}: failing since {_day(f['since'])} ({f['failures']} check"
+        lines += [f"  {field(f['url'])}: failing since {field(human_date(f['since']))} ({f['failures']} check"
                   f"{'s' * (f['failures'] != 1)}), cited in {_places(f['cited'])}" for f in failing]
     for saved in data.get("saved", []):
         lines.append(f"save {field(saved['url'])}: {saved['state']} ({field(saved['reason'])})")
@@ -75,15 +75,6 @@ def _no_news(data: dict[str, Any]) -> str:
 
 def _places(cited: list[dict[str, Any]]) -> str:
     return ", ".join(f"{field(p['path'])} line {p['line']}" for p in cited)
-
-
-def _day(iso_time: str) -> str:
-    """`2 December 2026` from an ISO time."""
-    try:
-        moment = parse_iso(iso_time)
-    except ValueError:
-        return field(iso_time)
-    return f"{moment.day} {moment:%B %Y}"
 
 
 def format_reverified(outcome: dict[str, Any]) -> str:
