@@ -15,9 +15,9 @@ Sentences come from sentencex (Wikimedia's segmenter, ~300 languages).
 
 Facts are compared as writers vary them: digits without their separators and number words
 as digits (text2num), month abbreviations as months, `U.S.` as `United States`, letters
-without their diacritics, a possessive `'s` dropped, and a name found when its stem or its
-stem's first five letters start a word of the copy (`Libyan` / `Libya`). Nothing here does
-I/O.
+without their diacritics, a possessive `'s` dropped, and a name found when its stem is a stem of the copy or
+a word of its family is in the copy (`Libyan` / `Libya`, `Nazism` / `neo-Nazi`, `England` /
+`English`: `NAME_ENDINGS`). Nothing here does I/O.
 """
 
 from __future__ import annotations
@@ -175,7 +175,6 @@ class CopyFacts:
         self.words = words | {w.removesuffix("'s").rstrip("'") for w in words} | {
             part for w in words for part in re.split(r"['-]", w) if part}
         self.stems = set(_stemmer("english").stemWords(list(self.words)))
-        self.prefixes = {w[:5] for w in self.words if len(w) >= 5}  # Libya / Libyan
 
     def has(self, fact: Fact) -> bool:
         if fact.kind == "number":
@@ -190,7 +189,18 @@ class CopyFacts:
         if key in self.words or ("." in key and (key.replace(".", "") in self.words or key in self.text)):
             return True  # D.C. / DC
         stem = _stemmer("english").stemWord(key)
-        return stem in self.stems or (len(stem) >= 5 and stem[:5] in self.prefixes)
+        return stem in self.stems or any(root + ending in self.words for root in _roots(key) for ending in NAME_ENDINGS)
+
+
+# The endings that make a name's adjective, people or doctrine (Libya / Libyan, Israel / Israeli,
+# Japan / Japanese, Marx / Marxism, neo-Nazi / Nazism, England / English): two names are one
+# family when each is a shared root of four letters or more with one of these endings.
+NAME_ENDINGS = ("", "s", "n", "an", "ans", "ian", "ians", "ese", "ish", "ism", "sm", "ist", "ists", "i", "is", "ic",
+                "y", "and")
+
+
+def _roots(word: str) -> set[str]:
+    return {word[:len(word) - len(e)] for e in NAME_ENDINGS if word.endswith(e) and len(word) - len(e) >= 4}
 
 
 def absent(passage: str, copy: CopyFacts) -> list[Fact]:
@@ -209,9 +219,10 @@ def _expand(text: str) -> str:
 
 
 def _digits(text: str) -> str:
-    """Number words as digits (`one thousand` → `1000`), for English text."""
+    """Number words as digits (`one thousand` → `1000`, `Part Two` → `Part 2`), for English
+    text. Every number word, small ones too: this only widens what a copy is said to hold."""
     try:
-        return alpha2digit(text, "en")
+        return alpha2digit(text, "en", threshold=0)
     except (ValueError, IndexError):
         return text
 

@@ -55,18 +55,19 @@ def test_a_supporting_sentence_is_among_the_first_three_and_beats_plain_bm25() -
 
 
 def test_few_supported_claims_have_a_fact_called_absent() -> None:
-    """Measured 12.2 % of the 115 supported claims (14): all are facts the page's text really
-    lacks (a date one day off, a county the page never names, a title it abbreviates); the
-    goal is 10 %."""
+    """Measured 8.7 % of the 115 supported claims (10): all are facts the page's text really
+    lacks (a year the page writes as "last year", a title it abbreviates, a name it spells in
+    another alphabet). 12.2 % (14) before small number words (`Part Two`) and names' families
+    (`English` / `England`); the goal is 10 %."""
     rows = [r for r in wice() if r["label"] == "supported"]
     flagged = sum(bool(absent(r["claim"], CopyFacts("\n".join(r["evidence"])))) for r in rows)
-    assert flagged / len(rows) <= 0.13
+    assert flagged / len(rows) <= 0.10
 
 
 def test_what_absent_names_is_what_the_page_does_not_support() -> None:
     """Token precision on the non-supported-token file: of the claim's words that `absent`
-    names, the share the annotators marked as not supported by the page. Measured 90.9 %
-    (80 of 88)."""
+    names, the share the annotators marked as not supported by the page. Measured 92.9 %
+    (79 of 85); 90.9 % (80 of 88) when a name's first five letters were enough."""
     predicted = right = 0
     for row in wice("non-supported-tokens-dev.jsonl.gz"):
         named = {fold(w) for fact in absent(row["claim"], CopyFacts("\n".join(row["evidence"])))
@@ -75,11 +76,12 @@ def test_what_absent_names_is_what_the_page_does_not_support() -> None:
             if fold(token) in named:
                 predicted += 1
                 right += unsupported
-    assert predicted >= 50 and right / predicted >= 0.88
+    assert predicted >= 50 and right / predicted >= 0.90
 
 
 PAGE = CopyFacts("On 3 December 2019 the United States sent one thousand troops to Zürich, the "
-                 "ministry said in its \u201cannual review\u201d. Prices rose 8.5 percent.")
+                 "ministry said in its \u201cannual review\u201d. Prices rose 8.5 percent. Part Two of the "
+                 "report, on the English game and neo-Nazi groups, quotes a Japanese envoy, an Australian judge and Mr Johnson.")
 
 
 @pytest.mark.parametrize("claim", [
@@ -87,6 +89,8 @@ PAGE = CopyFacts("On 3 December 2019 the United States sent one thousand troops 
     "In December 2019 the US sent 1000 troops to Zürich.",
     "The ministry's annual review said prices rose 8.5 percent.",
     'The ministry called it an "annual review".',
+    "Part 2 of the report quotes an envoy from Japan.",  # a small number word, a name's family
+    "The report is on football in England and on Nazism.",
 ])
 def test_a_fact_written_in_another_form_is_not_absent(claim: str) -> None:
     assert absent(claim, PAGE) == []
@@ -97,6 +101,10 @@ def test_a_fact_written_in_another_form_is_not_absent(claim: str) -> None:
     ("In December 2018 the US sent 1000 troops to Zürich.", "2018"),
     ("The United States sent 1000 troops to Geneva.", "Geneva"),
     ('The ministry called it a "secret review".', "secret review"),
+    ("Part 4 of the report quotes Mr Johnson.", "4"),
+    ("The report quotes Mr Johnston.", "Johnston"),  # a root and an ending that makes no family
+    ("The report is on football in Scotland.", "Scotland"),
+    ("The ministry said troops went to Austria.", "Austria"),  # not Australia: not one family
 ])
 def test_a_changed_fact_is_named_absent(claim: str, missing: str) -> None:
     assert [f.text for f in absent(claim, PAGE)] == [missing]
