@@ -250,7 +250,11 @@ class Settings:
     check_concurrency: int = _setting(32, "requests in flight at most, in all", min=1)
     check_per_host: int = _setting(4, "requests in flight at most to one host", min=1)
     check_min_interval: float = _setting(0.0, "seconds between two requests to one host", min=0)
-    check_retries: int = _setting(2, "further tries after a timeout, reset, 5xx or 429", min=0)
+    check_retries: int = _setting(2, "further tries after a reset, 5xx or 429", min=0)
+    check_timeout_retries: int = _setting(
+        0, "further tries after a timeout, at most check_retries (a timeout has already waited read_timeout, "
+           "asking a site that is not answering again at once adds to its load, and a timeout is never counted "
+           "as broken: the next run asks again)", min=0)
     check_backoff: float = _setting(1.0, "seconds before the first retry; doubles each time, with jitter", min=0)
     retry_after_cap: float = _setting(60.0, "longest Retry-After honoured, in seconds", min=0)
     check_method: str = _setting("get", "get, or head (with a GET fallback)", choices=("get", "head"))

@@ -196,7 +196,8 @@ FAST_FAILURE_MS = 1.0
 class Retry:
     """When a request is asked again, and after how long: after a timeout or a broken
     connection that was not refused at once (`on_errors`), and after a 429 or a 5xx, up to `tries`
-    further times; the wait doubles from `backoff` (with jitter), or is the answer's
+    further times (`timeout_tries` after a timeout, when given: each has already waited the
+    whole read timeout); the wait doubles from `backoff` (with jitter), or is the answer's
     Retry-After (at least `min_after_429` after a 429). An answer asking for more than
     `retry_after_cap` seconds is not waited for."""
 
@@ -205,10 +206,13 @@ class Retry:
     retry_after_cap: float
     min_after_429: float = 0.0
     on_errors: frozenset[FetchErrorKind] = frozenset({FetchErrorKind.TIMEOUT, FetchErrorKind.CONNECTION_ERROR})
+    timeout_tries: int | None = None
 
     def after_error(self, error: FetchError, tries: int, elapsed_ms: float, rng: random.Random) -> float | None:
         """Seconds to wait before try `tries` + 1 after `error`, or None: do not ask again."""
-        if tries > self.tries or elapsed_ms < FAST_FAILURE_MS:
+        limit = self.timeout_tries if error.kind is FetchErrorKind.TIMEOUT and self.timeout_tries is not None \
+            else self.tries
+        if tries > limit or elapsed_ms < FAST_FAILURE_MS:
             return None
         if error.kind not in self.on_errors:
             return None

@@ -222,7 +222,8 @@ class Checker:
         self.settings = settings
         self.robots = Robots(fetcher)
         self.rng = rng or random.Random()
-        self.retry = Retry(settings.check_retries, settings.check_backoff, settings.retry_after_cap)
+        self.retry = Retry(settings.check_retries, settings.check_backoff, settings.retry_after_cap,
+                           timeout_tries=min(settings.check_timeout_retries, settings.check_retries))
         self.on_page = on_page
         self._probes: dict[str, asyncio.Task[_Probe]] = {}
         # Pages fetched but not read yet wait in memory: as many at most as requests in flight,

@@ -21,7 +21,7 @@ from pipeline.liveness import (
     is_evidence,
     probe_url,
 )
-from pipeline.model import LinkStatus
+from pipeline.model import LinkCheck, LinkStatus
 from pipeline.text import view_of
 from pipeline.times import parse_retry_after
 from tests.testweb.origin import OriginServer, Page
@@ -201,10 +201,24 @@ def test_retry_after_beyond_the_cap_is_not_waited_for(settings: Settings, origin
     assert len(origin.requests_for(host="busy.test")) == 1  # recorded as it is: no retry after an hour's wait
 
 
-def test_timeout_is_retried_and_classified(settings: Settings, origin: OriginServer) -> None:
+def test_timeout_is_retried_when_asked_and_classified(settings: Settings, origin: OriginServer) -> None:
     origin.reset_counts()
-    result = check(dataclasses.replace(settings, read_timeout=0.2, check_retries=1), "http://slow.test/ok?delay=1")
+    asked = dataclasses.replace(settings, read_timeout=0.2, check_retries=1, check_timeout_retries=1)
+    result = check(asked, "http://slow.test/ok?delay=1")
     assert result.status is LinkStatus.TIMEOUT and result.tries == 2
+
+
+def test_a_timeout_is_not_asked_again_where_a_5xx_is(settings: Settings, origin: OriginServer) -> None:
+    """A time-out has already waited the whole read timeout and is never counted as broken;
+    by default it is not asked again in the run (check_timeout_retries 0), where a 5xx is
+    asked check_retries (2) more times. check_retries caps both."""
+    origin.reset_counts()
+    quick = dataclasses.replace(settings, read_timeout=0.2)
+    assert check(quick, "http://slow.test/ok?delay=1").tries == 1
+    assert len(origin.requests_for(host="slow.test")) == 1
+    assert check(quick, "http://flaky.test/flaky/503?fail=5&after=0").tries == 3
+    capped = dataclasses.replace(quick, check_retries=1, check_timeout_retries=3)
+    assert check(capped, "http://slow.test/ok?delay=1").tries == 2
 
 
 @pytest.mark.parametrize(
@@ -381,6 +395,25 @@ def test_a_retry_after_wait_holds_no_place(settings: Settings, origin: OriginSer
     assert [r.status for r in results] == [LinkStatus.OK] * 3 and results[0].tries == 2
     assert _arrivals(origin) == ["waits.test/flaky/429?after=1&fail=1", "other1.test/ok", "other2.test/ok",
                                  "waits.test/flaky/429?after=1&fail=1"]  # the others served during the wait
+
+
+def test_a_page_being_read_does_not_hold_its_hosts_place(settings: Settings, origin: OriginServer) -> None:
+    """One place for the host: a large page is fetched, then read off the event loop; the
+    host's next URLs are asked while it is being read, not after its check is done. (Fails
+    when the page is read on the event loop, or inside the host's place.)"""
+    origin.reset_counts()
+    big = "http://reading.test/hostile/flat?n=9000"  # 230 KB of paragraphs: milliseconds to read
+    small = [f"http://reading.test/ok?n={i}" for i in range(3)]
+    seen_when_read: list[int] = []
+
+    def on_result(result: LinkCheck) -> None:
+        if result.url == big:
+            seen_when_read.append(len(origin.requests_for(host="reading.test")))
+
+    limits = dataclasses.replace(no_probe(settings), check_per_host=1, check_concurrency=4)
+    results = check_urls([big, *small], limits, on_result=on_result)
+    assert {r.status for r in results} == {LinkStatus.OK}
+    assert seen_when_read[0] >= 2  # the next URL of the host was asked before the page was read
 
 
 def test_checks_waiting_for_their_probes_never_lock_out_the_probes(settings: Settings, origin: OriginServer) -> None:
