@@ -33,6 +33,7 @@ import io
 import json
 import os
 import random
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -79,12 +80,13 @@ def kind_of(url: str) -> str:
     return url.rsplit("/", 2)[1]
 
 
-def run_process(argv: list[str], stdin: str = "", env: dict | None = None) -> tuple[float, float, float, str]:
-    """Wall, CPU (user + system) and peak RSS of one process, and its standard output."""
+def run_process(argv: list[str], stdin: str, env: dict | None, cwd: Path) -> tuple[float, float, float, str]:
+    """Wall, CPU (user + system) and peak RSS of one process, and its standard output. It runs
+    in a folder of its own: no tool reads this checkout's settings or ignore files."""
     with tempfile.TemporaryFile() as out:
         started = time.perf_counter()
         process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=out, stderr=subprocess.DEVNULL,
-                                   env=env, text=True)
+                                   env=env, cwd=cwd, text=True)
         process.stdin.write(stdin)  # type: ignore[union-attr]
         process.stdin.close()  # type: ignore[union-attr]
         _, _, usage = os.wait4(process.pid, 0)
@@ -94,12 +96,15 @@ def run_process(argv: list[str], stdin: str = "", env: dict | None = None) -> tu
         return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, out.read().decode("utf-8", "replace")
 
 
+CITEWATCH = [str(ROOT / ".venv/bin/citewatch")]
+
+
 def citewatch(urls: list[str], work: Path) -> tuple[tuple, Callable[[str], dict[str, str]]]:
     document = work / "links.txt"
     document.write_text("\n".join(urls) + "\n")
     env = dict(os.environ, CITEWATCH_ALLOW_PRIVATE="1", CITEWATCH_READ_TIMEOUT=str(TIMEOUT),
                CITEWATCH_CONNECT_TIMEOUT=str(TIMEOUT), CITEWATCH_CANARY_URL=urls[0], CITEWATCH_DB=str(work / "db"))
-    argv = [str(ROOT / ".venv/bin/citewatch"), "check", "--from", str(document), "--json",
+    argv = [*CITEWATCH, "check", "--from", str(document), "--json",
             "--concurrency", str(IN_FLIGHT), "--per-host", str(PER_HOST)]
 
     def parse(output: str) -> dict[str, str]:
@@ -148,7 +153,7 @@ def measure(server: subprocess.Popen, setup: Callable, urls: list[str]) -> Outco
     with tempfile.TemporaryDirectory() as folder:
         (argv, stdin, env), parse = setup(urls, Path(folder))
         _ask(server, "reset")
-        wall, cpu, rss, output = run_process(argv, stdin, env)
+        wall, cpu, rss, output = run_process(argv, stdin, env, Path(folder))
         stats = _ask(server, "stats")
         return Outcome(wall, cpu, rss, parse(output), stats)
 
@@ -190,9 +195,13 @@ def main() -> None:
     parser.add_argument("--linkchecker", default=shutil.which("linkchecker"))
     parser.add_argument("--linkinator", default=shutil.which("linkinator"))
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--citewatch", help="the command that runs citewatch (another checkout, say: "
+                                            "'env PYTHONPATH=/tmp/old .venv/bin/python -m pipeline')")
     parser.add_argument("--mix", choices=sorted(MIXES), action="append")
     parser.add_argument("--by-site", action="store_true", help="a site's URLs together in the list, not in turns")
     args = parser.parse_args()
+    if args.citewatch:
+        CITEWATCH[:] = shlex.split(args.citewatch)
     tools: dict[str, Callable] = {"citewatch": citewatch}
     for name, maker in (("LinkChecker", linkchecker), ("linkinator", linkinator)):
         path = getattr(args, name.lower())
