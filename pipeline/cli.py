@@ -43,6 +43,7 @@ from pipeline.jobs import recheck, run_documents, verify_documents
 from pipeline.liveness import check_urls
 from pipeline.model import DocumentFormat, LinkCheck
 from pipeline.progress import Progress, StageProgress, no_progress
+from pipeline.redact import redact_url
 from pipeline.report import RENDERERS, write_file
 from pipeline.report.ci_formats import render_new_issues
 from pipeline.report.document import report_document
@@ -128,7 +129,8 @@ def _report(ctx: click.Context, message: str, exc: BaseException) -> None:
     _echo(f"citewatch: error: {message}", err=True)
 
 
-db_option = click.option("--db", "db", help="The database (default ./citewatch.sqlite, or CITEWATCH_DB).")
+db_option = click.option("--db", "db", help="The database: a SQLite file (default ./citewatch.sqlite, or CITEWATCH_DB) "
+                                            "or a postgresql:// URL.")
 
 
 @click.group(cls=_Group, epilog=EXIT_CODES_HELP, context_settings={"help_option_names": ["-h", "--help"]})
@@ -607,9 +609,9 @@ def unlock_command(options: Options, db: str | None) -> None:
     settings = options.load(db=db).settings
     held = unlock(settings)
     if held is None:
-        _echo(f"{settings.db}: not locked")
+        _echo(f"{redact_url(settings.db)}: not locked")
     else:
-        _echo(f"{settings.db}: cleared the lock of PID {held['pid']} on {held['host']} "
+        _echo(f"{redact_url(settings.db)}: cleared the lock of PID {held['pid']} on {held['host']} "
                    f"(started {held['started_at']})")
 
 

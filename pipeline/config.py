@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 from pipeline.errors import ConfigError
 from pipeline.guard import ConnectTo
+from pipeline.redact import redact_url
 from pipeline.rules import most_specific_domain, parse_accept, url_pattern
 from pipeline.times import parse_duration, parse_iso
 
@@ -225,7 +226,9 @@ class Settings:
         2, "further captures near the date read (distinct versions) when the closest lacks a passage", min=0)
 
     # The scheduled job.
-    db: str = _setting("citewatch.sqlite", "the database file (history, results)")
+    db: str = _setting("citewatch.sqlite", "the database (history, results): a SQLite file, or a PostgreSQL URL "
+                                           "(postgresql://user@host:port/name; pip install 'citewatch[postgres]')",
+                       credentials=True)
     reports_dir: str = _setting("reports", "where run and recheck write reports/<document-name>/")
 
     # Evidence: the bytes verdicts rest on (docs/evidence.md).
@@ -346,23 +349,13 @@ def env_name(setting: str) -> str:
     return ENV_PREFIX + setting.upper()
 
 
-def redact_url(url: str) -> str:
-    """A URL as it may be shown or recorded: a user and password in it become `***`."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = "***@" + (f"[{host}]" if ":" in host else host) + (f":{parts.port}" if parts.port else "")
-    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
-
-
 def shown(settings: Settings, name: str) -> Any:
     """A setting's value as it may be shown or recorded: secrets as "(set)", URLs without credentials."""
     field = next(f for f in dataclasses.fields(Settings) if f.name == name)
     value = getattr(settings, name)
     if field.metadata.get("secret"):
         return "(set)" if value else ""
-    if field.metadata.get("url"):
+    if field.metadata.get("url") or field.metadata.get("credentials"):  # a database URL may hold a password
         return redact_url(value)
     if isinstance(value, enum.Enum):
         return value.value

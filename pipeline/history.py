@@ -7,15 +7,16 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
-import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 from pipeline.config import Settings
+from pipeline.database import driver_errors, is_postgres
 from pipeline.errors import CannotRunError, InputError, UsageError
 from pipeline.extract.urls import canonicalize
 from pipeline.model import url_key
+from pipeline.redact import redact_url
 from pipeline.report import report_names, write_index, write_reports, write_robust_links
 from pipeline.results import DocumentResults
 from pipeline.store import Store, StoreError
@@ -30,16 +31,17 @@ def database_errors(function: F) -> F:
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         try:
             return function(*args, **kwargs)
-        except sqlite3.Error as exc:
+        except driver_errors() as exc:
             raise StoreError(f"database error: {exc}") from exc
 
     return wrapped  # type: ignore[return-value]
 
 
 def require_database(settings: Settings) -> None:
-    """Commands that read history need one: a missing file is a mistake, not a new database."""
-    if settings.db != ":memory:" and not Path(settings.db).is_file():
-        raise UsageError(f"{settings.db}: no such database; run `citewatch run` first or give --db")
+    """Commands that read history need one: a missing file is a mistake, not a new database.
+    (A PostgreSQL database is never made by citewatch: one that is missing fails to connect.)"""
+    if settings.db != ":memory:" and not is_postgres(settings.db) and not Path(settings.db).is_file():
+        raise UsageError(f"{redact_url(settings.db)}: no such database; run `citewatch run` first or give --db")
 
 
 @contextlib.contextmanager
@@ -87,7 +89,7 @@ def build_reports(settings: Settings, formats: Sequence[str], *, only: Sequence[
             wanted = {str(Path(p)) for p in only}
             documents = [d for d in documents if str(Path(d["path"])) in wanted]
             if not documents:
-                raise UsageError(f"no document {', '.join(only)} in {settings.db}")
+                raise UsageError(f"no document {', '.join(only)} in {redact_url(settings.db)}")
         names = report_names(d["path"] for d in store.documents())
         written = []
         loaded = {}

@@ -35,6 +35,7 @@ from pipeline.linkstate import LinkState, Streak, link_state, streak_of
 from pipeline.liveness import NetworkUnreachable, canary_problem
 from pipeline.model import LinkCheck, LinkStatus, Verdict, url_key
 from pipeline.progress import Progress, no_progress
+from pipeline.redact import redact_url
 from pipeline.report import report_names
 from pipeline.report.ci_formats import render_github
 from pipeline.report.document import citation_json, report_document
@@ -128,9 +129,9 @@ def recheck(target: str, settings: Settings, options: RunOptions = RunOptions(),
             job.store.find_citations(citation_id=target)
         if not found:
             if looks_like_url:
-                raise UsageError(f"no citation with URL {target!r} in {settings.db}; run `citewatch run` on its "
+                raise UsageError(f"no citation with URL {target!r} in {redact_url(settings.db)}; run `citewatch run` on its "
                                  "document first")
-            raise UsageError(f"no citation with citation id {target!r} in {settings.db}: an id changes when its "
+            raise UsageError(f"no citation with citation id {target!r} in {redact_url(settings.db)}: an id changes when its "
                              "citation's URLs, date or words are edited (`citewatch extract DOC` lists the ids now), "
                              "or its document was not run yet (`citewatch run DOC`)")
         ids = {citation.id for _, citation in found}

@@ -1,10 +1,10 @@
-"""SQLite storage: schema, migrations, and the history of every check.
+"""The store: schema, migrations, and the history of every check.
 
-One file (or `:memory:`), WAL mode, the schema version in `PRAGMA user_version`, numbered
-migrations so an old database opens under a new version. Every check is appended, never
-overwritten: the history of a URL is its rows. All SQL of citewatch lives here, behind
-plain methods that take and return plain data, so a server database could take SQLite's
-place later.
+SQLite by default (one file, or `:memory:`, WAL mode), PostgreSQL for a `postgresql://` URL
+(`pipeline.database` holds what differs: the SQL here is written once for both). Numbered
+migrations let an old database open under a new version. Every check is appended, never
+overwritten: the history of a URL is its rows. All SQL of citewatch lives here, behind plain
+methods that take and return plain data.
 """
 
 from __future__ import annotations
@@ -14,16 +14,14 @@ import dataclasses
 import json
 import os
 import socket
-import sqlite3
 import threading
-import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from pipeline.archive.model import Capture, Lookup
+from pipeline.database import Database, DatabaseError, driver_errors, is_postgres, open_database
 from pipeline.errors import CannotRunError
 from pipeline.linkstate import LinkState, Streak
 from pipeline.model import (
@@ -37,6 +35,7 @@ from pipeline.model import (
     UrlRef,
     Verdict,
 )
+from pipeline.redact import redact_url
 from pipeline.results import CitationResult, Copy, DocumentResults, QuoteMatch, RunInfo, SourceResult, Verification
 from pipeline.times import Clock, iso
 
@@ -164,21 +163,7 @@ MIGRATIONS: list[str] = [
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-@contextmanager
-def immediate_transaction(db: sqlite3.Connection) -> Iterator[None]:
-    """One write transaction, taken at once (BEGIN IMMEDIATE: a writer waits for another,
-    never fails halfway), rolled back on any exception. For connections opened with
-    isolation_level=None."""
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    db.execute("COMMIT")
-
-
-class StoreError(CannotRunError):
+class StoreError(DatabaseError):
     """The database cannot be opened or written."""
 
 
@@ -215,28 +200,28 @@ class Store:
     """A citewatch database. Open with `Store.open(path)`; each write commits at once,
     so a killed run loses only what was in flight."""
 
-    def __init__(self, connection: sqlite3.Connection, path: str) -> None:
+    def __init__(self, connection: Database, path: str) -> None:
         self.db = connection
-        self.path = path
+        self.path = path  # as it may be printed: a URL's password left out
 
     # -- opening -----------------------------------------------------------------------
     @classmethod
     def open(cls, path: str | Path) -> Store:
+        """A SQLite file (made when missing) or a PostgreSQL database (`postgresql://…`,
+        which must exist), migrated to this version's schema."""
         path = str(path)
-        if path != ":memory:":
+        if path != ":memory:" and not is_postgres(path):
             parent = Path(path).resolve().parent
             if not parent.is_dir():
                 raise StoreError(f"{path}: the folder {parent} does not exist")
         try:
-            connection = sqlite3.connect(path, timeout=10, isolation_level=None, check_same_thread=False)
-            connection.row_factory = sqlite3.Row
-            _when_free(lambda: connection.execute("PRAGMA journal_mode=WAL"))
-            connection.execute("PRAGMA synchronous=NORMAL")
-            connection.execute("PRAGMA foreign_keys=ON")
-            store = cls(connection, path)
+            connection = open_database(path)
+            store = cls(connection, redact_url(path))
             store.migrate()
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{path}: not a usable citewatch database ({exc})") from exc
+        except DatabaseError as exc:
+            raise StoreError(str(exc)) from exc
+        except driver_errors() as exc:
+            raise StoreError(f"{redact_url(path)}: not a usable citewatch database ({exc})") from exc
         return store
 
     def migrate(self, target: int = SCHEMA_VERSION) -> int:
@@ -248,17 +233,22 @@ class Store:
             with self.transaction():
                 if self.version >= number:  # another process, opening the same new file, got here first
                     continue
-                for statement in _statements(MIGRATIONS[number - 1]):
+                for statement in self.db.schema(MIGRATIONS[number - 1]):
                     self.db.execute(statement)
-                self.db.execute(f"PRAGMA user_version = {number}")
+                self.db.set_version(number)
         return self.version
 
     @property
     def version(self) -> int:
-        return int(self.db.execute("PRAGMA user_version").fetchone()[0])
+        return self.db.version()
+
+    @property
+    def errors(self) -> tuple[type[Exception], ...]:
+        """What the database's driver raises when it fails."""
+        return self.db.errors
 
     def transaction(self) -> contextlib.AbstractContextManager[None]:
-        return immediate_transaction(self.db)
+        return self.db.transaction()
 
     def close(self) -> None:
         self.db.close()
@@ -287,8 +277,10 @@ class Store:
                     hint = "" if same_host else "; if that run is gone, `citewatch unlock` clears the lock"
                     raise LockHeld(f"another run holds {self.path}: PID {row['pid']}{where}, "
                                    f"started {row['started_at']}{hint}")
-            self.db.execute("INSERT OR REPLACE INTO lock (id, pid, host, started_at, run_id, identity) "
-                            "VALUES (1, ?, ?, ?, NULL, ?)", (os.getpid(), host, started_at, process_identity(os.getpid())))
+            self.db.execute("INSERT INTO lock (id, pid, host, started_at, run_id, identity) VALUES (1, ?, ?, ?, NULL, ?) "
+                            "ON CONFLICT (id) DO UPDATE SET pid = excluded.pid, host = excluded.host, "
+                            "started_at = excluded.started_at, run_id = NULL, identity = excluded.identity",
+                            (os.getpid(), host, started_at, process_identity(os.getpid())))
         return note
 
     def _interrupted(self, run_id: int | None) -> None:
@@ -313,12 +305,12 @@ class Store:
 
     # -- runs --------------------------------------------------------------------------
     def start_run(self, started_at: str, *, kind: str, tool_version: str, settings: dict[str, Any]) -> int:
-        cursor = self.db.execute(
-            "INSERT INTO runs (kind, started_at, status, pid, tool_version, settings) VALUES (?, ?, 'running', ?, ?, ?)",
+        row = self.db.execute(
+            "INSERT INTO runs (kind, started_at, status, pid, tool_version, settings) VALUES (?, ?, 'running', ?, ?, ?) "
+            "RETURNING id",
             (kind, started_at, os.getpid(), tool_version, json.dumps(settings, default=str)),
-        )
-        assert cursor.lastrowid is not None
-        return int(cursor.lastrowid)
+        ).fetchone()
+        return int(row[0])
 
     def finish_run(self, run_id: int, finished_at: str, status: str, summary: dict[str, Any]) -> None:
         self.db.execute("UPDATE runs SET finished_at = ?, status = ?, summary = ? WHERE id = ?",
@@ -379,11 +371,12 @@ class Store:
         """Append a check, stored under its `canonical` (the URL key), committed at once; a
         second check of a URL in one run replaces the first (so a resumed or re-checked run
         has no duplicates)."""
-        self.db.execute("INSERT OR IGNORE INTO urls (canonical, first_seen) VALUES (?, ?)",
+        self.db.execute("INSERT INTO urls (canonical, first_seen) VALUES (?, ?) ON CONFLICT DO NOTHING",
                         (check.canonical, check.checked_at))
         self.db.execute(
-            "INSERT OR REPLACE INTO checks (run_id, canonical, url, status, http_status, final_url, redirects, elapsed_ms, "
-            "checked_at, reason, tries, state_after, conclusive, paywall) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO checks (run_id, canonical, url, status, http_status, final_url, redirects, elapsed_ms, "
+            "checked_at, reason, tries, state_after, conclusive, paywall) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            f"ON CONFLICT (run_id, canonical) DO UPDATE SET {_replacing(_CHECK_COLUMNS)}",
             (run_id, check.canonical, check.url, check.status.value, check.http_status, check.final_url,
              json.dumps([dataclasses.asdict(hop) for hop in check.redirects]), check.elapsed_ms, check.checked_at,
              check.reason, check.tries, state_after.value, int(check.conclusive), int(check.paywall)),
@@ -478,7 +471,8 @@ class Store:
     # -- snapshots and the archive cache -------------------------------------------------
     def add_snapshot(self, run_id: int, canonical: str, date: str | None, looked_up_at: str, lookup: Lookup) -> None:
         self.db.execute(
-            "INSERT OR REPLACE INTO snapshots (run_id, canonical, date, looked_up_at, state, data) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO snapshots (run_id, canonical, date, looked_up_at, state, data) VALUES (?, ?, ?, ?, ?, ?) "
+            f"ON CONFLICT (run_id, canonical, date) DO UPDATE SET {_replacing(('looked_up_at', 'state', 'data'))}",
             (run_id, canonical, date or "", looked_up_at, lookup.state.value, json.dumps(lookup.to_json())),
         )
 
@@ -499,14 +493,15 @@ class Store:
         return (json.loads(row["captures"]), row["queried_url"]) if row else None
 
     def cache_captures(self, key: str, fetched_at: str, queried_url: str, captures: list[dict[str, Any]]) -> None:
-        self.db.execute("INSERT OR REPLACE INTO archive_cache (key, fetched_at, queried_url, captures) VALUES (?, ?, ?, ?)",
+        self.db.execute("INSERT INTO archive_cache (key, fetched_at, queried_url, captures) VALUES (?, ?, ?, ?) "
+                        f"ON CONFLICT (key) DO UPDATE SET {_replacing(('fetched_at', 'queried_url', 'captures'))}",
                         (key, fetched_at, queried_url, json.dumps(captures)))
 
     # -- verification results ------------------------------------------------------------
     def add_match(self, run_id: int, document_id: int, citation_id: str, verification: Verification) -> None:
         self.db.execute(
-            "INSERT OR REPLACE INTO matches (run_id, document_id, citation_id, verdict, passages, copies) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO matches (run_id, document_id, citation_id, verdict, passages, copies) VALUES (?, ?, ?, ?, ?, ?) "
+            f"ON CONFLICT (run_id, document_id, citation_id) DO UPDATE SET {_replacing(('verdict', 'passages', 'copies'))}",
             (run_id, document_id, citation_id, verification.verdict.value,
              json.dumps([m.to_json() for m in verification.passages]),
              json.dumps([c.to_json() for c in verification.copies])),
@@ -574,21 +569,14 @@ class Store:
         return int(self.db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
 
 
-def _when_free(step: Callable[[], Any], tries: int = 100) -> Any:
-    """A step that SQLite answers "database is locked" without waiting (switching a new file
-    to WAL while another process creates it), tried again for up to ten seconds."""
-    for attempt in range(tries):
-        try:
-            return step()
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or attempt == tries - 1:
-                raise
-            time.sleep(0.1)
-    return None
+_CHECK_COLUMNS = ("url", "status", "http_status", "final_url", "redirects", "elapsed_ms", "checked_at", "reason",
+                  "tries", "state_after", "conclusive", "paywall")
 
 
-def _statements(script: str) -> list[str]:
-    return [s.strip() for s in script.split(";") if s.strip()]
+def _replacing(columns: Sequence[str]) -> str:
+    """`INSERT OR REPLACE`, said the way SQLite and PostgreSQL both read: the new row's
+    values over the old one's."""
+    return ", ".join(f"{column} = excluded.{column}" for column in columns)
 
 
 def process_identity(pid: int) -> str | None:
@@ -613,14 +601,14 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _run_dict(row: sqlite3.Row) -> dict[str, Any]:
+def _run_dict(row: Any) -> dict[str, Any]:
     data = dict(row)
     for name in ("settings", "summary"):
         data[name] = json.loads(data[name]) if data.get(name) else None
     return data
 
 
-def _citation(row: sqlite3.Row) -> Citation:
+def _citation(row: Any) -> Citation:
     return Citation(
         row["id"], row["idx"], row["line_start"], row["date"],
         tuple(UrlRef(**u) for u in json.loads(row["urls"])), tuple(Passage(**p) for p in json.loads(row["passages"])),
@@ -658,7 +646,7 @@ class ArchiveCache:
                                       [dataclasses.asdict(c) for c in captures])
 
 
-def _check_row(row: sqlite3.Row) -> CheckRow:
+def _check_row(row: Any) -> CheckRow:
     return CheckRow(
         run_id=row["run_id"], canonical=row["canonical"], url=row["url"], status=row["status"],
         http_status=row["http_status"], final_url=row["final_url"], redirects=json.loads(row["redirects"] or "[]"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +14,7 @@ import trustme
 
 from pipeline.config import Settings
 from pipeline.jobs import run_documents
+from tests.postgres import Cluster, PostgresMissing
 from tests.testweb import sample_web
 from tests.testweb.archive import Capture, PywbArchive
 from tests.testweb.origin import OriginServer
@@ -52,6 +54,30 @@ def _no_internet() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(socket.socket, "connect", _loopback_only)
         yield
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[Cluster]:
+    """One throwaway PostgreSQL cluster per test worker. Where PostgreSQL is not installed the
+    tests that need it are skipped, loudly; in CI (CI set) they fail instead, never skip."""
+    try:
+        cluster = Cluster()
+    except PostgresMissing as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is required in CI: {exc}")
+        pytest.skip(f"PostgreSQL IS NOT INSTALLED, its tests are skipped: {exc}")
+    cluster.start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A new, empty database: a SQLite file, then a PostgreSQL database (the store's tests
+    run on both)."""
+    if request.param == "sqlite":
+        return str(tmp_path / "db.sqlite")
+    return request.getfixturevalue("postgres_cluster").fresh_database()
 
 
 @pytest.fixture(scope="session")

@@ -26,6 +26,7 @@ from pipeline.report.ci_formats import render_new_issues
 from pipeline.report.text import format_summary
 from pipeline.store import LockHeld, Store
 from pipeline.summary import RunOptions
+from tests.conftest import SAMPLE
 from tests.testweb import sample_web
 from tests.testweb.archive import Capture
 from tests.testweb.fake_ia import FakeInternetArchive
@@ -65,6 +66,32 @@ def test_sample_run_link_classes(sample_run) -> None:
     assert set(others) == {"ok"}
     paywalled = [s for c in report["citations"] for s in c["sources"] if s["paywall"]]
     assert {s["canonical"].split("/")[2] for s in paywalled} == {"www.wsj.com", "www.thetimes.co.uk"}
+
+
+def _what_the_report_says(report: dict) -> list[tuple]:
+    """A report's findings, without the times and paths of the run that made them."""
+    return [(c["id"], c["verdict"], tuple((s["canonical"], s["status"], s["state"], s["paywall"]) for s in c["sources"]),
+             tuple((p["verdict"], p["changed_since_cited"], tuple(p["absent"])) for p in c["passages"]))
+            for c in report["citations"]]
+
+
+def test_the_sample_run_on_postgresql_says_what_the_sqlite_run_says(sample_run, postgres_cluster,
+                                                                    tmp_path: Path) -> None:
+    """The same job, the same web, a PostgreSQL database: the same classes, states and
+    verdicts; the history is read back from PostgreSQL the next time."""
+    web, settings, summary = sample_run
+    on_postgres = dataclasses.replace(settings, db=postgres_cluster.fresh_database(),
+                                      reports_dir=str(tmp_path / "reports"), evidence_dir=str(tmp_path / "evidence"))
+    again = run_documents([str(SAMPLE)], on_postgres)
+    assert (again.status, again.citations, again.checked, again.links) == \
+        (summary.status, summary.citations, summary.checked, summary.links)
+    sqlite_report = json.loads(Path(summary.documents[0].reports[1]).read_text())
+    postgres_report = json.loads(Path(again.documents[0].reports[1]).read_text())
+    assert _what_the_report_says(postgres_report) == _what_the_report_says(sqlite_report)
+    store = Store.open(on_postgres.db)
+    assert store.db.kind == "postgresql"
+    assert store.count("checks") == 46 and store.count("matches") == 36 and store.count("runs") == 1
+    assert [row[0] for row in store.db.execute("SELECT status FROM runs")] == ["done"]
 
 
 def test_sample_reports_are_written_and_valid(sample_run) -> None:

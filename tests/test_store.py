@@ -1,12 +1,14 @@
-"""The store: migrations from an older schema, append-only checks, the lock; link states."""
+"""The store: migrations from an older schema, append-only checks, the lock; link states.
+Each test that takes `database` runs on a SQLite file and on a PostgreSQL database."""
 
 from __future__ import annotations
 
-import sqlite3
+import socket
 from pathlib import Path
 
 import pytest
 
+from pipeline.database import open_database
 from pipeline.linkstate import LinkState, link_state
 from pipeline.model import LinkCheck, LinkStatus
 from pipeline.store import MIGRATIONS, SCHEMA_VERSION, LockHeld, Store, StoreError
@@ -16,37 +18,48 @@ def check(n: int, status: str = "ok", at: str = "2026-01-01T00:00:00Z") -> LinkC
     return LinkCheck("http://a.test/", "http://a.test/", LinkStatus(status), 200, "http://a.test/", (), 1.0, at, str(n))
 
 
-def test_new_database_is_at_the_latest_schema_in_wal_mode(tmp_path: Path) -> None:
-    store = Store.open(tmp_path / "db.sqlite")
+def test_new_database_is_at_the_latest_schema(database: str) -> None:
+    store = Store.open(database)
     assert store.version == SCHEMA_VERSION == 5  # 5: a verification keeps the copies it was made against
-    assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    if store.db.kind == "sqlite":
+        assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
-def test_a_database_of_the_previous_schema_migrates_and_keeps_its_rows(tmp_path: Path) -> None:
-    path = tmp_path / "old.sqlite"
-    old = sqlite3.connect(path)
-    old.executescript(MIGRATIONS[0])
-    old.execute("PRAGMA user_version = 1")
+def test_a_database_of_the_previous_schema_migrates_and_keeps_its_rows(database: str) -> None:
+    old = open_database(database)
+    for statement in old.schema(MIGRATIONS[0]):
+        old.execute(statement)
+    old.set_version(1)
     old.execute("INSERT INTO runs (id, started_at, status) VALUES (1, '2025-01-01T00:00:00Z', 'done')")
     old.execute("INSERT INTO urls (canonical, first_seen, state) VALUES ('http://a.test/', '2025-01-01T00:00:00Z', 'alive')")
     old.execute("INSERT INTO checks (run_id, canonical, url, status, checked_at, reason, tries) "
                 "VALUES (1, 'http://a.test/', 'http://a.test/', 'ok', '2025-01-01T00:00:00Z', '200', 1)")
-    old.commit()
     old.close()
-    store = Store.open(path)
+    store = Store.open(database)
     assert store.version == SCHEMA_VERSION
     [row] = store.checks("http://a.test/")
     assert row.status == "ok" and row.conclusive is True and row.paywall is False
     assert store.cached_captures("x", "2000") is None  # the new table exists
 
 
-def test_a_newer_schema_or_a_non_database_is_refused(tmp_path: Path) -> None:
-    newer = tmp_path / "newer.sqlite"
-    connection = sqlite3.connect(newer)
-    connection.execute("PRAGMA user_version = 99")
-    connection.close()
+def test_a_newer_schema_is_refused(database: str) -> None:
+    newer = open_database(database)
+    newer.set_version(99)
+    newer.close()
     with pytest.raises(StoreError, match="newer citewatch"):
-        Store.open(newer)
+        Store.open(database)
+
+
+def test_a_postgresql_server_that_does_not_answer_is_one_line_without_the_password() -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(StoreError, match=rf"postgresql://\*\*\*@127.0.0.1:{port}/db: cannot connect") as raised:
+        Store.open(f"postgresql://citewatch:s3cret@127.0.0.1:{port}/db")
+    assert "s3cret" not in str(raised.value)
+
+
+def test_a_non_database_or_a_missing_folder_is_refused(tmp_path: Path) -> None:
     junk = tmp_path / "junk.sqlite"
     junk.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(StoreError, match="not a usable citewatch database"):
@@ -55,8 +68,8 @@ def test_a_newer_schema_or_a_non_database_is_refused(tmp_path: Path) -> None:
         Store.open(tmp_path / "no" / "such" / "dir.sqlite")
 
 
-def test_checks_are_appended_and_read_newest_first(tmp_path: Path) -> None:
-    store = Store.open(":memory:")
+def test_checks_are_appended_and_read_newest_first(database: str) -> None:
+    store = Store.open(database)
     for n, day in enumerate(("01", "02", "03")):
         run = store.start_run(f"2026-01-{day}T00:00:00Z", kind="run", tool_version="t", settings={})
         store.add_check(run, check(n, at=f"2026-01-{day}T00:00:00Z"), LinkState.ALIVE)
@@ -65,8 +78,8 @@ def test_checks_are_appended_and_read_newest_first(tmp_path: Path) -> None:
     assert [c.reason for c in store.checks("http://a.test/")] == ["9", "1", "0"]
 
 
-def test_state_changes_are_events(tmp_path: Path) -> None:
-    store = Store.open(":memory:")
+def test_state_changes_are_events(database: str) -> None:
+    store = Store.open(database)
     run = store.start_run("2026-01-01T00:00:00Z", kind="run", tool_version="t", settings={})
     store.add_check(run, check(1), LinkState.ALIVE)
     assert store.set_state(run, "http://a.test/", LinkState.ALIVE, "2026-01-01T00:00:00Z") == "uncertain"
@@ -74,10 +87,10 @@ def test_state_changes_are_events(tmp_path: Path) -> None:
     assert [(e["old_state"], e["new_state"]) for e in store.events("http://a.test/")] == [("uncertain", LinkState.ALIVE)]
 
 
-def test_lock_names_the_live_holder_and_takes_over_a_dead_one(tmp_path: Path) -> None:
-    store = Store.open(tmp_path / "db.sqlite")
+def test_lock_names_the_live_holder_and_takes_over_a_dead_one(database: str) -> None:
+    store = Store.open(database)
     store.acquire_lock("2026-01-01T00:00:00Z", alive=lambda pid: True)
-    other = Store.open(tmp_path / "db.sqlite")
+    other = Store.open(database)
     # pretend another live process holds it (PID 1, as an older citewatch recorded it: no identity)
     other.db.execute("UPDATE lock SET pid = 1, identity = NULL")
     with pytest.raises(LockHeld, match="PID 1, started 2026-01-01T00:00:00Z"):
@@ -111,21 +124,21 @@ def test_link_state(history, state: LinkState) -> None:
     assert link_state(history, failures=3, days=3) is state
 
 
-def test_a_lock_whose_pid_now_belongs_to_another_process_is_taken_over(tmp_path: Path) -> None:
-    store = Store.open(tmp_path / "db.sqlite")
+def test_a_lock_whose_pid_now_belongs_to_another_process_is_taken_over(database: str) -> None:
+    store = Store.open(database)
     store.acquire_lock("2026-01-01T00:00:00Z")
     # the lock's process died and its PID went to another (alive) process: PID 1 here
     store.db.execute("UPDATE lock SET pid = 1, identity = 'another-boot:12345'")
-    note = Store.open(tmp_path / "db.sqlite").acquire_lock("2026-01-01T00:00:05Z")
+    note = Store.open(database).acquire_lock("2026-01-01T00:00:05Z")
     assert note and "its PID now belongs to another process" in note
 
 
-def test_a_lock_from_another_host_is_kept_until_unlocked(tmp_path: Path) -> None:
+def test_a_lock_from_another_host_is_kept_until_unlocked(database: str, tmp_path: Path) -> None:
     from click.testing import CliRunner
 
     from pipeline.cli import cli
 
-    db = tmp_path / "db.sqlite"
+    db = database
     store = Store.open(db)
     store.db.execute("INSERT INTO lock (id, pid, host, started_at) VALUES (1, 4242, 'old-container', '2026-01-01T00:00:00Z')")
     with pytest.raises(LockHeld, match="on old-container.*citewatch unlock"):
@@ -138,12 +151,15 @@ def test_a_lock_from_another_host_is_kept_until_unlocked(tmp_path: Path) -> None
 
 
 @pytest.mark.slow
-def test_two_processes_creating_one_new_database_both_open_it(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_two_processes_creating_one_new_database_both_open_it(kind: str, tmp_path: Path,
+                                                               request: pytest.FixtureRequest) -> None:
     import multiprocessing
 
     context = multiprocessing.get_context("spawn")
     for n in range(12):
-        path = str(tmp_path / f"new-{n}.sqlite")
+        path = str(tmp_path / f"new-{n}.sqlite") if kind == "sqlite" else \
+            request.getfixturevalue("postgres_cluster").fresh_database()
         with context.Pool(2) as pool:
             versions = pool.map(_open_version, [path, path])
         assert versions == [SCHEMA_VERSION, SCHEMA_VERSION]

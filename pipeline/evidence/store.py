@@ -47,6 +47,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from pipeline import __version__
+from pipeline.database import immediate_transaction, is_postgres
 from pipeline.evidence.model import (
     EvidenceAltered,
     EvidenceError,
@@ -57,7 +58,6 @@ from pipeline.evidence.model import (
     Payload,
 )
 from pipeline.model import CopyKind
-from pipeline.store import immediate_transaction
 from pipeline.times import now_iso
 
 log = logging.getLogger(__name__)
@@ -139,10 +139,11 @@ def open_regular(path: Path, *, follow: bool = False) -> BinaryIO | None:
 
 
 def folder_for(db: str, evidence_dir: str = "") -> Path:
-    """Where evidence is kept: `evidence_dir`, else `citewatch-evidence` next to the database."""
+    """Where evidence is kept: `evidence_dir`, else `citewatch-evidence` next to the database
+    (in the working folder for a database that is no file: `:memory:`, a PostgreSQL URL)."""
     if evidence_dir:
         return Path(evidence_dir)
-    return (Path(db).parent if db != ":memory:" else Path.cwd()) / "citewatch-evidence"
+    return (Path(db).parent if db != ":memory:" and not is_postgres(db) else Path.cwd()) / "citewatch-evidence"
 
 
 @dataclasses.dataclass(frozen=True)
