@@ -2,7 +2,8 @@
 requests counted at the servers); and a generated document of 10,000 citations over 200
 hosts (wall time, peak RSS).
 
-Run: .venv/bin/python benchmarks/run_speed.py [--citations 10000] [--hosts 200] [--skip-large] [--without-evidence]
+Run: .venv/bin/python benchmarks/run_speed.py [--citations 10000] [--hosts 200] [--skip-large] [--skip-sample]
+     [--without-evidence] [--postgres]
 Needs the test extras (`make install-test`). Not a test: nothing is asserted.
 """
 
@@ -72,7 +73,7 @@ def sample(work: Path) -> None:
                   f"{summary.reused} fresh, {summary.verified} citations verified")
 
 
-def large(work: Path, citations: int, hosts: int, keep_evidence: bool = True) -> None:
+def large(work: Path, citations: int, hosts: int, keep_evidence: bool = True, db: str = "") -> None:
     server = subprocess.Popen([sys.executable, "-m", "tests.testweb.slowweb", "--hosts", str(hosts), "--delay", "0.02"],
                               cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
@@ -90,7 +91,7 @@ def large(work: Path, citations: int, hosts: int, keep_evidence: bool = True) ->
             connect_to=tuple(f"host{i}.example:80:127.0.0.1:{port}" for i, port in enumerate(ports)),
             wayback_cdx_url=archive.cdx_url, wayback_replay_url=archive.replay_url, wayback_dialect="pywb",
             archive_mode="timegate", archive_cdx_per_minute=0, archive_replay_per_second=0,
-            canary_url="http://host0.example/story/0", db=str(work / "large.sqlite"),
+            canary_url="http://host0.example/story/0", db=db or str(work / "large.sqlite"),
             reports_dir=str(work / "reports"), check_concurrency=80, keep_evidence=keep_evidence,
         )
         try:
@@ -121,13 +122,25 @@ def main() -> None:
     parser.add_argument("--citations", type=int, default=10_000)
     parser.add_argument("--hosts", type=int, default=200)
     parser.add_argument("--skip-large", action="store_true")
+    parser.add_argument("--skip-sample", action="store_true")
     parser.add_argument("--without-evidence", action="store_true", help="keep_evidence off (to compare)")
+    parser.add_argument("--postgres", action="store_true",
+                        help="the large job's database on a throwaway PostgreSQL cluster (its durable defaults)")
     args = parser.parse_args()
     print(f"{os.cpu_count()} cores")
-    with tempfile.TemporaryDirectory() as tmp:
-        sample(Path(tmp))
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
+        db = ""
+        if args.postgres:
+            from tests.postgres import Cluster
+
+            cluster = Cluster(durable=True).start()
+            stack.callback(cluster.stop)
+            db = cluster.fresh_database()
+            print(f"large: on PostgreSQL ({cluster.bin.parent.name}, fsync and synchronous_commit on)")
+        if not args.skip_sample:
+            sample(Path(tmp))
         if not args.skip_large:
-            large(Path(tmp), args.citations, args.hosts, keep_evidence=not args.without_evidence)
+            large(Path(tmp), args.citations, args.hosts, keep_evidence=not args.without_evidence, db=db)
 
 
 if __name__ == "__main__":

@@ -34,7 +34,11 @@ def server_bin() -> Path:
 
 
 class Cluster:
-    def __init__(self) -> None:
+    """`durable`: PostgreSQL's own defaults (each commit waits for its WAL on disk), for
+    benchmarks; the tests turn that off."""
+
+    def __init__(self, durable: bool = False) -> None:
+        self.durable = durable
         self.bin = server_bin()
         self.as_user: list[str] = []
         self.folder = Path(tempfile.mkdtemp(prefix="citewatch-pg-"))
@@ -56,8 +60,9 @@ class Cluster:
         data = self.folder / "data"
         self._run(str(self.bin / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8",
                   "--no-sync", "--no-instructions")
-        options = (f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+        options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c max_connections=200"
+        if not self.durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self._run(str(self.bin / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(self.folder / "log"), "-w",
                   "start")
         return self
