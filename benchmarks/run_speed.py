@@ -92,7 +92,8 @@ def large(work: Path, citations: int, hosts: int, keep_evidence: bool = True, db
             wayback_cdx_url=archive.cdx_url, wayback_replay_url=archive.replay_url, wayback_dialect="pywb",
             archive_mode="timegate", archive_cdx_per_minute=0, archive_replay_per_second=0,
             canary_url="http://host0.example/story/0", db=db or str(work / "large.sqlite"),
-            reports_dir=str(work / "reports"), check_concurrency=80, keep_evidence=keep_evidence,
+            reports_dir=str(work / "reports"), evidence_dir=str(work / "evidence"), check_concurrency=80,
+            keep_evidence=keep_evidence,
         )
         try:
             started = time.perf_counter()

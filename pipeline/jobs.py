@@ -385,8 +385,7 @@ class _Checks:
                                     checked_at=iso(job.now()) if settings.now else check.checked_at)
         history = [(check.checked_at, check.status, check.conclusive)] + self.history.get(key, [])
         state = link_state(history, failures=settings.dead_after_failures, days=settings.dead_after_days)
-        job.store.add_check(job.run_id, check, state)
-        old = job.store.set_state(job.run_id, key, state, check.checked_at)
+        old = job.store.record_check(job.run_id, check, state)
         if old and state is LinkState.DEAD:
             self.newly_dead.append(key)
         self.done[key] = check

@@ -230,7 +230,7 @@ class Store:
         if version > SCHEMA_VERSION:
             raise StoreError(f"{self.path}: made by a newer citewatch (schema {version}, this one knows {SCHEMA_VERSION})")
         for number in range(version + 1, target + 1):
-            with self.transaction():
+            with self.db.exclusive():
                 if self.version >= number:  # another process, opening the same new file, got here first
                     continue
                 for statement in self.db.schema(MIGRATIONS[number - 1]):
@@ -248,6 +248,7 @@ class Store:
         return self.db.errors
 
     def transaction(self) -> contextlib.AbstractContextManager[None]:
+        """All or nothing; within it, the store's writes commit together."""
         return self.db.transaction()
 
     def close(self) -> None:
@@ -261,7 +262,7 @@ class Store:
         judged from here: `citewatch unlock` clears it."""
         alive = alive or _pid_alive
         host = socket.gethostname()
-        with self.transaction():
+        with self.db.exclusive():
             row = self.db.execute("SELECT pid, host, started_at, run_id, identity FROM lock WHERE id = 1").fetchone()
             note = None
             if row is not None:
@@ -289,7 +290,7 @@ class Store:
 
     def break_lock(self) -> dict[str, Any] | None:
         """Clear the lock whoever holds it (the operator knows that run is gone); what it was."""
-        with self.transaction():
+        with self.db.exclusive():
             row = self.db.execute("SELECT pid, host, started_at, run_id FROM lock WHERE id = 1").fetchone()
             if row is None:
                 return None
@@ -367,6 +368,13 @@ class Store:
         return found
 
     # -- URLs, checks, state -----------------------------------------------------------
+    def record_check(self, run_id: int, check: LinkCheck, state_after: LinkState) -> str | None:
+        """`add_check` and `set_state` (at the check's time), committed together where a
+        commit costs a round trip (`Database.batch`). Returns what `set_state` returns."""
+        with self.db.batch():
+            self.add_check(run_id, check, state_after)
+            return self.set_state(run_id, check.canonical, state_after, check.checked_at)
+
     def add_check(self, run_id: int, check: LinkCheck, state_after: LinkState) -> None:
         """Append a check, stored under its `canonical` (the URL key), committed at once; a
         second check of a URL in one run replaces the first (so a resumed or re-checked run
