@@ -171,3 +171,27 @@ def _open_version(path: str) -> int:
         return store.version
     finally:
         store.close()
+
+
+@pytest.mark.slow
+def test_two_processes_taking_one_databases_lock_at_once_only_one_gets_it(database: str) -> None:
+    """The run lock across processes (on PostgreSQL, from any machine): of two runs starting
+    together, one runs and the other is told who holds the database."""
+    import multiprocessing
+
+    Store.open(database).close()
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(2) as pool:
+        outcomes = pool.map(_take_lock, [database, database])
+    assert sorted(o.split(":")[0] for o in outcomes) == ["held", "taken"]
+
+
+def _take_lock(database: str) -> str:
+    store = Store.open(database)
+    try:
+        store.acquire_lock("2026-01-01T00:00:00Z", alive=lambda pid: True)  # every holder counts as alive
+        return "taken"
+    except LockHeld as exc:
+        return f"held: {exc}"
+    finally:
+        store.close()
