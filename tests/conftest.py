@@ -160,7 +160,7 @@ def sample_run(origin: OriginServer, ca_file: Path, tmp_path_factory: pytest.Tem
         connect_to=origin.connect_to(*web.hosts) + origin.connect_to(), ca_bundle=str(ca_file),
         wayback_cdx_url=archive.cdx_url, wayback_replay_url=archive.replay_url, wayback_dialect="pywb",
         archive_cdx_per_minute=0, archive_replay_per_second=0, canary_url="http://canary.test/ok",
-        check_retries=0, read_timeout=0.5, request_deadline=5, db=str(work / "db.sqlite"),
+        check_retries=0, read_timeout=1.0, request_deadline=5, db=str(work / "db.sqlite"),
         reports_dir=str(work / "reports"),
     )
     try:
