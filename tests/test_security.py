@@ -38,6 +38,7 @@ def test_a_repository_citewatch_toml_cannot_switch_the_guard_off(tmp_path: Path,
     """A pull request adds citewatch.toml with allow_private, connect_to, an archive endpoint and
     a header, and cites a loopback "metadata service": the Action's run never reaches it, and
     says which lines of the file had no effect."""
+    origin.reset_counts()  # a test before it on this worker may have asked 127.0.0.1 itself (test_testweb)
     metadata = f"http://127.0.0.1:{origin.http_port}/echo"
     (tmp_path / "notes").mkdir()
     (tmp_path / "notes" / "pr.md").write_text(f'2024: [credentials]({metadata}) say "AccessKeyId".\n')
