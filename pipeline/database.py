@@ -27,7 +27,7 @@ from pipeline.errors import CannotRunError
 from pipeline.redact import redact_url
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
-_WRITERS = 0x63697465  # the advisory lock every citewatch write transaction takes ("cite")
+_WRITERS = 0x63697465  # the advisory lock of the writes that must be alone: migrations, the run lock ("cite")
 
 
 class DatabaseError(CannotRunError):
