@@ -195,3 +195,17 @@ def _take_lock(database: str) -> str:
         return f"held: {exc}"
     finally:
         store.close()
+
+
+def test_a_postgresql_url_without_psycopg_says_what_to_install() -> None:
+    """The extra is optional: without it a PostgreSQL URL is one line naming it (exit 3 at
+    the CLI), never an ImportError's traceback."""
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.modules['psycopg'] = None\n"  # psycopg as if not installed
+            "from pipeline.store import Store, StoreError\n"
+            "try:\n    Store.open('postgresql://citewatch:pw@127.0.0.1:1/db')\n"
+            "except StoreError as exc:\n    print(exc)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "PostgreSQL needs psycopg: pip install 'citewatch[postgres]'", done.stderr
