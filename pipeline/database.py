@@ -51,7 +51,6 @@ class Database(Protocol):
     that may commit together to spare the server round trips and commits."""
 
     kind: str
-    errors: tuple[type[Exception], ...]  # what the driver raises when the database fails
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor: ...
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None: ...
@@ -95,7 +94,6 @@ def statements(script: str) -> list[str]:
 
 class SQLiteDatabase:
     kind = "sqlite"
-    errors: tuple[type[Exception], ...] = (sqlite3.DatabaseError,)
 
     def __init__(self, path: str) -> None:
         self.db = sqlite3.connect(path, timeout=10, isolation_level=None, check_same_thread=False)
@@ -159,7 +157,6 @@ def _row_class(names: tuple[str, ...]) -> type[Row]:
 
 class PostgresDatabase:
     kind = "postgresql"
-    errors: tuple[type[Exception], ...]
     idle: Any
 
     def __init__(self, url: str) -> None:
@@ -167,7 +164,6 @@ class PostgresDatabase:
             import psycopg
         except ImportError as exc:
             raise DatabaseError("PostgreSQL needs psycopg: pip install 'citewatch[postgres]'") from exc
-        self.errors = (psycopg.Error,)
         self.idle = psycopg.pq.TransactionStatus.IDLE
         try:
             self.db = psycopg.connect(url, autocommit=True, row_factory=_rows, connect_timeout=10,

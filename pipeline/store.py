@@ -242,11 +242,6 @@ class Store:
     def version(self) -> int:
         return self.db.version()
 
-    @property
-    def errors(self) -> tuple[type[Exception], ...]:
-        """What the database's driver raises when it fails."""
-        return self.db.errors
-
     def transaction(self) -> contextlib.AbstractContextManager[None]:
         """All or nothing; within it, the store's writes commit together."""
         return self.db.transaction()
