@@ -233,7 +233,8 @@ class Settings:
 
     # Evidence: the bytes verdicts rest on (docs/evidence.md).
     keep_evidence: bool = _setting(True, "keep every copy verification reads (archived and live) as WARC records")
-    evidence_dir: str = _setting("", "the evidence folder (empty: citewatch-evidence next to the database)")
+    evidence_dir: str = _setting("", "the evidence folder (empty: citewatch-evidence next to the database file, or "
+                                     "in the working folder for a PostgreSQL database)")
     evidence_budget: int = _setting(
         2_000_000_000, "bytes of WARC files past which a run drops the records no current verdict rests on "
         "(0: no budget)", min=0)
