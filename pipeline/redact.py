@@ -8,10 +8,13 @@ import urllib.parse
 
 
 def redact_url(url: str) -> str:
-    """A URL as it may be shown or recorded: a user and password in it become `***`."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.username is None and parts.password is None:
+    """A URL as it may be shown or recorded: a user and password in it become `***`. Never
+    raises: a URL too broken to parse shows only its scheme, since its credentials cannot be
+    told apart from the rest."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:  # an unclosed IPv6 bracket, say
+        return url.split("://", 1)[0] + "://***" if "://" in url else "***"
+    if "@" not in parts.netloc:
         return url
-    host = parts.hostname or ""
-    netloc = "***@" + (f"[{host}]" if ":" in host else host) + (f":{parts.port}" if parts.port else "")
-    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+    return urllib.parse.urlunsplit(parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]))

@@ -209,3 +209,23 @@ def test_a_postgresql_url_without_psycopg_says_what_to_install() -> None:
             "except StoreError as exc:\n    print(exc)\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "PostgreSQL needs psycopg: pip install 'citewatch[postgres]'", done.stderr
+
+
+@pytest.mark.parametrize(("url", "shown"), [
+    ("postgresql://citewatch:s3cret@db.example:5432/cw", "postgresql://***@db.example:5432/cw"),
+    ("postgresql://citewatch:s3cret@db.example:notaport/cw", "postgresql://***@db.example:notaport/cw"),
+    ("postgresql://citewatch:s3cret@[::1/cw", "postgresql://***"),
+    ("postgresql://db.example/cw", "postgresql://db.example/cw"),
+    ("/var/lib/citewatch/a@b.sqlite", "/var/lib/citewatch/a@b.sqlite"),
+])
+def test_a_database_url_is_shown_without_its_credentials_however_it_is_written(url: str, shown: str) -> None:
+    from pipeline.redact import redact_url
+
+    assert redact_url(url) == shown
+
+
+def test_a_malformed_postgresql_url_is_one_line_without_the_password() -> None:
+    """Before: a port that is no number raised a ValueError, reported as an internal error."""
+    with pytest.raises(StoreError, match=r"postgresql://\*\*\*@127.0.0.1:notaport/cw: cannot connect") as raised:
+        Store.open("postgresql://citewatch:s3cret@127.0.0.1:notaport/cw")
+    assert "s3cret" not in str(raised.value)
