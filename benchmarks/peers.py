@@ -89,9 +89,9 @@ def run_process(argv: list[str], stdin: str, env: dict | None, cwd: Path) -> tup
                                    env=env, cwd=cwd, text=True)
         process.stdin.write(stdin)  # type: ignore[union-attr]
         process.stdin.close()  # type: ignore[union-attr]
-        _, _, usage = os.wait4(process.pid, 0)
+        _, status, usage = os.wait4(process.pid, 0)  # reaped here, for its rusage
         wall = time.perf_counter() - started
-        process.returncode = 0
+        process.returncode = os.waitstatus_to_exitcode(status)  # so Popen knows it is gone
         out.seek(0)
         return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, out.read().decode("utf-8", "replace")
 

@@ -136,11 +136,10 @@ class Row(tuple[Any, ...]):
     """A PostgreSQL row read as sqlite3.Row reads: by position, by name, and `dict(row)`."""
 
     names: tuple[str, ...] = ()
+    positions: dict[str, int] = {}
 
     def __getitem__(self, key: Any) -> Any:
-        if isinstance(key, str):
-            return tuple.__getitem__(self, self.names.index(key))
-        return tuple.__getitem__(self, key)
+        return tuple.__getitem__(self, self.positions[key] if isinstance(key, str) else key)
 
     def keys(self) -> tuple[str, ...]:
         return self.names
@@ -152,7 +151,7 @@ def _rows(cursor: Any) -> Callable[[Sequence[Any]], Row]:
 
 @functools.cache
 def _row_class(names: tuple[str, ...]) -> type[Row]:
-    return type("Row", (Row,), {"names": names})
+    return type("Row", (Row,), {"names": names, "positions": {name: n for n, name in enumerate(names)}})
 
 
 class PostgresDatabase:
