@@ -562,3 +562,12 @@ def test_json_output_stays_the_same_data_and_prints_no_command(tmp_path: Path, m
     assert _commands_in(result.stdout) == []
     data = json.loads(result.stdout)
     assert data["citations"][0]["urls"][0]["url"] == "http://x.test/p#a##[add-mask]b"  # the data, unchanged
+
+
+def test_a_repository_citewatch_toml_cannot_point_the_database_at_a_server(tmp_path: Path) -> None:
+    """A database URL is a connection, and the run writes the documents' citations there: a
+    pull request's citewatch.toml cannot set it."""
+    (tmp_path / "citewatch.toml").write_text('db = "postgresql://citewatch@collector.example/loot"\n')
+    loaded = load_settings(cwd=tmp_path, env={})
+    assert loaded.settings.db == "citewatch.sqlite"
+    assert any("db is the operator's to set" in warning for warning in loaded.warnings)
