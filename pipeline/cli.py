@@ -23,6 +23,7 @@ import click
 from pipeline import __version__
 from pipeline.archive.model import ArchiveState, SaveState
 from pipeline.config import LoadedSettings, describe, load_settings
+from pipeline.database import is_postgres
 from pipeline.documents import read_documents
 from pipeline.errors import CitewatchError, ExitCode
 from pipeline.evidence.commands import (
@@ -58,6 +59,7 @@ from pipeline.report.text import (
     format_summary,
     format_verification,
 )
+from pipeline.shared import run_worker, runs_going_on, worker_name
 from pipeline.summary import FAIL_ON, FailOn, RunOptions
 from pipeline.times import is_claim_date
 
@@ -475,11 +477,13 @@ def verify_command(options: Options, documents: tuple[str, ...], as_json: bool, 
 @click.option("--new-issues", "new_issues", type=click.Path(dir_okay=False),
               help="Write the problems first seen in this run (links that died, quotes newly misquoted) and "
                    "where each is cited to this Markdown file (empty when none), for a bot to open an issue.")
+@click.option("--no-work", is_flag=True,
+              help="On PostgreSQL: only plan the run and wait while `citewatch worker` processes do its pieces.")
 @click.pass_obj
 def run_command(options: Options, documents: tuple[str, ...], db: str | None, reports_dir: str | None,
                 max_age: str | None, force: bool, archive_missing: bool, fail_on: str, formats: str,
                 no_reports: bool, as_json: bool, exclude_paths: tuple[str, ...], exclude: tuple[str, ...],
-                accept: str | None, new_issues: str | None) -> None:
+                accept: str | None, new_issues: str | None, no_work: bool) -> None:
     """The whole pipeline, the job to schedule: extract the citations of DOCUMENTS (files,
     folders, or globs such as 'posts/**/*.md'; what .gitignore files and --exclude-path
     leave out is skipped; a document that cannot be read is reported and skipped), check
@@ -490,6 +494,10 @@ def run_command(options: Options, documents: tuple[str, ...], db: str | None, re
     dead_after_days); when the network is down the run is inconclusive (exit 3) and
     nothing is marked. Exit 1 when --fail-on finds something.
 
+    On a PostgreSQL database (--db postgresql://…) the run is shared: it puts its pieces
+    (a host's links, a batch of citations) in the database's queue, takes part in them, and
+    any `citewatch worker` on any machine takes them too (docs/scale.md).
+
     \b
     Examples:
       citewatch run data/000_7d4670f58732b56e.txt
@@ -498,8 +506,11 @@ def run_command(options: Options, documents: tuple[str, ...], db: str | None, re
     """
     settings = options.load(db=db, reports_dir=reports_dir, max_age=max_age, exclude=exclude or None,
                             accept=accept).settings
+    if no_work and not is_postgres(settings.db):
+        raise click.UsageError("--no-work is for a run on PostgreSQL, shared with `citewatch worker` processes; "
+                               f"{redact_url(settings.db)} is a SQLite file")
     run_options = RunOptions(force=force, archive_missing=archive_missing, fail_on=FailOn(fail_on),
-                             reports=not no_reports, formats=_formats(formats))
+                             reports=not no_reports, formats=_formats(formats), work=not no_work)
     with stages(options) as on_progress:
         summary = run_documents(list(documents), settings, run_options, exclude=exclude_paths, on_progress=on_progress)
     for unread in summary.skipped:  # a diagnostic, once, on stderr
@@ -613,6 +624,60 @@ def unlock_command(options: Options, db: str | None) -> None:
     else:
         _echo(f"{redact_url(settings.db)}: cleared the lock of PID {held['pid']} on {held['host']} "
                    f"(started {held['started_at']})")
+
+
+@cli.command("worker")
+@db_option
+@click.option("--evidence-dir", "evidence_dir",
+              help="The evidence folder this worker writes its WARC files into: the same shared folder for every "
+                   "worker (default: citewatch-evidence in the working folder).")
+@click.option("--concurrency", type=click.IntRange(1),
+              help="Pieces at once (default: check_concurrency / check_per_host, 8).")
+@click.pass_obj
+def worker_command(options: Options, db: str | None, evidence_dir: str | None, concurrency: int | None) -> None:
+    """Take pieces of the runs on a PostgreSQL database (a host's links, a batch of
+    citations) until SIGTERM or Ctrl-C; then finish the pieces held within worker_grace
+    seconds and hand back the rest. Start any number, on any machine that reaches the
+    database; give them all the same settings (docs/scale.md).
+
+    \b
+    Examples:
+      citewatch worker --db postgresql://citewatch@db/citewatch
+      citewatch worker --db postgresql://citewatch@db/citewatch --concurrency 16 --evidence-dir /mnt/evidence
+    """
+    settings = options.load(db=db, evidence_dir=evidence_dir).settings
+    if not is_postgres(settings.db):
+        raise click.UsageError(f"a worker shares a run on PostgreSQL (--db postgresql://…); {redact_url(settings.db)} is "
+                               "a SQLite file, which one `citewatch run` works on alone")
+    _echo(f"citewatch: worker {worker_name()} on {redact_url(settings.db)}", err=True)
+    run_worker(settings, concurrency)
+    _echo(f"citewatch: worker {worker_name()} stopped", err=True)
+
+
+@cli.command("runs")
+@db_option
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@click.pass_obj
+def runs_command(options: Options, db: str | None, as_json: bool) -> None:
+    """The runs going on: each stage's pieces done of all, and the workers taking part.
+
+    \b
+    Examples:
+      citewatch runs --db postgresql://citewatch@db/citewatch
+    """
+    settings = options.load(db=db).settings
+    found = runs_going_on(settings)
+    if as_json:
+        _echo(json_text(found))
+        return
+    if not found:
+        _echo(f"{redact_url(settings.db)}: no run going on")
+    for run in found:
+        stages = "; ".join(f"{stage} {s['done']}/{s['total']} ({s['pieces_done']}/{s['pieces']} pieces)"
+                           for stage, s in run["stages"].items()) or "planning"
+        beating = "" if run["workers_beating"] is None else f"; {run['workers_beating']} worker(s) beating"
+        _echo(f"run {run['run']} ({run['kind']}, started {run['started_at']}, PID {run['pid']}): {stages}{beating}; "
+              f"pieces done by {', '.join(run['workers']) or 'none yet'}")
 
 
 @cli.group("evidence")

@@ -231,6 +231,16 @@ class Settings:
                        credentials=True)
     reports_dir: str = _setting("reports", "where run and recheck write reports/<document-name>/")
 
+    # A run on PostgreSQL shared with `citewatch worker` processes (docs/scale.md).
+    share_piece_links: int = _setting(100, "URLs of one host in one piece of a shared run's link checks", min=1)
+    share_piece_citations: int = _setting(50, "citations in one piece of a shared run's verification", min=1)
+    worker_heartbeat: float = _setting(10.0, "seconds between a worker's heartbeats in the database", min=0.05)
+    worker_stalled_after: float = _setting(
+        30.0, "seconds without a heartbeat after which a worker is taken for dead and its pieces are tried again by "
+              "others (more than worker_heartbeat)", min=0.1)
+    worker_grace: float = _setting(
+        30.0, "seconds a worker told to stop (SIGTERM, Ctrl-C) lets its pieces finish before it hands them back", min=0)
+
     # Evidence: the bytes verdicts rest on (docs/evidence.md).
     keep_evidence: bool = _setting(True, "keep every copy verification reads (archived and live) as WARC records")
     evidence_dir: str = _setting("", "the evidence folder (empty: citewatch-evidence next to the database file, or "
@@ -340,6 +350,12 @@ REPOSITORY_SETTINGS = frozenset({
     "archive_mode", "archive_after_window_days", "archive_window_days",
 })
 
+# What a shared run's plan carries to the workers (pipeline/shared.py): the settings that judge
+# what is found, those a repository may set, and the clock. Where a worker connects, what it
+# sends (per-domain headers included), how fast, and where it writes stay its own: a plan in
+# the database can say no more than a repository's citewatch.toml could.
+PLAN_SETTINGS = REPOSITORY_SETTINGS | {"now"}
+
 # Settings that existed once: saying so beats "unknown setting" for a file that worked before.
 REMOVED = {
     "verify_verified_share": "no longer used: a passage is verified only when every word of every piece is found",
@@ -365,6 +381,26 @@ def shown(settings: Settings, name: str) -> Any:
     if name == "domains":
         return {domain: rule.to_table() for domain, rule in value.items()}
     return value
+
+
+def plan_of(settings: Settings) -> dict[str, Any]:
+    """The `PLAN_SETTINGS` of a run, as JSON (per-domain rules without their headers)."""
+    plan = {name: shown(settings, name) for name in sorted(PLAN_SETTINGS)}
+    plan["domains"] = {domain: {k: v for k, v in rule.items() if k != "headers"} for domain, rule in plan["domains"].items()}
+    return plan
+
+
+def with_plan(settings: Settings, plan: Mapping[str, Any]) -> Settings:
+    """A worker's own settings with a run's plan over them: the plan's judging settings, a
+    domain's headers kept from the worker's own rule for it. Raises ConfigError for a value
+    this version cannot read."""
+    fields = {f.name: f for f in dataclasses.fields(Settings)}
+    values = {name: _coerce(fields[name], plan[name], "the run's plan") for name in PLAN_SETTINGS if name in plan}
+    if "domains" in values:
+        own = settings.domains
+        values["domains"] = {domain: dataclasses.replace(rule, headers=own[domain].headers) if domain in own else rule
+                             for domain, rule in values["domains"].items()}
+    return dataclasses.replace(settings, **values)
 
 
 def describe(loaded: LoadedSettings) -> list[dict[str, Any]]:

@@ -20,6 +20,7 @@ import concurrent.futures
 import contextlib
 import dataclasses
 import enum
+import functools
 import json
 import logging
 import os
@@ -313,7 +314,7 @@ class Fetcher:
         self._proxies = urllib.request.getproxies_environment()  # HTTP(S)_PROXY, NO_PROXY
 
     async def __aenter__(self) -> Fetcher:
-        context = ssl.create_default_context(cafile=ca_bundle(self.settings))
+        context = client_context(ca_bundle(self.settings))
         connector = aiohttp.TCPConnector(
             resolver=GuardResolver(self.guard),
             limit=self.concurrency,
@@ -712,6 +713,14 @@ def _fetch_error(exc: aiohttp.ClientError, hops: tuple[Hop, ...]) -> FetchError:
     if isinstance(exc, (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError, aiohttp.ClientOSError)):
         return FetchError("connection_error", f"connection broken: {exc}", hops)
     return FetchError("connection_error", f"{type(exc).__name__}: {exc}", hops)
+
+
+@functools.lru_cache(maxsize=8)
+def client_context(cafile: str | None) -> ssl.SSLContext:
+    """The TLS context of a CA bundle, made once a process: loading a bundle costs tens of
+    milliseconds, and a worker opens a fetcher for each piece it takes. (A bundle replaced
+    on disk is read again by the next process.)"""
+    return ssl.create_default_context(cafile=cafile)
 
 
 def _ssl_reason(exc: BaseException) -> str:

@@ -20,8 +20,9 @@ from typing import Any
 
 from pipeline import __version__
 from pipeline.archive.many import Archives
-from pipeline.archive.model import ArchiveState
+from pipeline.archive.model import ArchiveState, SaveResult, SaveState
 from pipeline.config import Settings, shown
+from pipeline.database import is_postgres
 from pipeline.documents import read_documents
 from pipeline.errors import CannotRunError, UsageError
 from pipeline.evidence.commands import open_evidence
@@ -31,9 +32,10 @@ from pipeline.extract import Extraction
 from pipeline.extract.urls import canonicalize
 from pipeline.flow import LivePage, Verified, check_links, counting_checks, verify_citations, verify_document
 from pipeline.history import database_errors, require_database, write_document_reports, write_index_of
-from pipeline.linkstate import LinkState, Streak, link_state, streak_of
+from pipeline.linkstate import LinkState, Streak, streak_of
 from pipeline.liveness import NetworkUnreachable, canary_problem
 from pipeline.model import LinkCheck, LinkStatus, Verdict, url_key
+from pipeline.pieces import archive_cache_for, checked_state
 from pipeline.progress import Progress, no_progress
 from pipeline.redact import redact_url
 from pipeline.report import report_names
@@ -46,7 +48,8 @@ from pipeline.results import (
     first_by_key,
     tally,
 )
-from pipeline.store import ArchiveCache, Store
+from pipeline.shared import LINKS, VERIFICATION, Sharing
+from pipeline.store import Store
 from pipeline.summary import (
     DocumentSummary,
     RunOptions,
@@ -166,6 +169,8 @@ class Job:
         self.run_id = 0
         self.summary: RunSummary | None = None
         self.evidence: EvidenceStore | None = None
+        # a run on PostgreSQL shares its work with `citewatch worker` processes (pipeline/shared.py)
+        self.shares = kind == "run" and is_postgres(settings.db)
 
     def __enter__(self) -> Job:
         started = iso(self.now())
@@ -213,6 +218,8 @@ class Job:
                 self.store.finish_run(self.run_id, summary.finished_at, status, summary.to_json())
         finally:
             try:
+                if self.shares:  # the pages its pieces read for verification, whatever became of the run
+                    self.store.drop_live_pages(self.run_id)
                 if self.evidence is not None:
                     self.evidence.close()
             finally:
@@ -230,8 +237,13 @@ class Job:
         known = {target.document_id: self.store.load_results(target.document_id) for target in targets}
         work = [(target.document_id, c) for target in targets for c in known[target.document_id].citations
                 if target.only is None or c.citation.id in target.only]
-        checks, live = self._check_due(work, options, on_check, on_progress)
-        to_verify, verified = self._verify(work, checks, live, options, on_progress)
+        if self.shares:
+            with Sharing(self.store, self.settings, self.run_id, self.keep, take_part=options.work) as sharing:
+                checks = self._check_shared(sharing, work, options, on_check, on_progress)
+                to_verify, verified = self._verify_shared(sharing, work, checks, options)
+        else:
+            checks, live = self._check_due(work, options, on_check, on_progress)
+            to_verify, verified = self._verify(work, checks, live, options, on_progress)
         misquoted = {c.citation.id for _, c in to_verify if c.verdict is not Verdict.MISQUOTED
                      and verified.verifications[c.citation.id].verdict is Verdict.MISQUOTED}
         verifying = {(d, c.citation.id) for d, c in to_verify}
@@ -263,6 +275,68 @@ class Job:
         summary.checked = len(due)
         return checks, live
 
+    def _check_shared(self, sharing: Sharing, work: Sequence[tuple[int, CitationResult]], options: RunOptions,
+                      on_check: Callable[[LinkCheck], None] | None, on_progress: Progress) -> _Checks:
+        """`_check_due` by pieces, a host's at a time, taken by any worker: what is due is
+        checked, and the live pages verification will need are read (by the host's piece, so
+        that no other request goes to the host)."""
+        settings, store, summary = self.settings, self.store, self.summary
+        assert summary is not None
+        sources = _first_sources(c for _, c in work)
+        due = [k for k, s in sources.items() if options.force or not self._fresh(s.check)]
+        summary.reused = len(sources) - len(due)
+        checks = _Checks(self, due, sources, history=False)
+        wanted = {ref.key: ref.url for _, c in self._to_verify(work, checks, options) for ref in c.citation.urls}
+        read = [url for key, url in wanted.items() if key not in checks.due
+                and sources[key].status in (LinkStatus.OK.value, LinkStatus.REDIRECTED.value)]
+        if due and (reason := canary_problem(settings)):
+            raise Inconclusive(f"the network looks unreachable (the canary {settings.canary_url}: {reason}); "
+                               "nothing was checked or marked")
+        urls = [s.ref.url for s in slowest_first([s for k, s in sources.items() if k in checks.due])]
+        sharing.stage(LINKS, by_host_pieces(urls, read, settings.share_piece_links), on_progress)
+        for key, row in store.run_checks(self.run_id).items():
+            if key in checks.due:
+                checks.done[key] = row.to_check()
+                checks.states[key] = LinkState(row.state_after) if row.state_after else LinkState.UNCERTAIN
+                if on_check is not None:
+                    on_check(checks.done[key])
+        checks.streaks = store.streaks(list(checks.done))
+        # as `_Checks.record` collects them: in the order they happened (events are listed newest first)
+        checks.newly_dead = [e["canonical"] for e in reversed(store.events(run_id=self.run_id))
+                             if e["new_state"] == LinkState.DEAD.value and e["canonical"] in checks.due]
+        summary.checked = len(due)
+        return checks
+
+    def _verify_shared(self, sharing: Sharing, work: Sequence[tuple[int, CitationResult]], checks: _Checks,
+                       options: RunOptions) -> tuple[list[tuple[int, CitationResult]], Verified]:
+        """`_verify` by pieces of citations, one piece asking the archive at a time."""
+        settings, store, summary = self.settings, self.store, self.summary
+        assert summary is not None
+        to_verify = self._to_verify(work, checks, options)
+        if to_verify:
+            with Archives(settings) as archive:
+                problem = archive.ping()
+            if problem:
+                summary.notes.append(f"the archive did not answer ({problem}): quotes were not verified again; "
+                                     "earlier results are kept")
+                to_verify = []
+        pairs = list(dict.fromkeys((d, c.citation.id) for d, c in to_verify))
+        size = settings.share_piece_citations
+        sharing.stage(VERIFICATION, [("archive", {"citations": pairs[i:i + size], "verified_at": summary.started_at,
+                                                  "archive_missing": options.archive_missing}, len(pairs[i:i + size]))
+                                     for i in range(0, len(pairs), size)], no_progress)
+        for result in store.piece_results(self.run_id, VERIFICATION):
+            summary.saved += [SaveResult(s["url"], SaveState(s["state"]), s["timestamp"], s["reason"])
+                              for s in result.get("saved", [])]
+        summary.verified = len(to_verify)
+        return to_verify, Verified(store.run_snapshots(self.run_id), store.run_matches(self.run_id))
+
+    def _to_verify(self, work: Sequence[tuple[int, CitationResult]], checks: _Checks,
+                   options: RunOptions) -> list[tuple[int, CitationResult]]:
+        """The citations to verify: never verified, a URL checked now, or --force."""
+        return [(d, c) for d, c in work
+                if options.force or c.verification is None or any(r.key in checks.due for r in c.citation.urls)]
+
     def _verify(self, work: Sequence[tuple[int, CitationResult]], checks: _Checks, live: dict[str, LivePage],
                 options: RunOptions, on_progress: Progress) -> tuple[list[tuple[int, CitationResult]], Verified]:
         """Verify the citations that need it (never verified, a URL checked now, --force)
@@ -271,11 +345,9 @@ class Job:
         settings, store, summary = self.settings, self.store, self.summary
         assert summary is not None
         statuses = {k: checks.done[k].status.value if k in checks.done else s.status for k, s in checks.sources.items()}
-        to_verify = [(d, c) for d, c in work
-                     if options.force or c.verification is None or any(r.key in checks.due for r in c.citation.urls)]
+        to_verify = self._to_verify(work, checks, options)
         # each archive's CDX answers kept in the store, the first's under the plain URL key as before
-        with Archives(settings, cache_for=lambda name, number: ArchiveCache(
-                store, settings.archive_cache_days, self.now, prefix=f"{name} " if number else "")) as archive:
+        with Archives(settings, cache_for=archive_cache_for(store, settings, self.now)) as archive:
             if to_verify and (problem := archive.ping()):
                 # The links checked are real evidence; verdicts without the archive would not be.
                 summary.notes.append(f"the archive did not answer ({problem}): quotes were not verified again; "
@@ -360,11 +432,11 @@ class _Checks:
     """This run's checks of the URLs due, recorded as they arrive: each is stored at once
     with the state it leaves its URL in (computed from the history read once up front)."""
 
-    def __init__(self, job: Job, due: Sequence[str], sources: dict[str, SourceResult]) -> None:
+    def __init__(self, job: Job, due: Sequence[str], sources: dict[str, SourceResult], *, history: bool = True) -> None:
         self.job = job
         self.due = set(due)
         self.sources = sources
-        self.history = job.store.histories(due) if due else {}
+        self.history = job.store.histories(due) if due and history else {}  # a shared run's pieces read their own
         self.done: dict[str, LinkCheck] = {}
         self.states: dict[str, LinkState] = {}
         self.streaks: dict[str, Streak] = {}
@@ -379,18 +451,15 @@ class _Checks:
         return record
 
     def record(self, check: LinkCheck) -> None:
-        job, settings = self.job, self.job.settings
+        job = self.job
         key = url_key(check.canonical)
-        check = dataclasses.replace(check, canonical=key,
-                                    checked_at=iso(job.now()) if settings.now else check.checked_at)
-        history = [(check.checked_at, check.status, check.conclusive)] + self.history.get(key, [])
-        state = link_state(history, failures=settings.dead_after_failures, days=settings.dead_after_days)
+        check, state = checked_state(job.settings, check, self.history.get(key, []), job.now)
         old = job.store.record_check(job.run_id, check, state)
         if old and state is LinkState.DEAD:
             self.newly_dead.append(key)
         self.done[key] = check
         self.states[key] = state
-        self.streaks[key] = streak_of(history)
+        self.streaks[key] = streak_of([(check.checked_at, check.status, check.conclusive)] + self.history.get(key, []))
 
 
 def slowest_first(sources: Sequence[SourceResult]) -> list[SourceResult]:
@@ -404,6 +473,24 @@ def slowest_first(sources: Sequence[SourceResult]) -> list[SourceResult]:
         return check.elapsed_ms * check.tries + (1e9 if check.status is LinkStatus.TIMEOUT else 0.0)
 
     return sorted(sources, key=cost, reverse=True)
+
+
+def by_host_pieces(check: Sequence[str], read: Sequence[str], size: int) -> list[tuple[str, dict[str, Any], int]]:
+    """A shared run's link pieces: each host's URLs to check and to read, `size` at most a
+    piece, locked by the host's name (one piece of a host at a time, in every worker)."""
+    hosts: dict[str, dict[str, list[str]]] = {}
+    for kind, urls in (("check", check), ("read", read)):
+        for url in urls:
+            host = (urllib.parse.urlsplit(url_key(canonicalize(url))).hostname or "").lower()
+            hosts.setdefault(host, {"check": [], "read": []})[kind].append(url)
+    pieces = []
+    for host, work in hosts.items():
+        every = [("check", u) for u in work["check"]] + [("read", u) for u in work["read"]]
+        for start in range(0, len(every), size):
+            part = every[start:start + size]
+            pieces.append((f"host:{host}", {kind: [u for k, u in part if k == kind] for kind in ("check", "read")},
+                           len(part)))
+    return pieces
 
 
 def _first_sources(citations: Iterable[CitationResult]) -> dict[str, SourceResult]:

@@ -15,7 +15,7 @@ import json
 import os
 import socket
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -158,6 +158,31 @@ MIGRATIONS: list[str] = [
     # kept (the evidence store), so that it can be made again offline
     """
     ALTER TABLE matches ADD COLUMN copies TEXT NOT NULL DEFAULT '[]';
+    """,
+    # 6: a run on PostgreSQL shares its work with workers (pipeline/shared.py): the run's
+    # plan (its options and the settings that judge), its pieces (a host's links, a batch of
+    # citations to verify) and what each gave back, and the live pages the link pieces read
+    # for the verification pieces (dropped when the run ends)
+    """
+    ALTER TABLE runs ADD COLUMN plan TEXT;
+    CREATE TABLE pieces (
+        id INTEGER PRIMARY KEY,
+        run_id INTEGER NOT NULL REFERENCES runs(id),
+        stage TEXT NOT NULL,
+        lock_key TEXT NOT NULL,
+        work TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        result TEXT,
+        worker TEXT,
+        done_at TEXT
+    );
+    CREATE INDEX pieces_by_run ON pieces (run_id, stage);
+    CREATE TABLE live_pages (
+        run_id INTEGER NOT NULL REFERENCES runs(id),
+        canonical TEXT NOT NULL,
+        page TEXT NOT NULL,
+        PRIMARY KEY (run_id, canonical)
+    );
     """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -380,10 +405,30 @@ class Store:
             "INSERT INTO checks (run_id, canonical, url, status, http_status, final_url, redirects, elapsed_ms, "
             "checked_at, reason, tries, state_after, conclusive, paywall) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             f"ON CONFLICT (run_id, canonical) DO UPDATE SET {_replacing(_CHECK_COLUMNS)}",
-            (run_id, check.canonical, check.url, check.status.value, check.http_status, check.final_url,
-             json.dumps([dataclasses.asdict(hop) for hop in check.redirects]), check.elapsed_ms, check.checked_at,
-             check.reason, check.tries, state_after.value, int(check.conclusive), int(check.paywall)),
+            _check_values(run_id, check, state_after),
         )
+
+    def record_checks(self, run_id: int, checks: Sequence[tuple[LinkCheck, LinkState]],
+                      states_before: Mapping[str, str | None]) -> None:
+        """`record_check` for many checks at once (each under its URL key), in a few round
+        trips: each URL's state before is known (`states_before`, read when the caller's
+        work began, which no one else changes meanwhile)."""
+        if not checks:
+            return
+        with self.db.batch():
+            self.db.executemany("INSERT INTO urls (canonical, first_seen) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                                [(c.canonical, c.checked_at) for c, _ in checks])
+            self.db.executemany(
+                "INSERT INTO checks (run_id, canonical, url, status, http_status, final_url, redirects, elapsed_ms, "
+                "checked_at, reason, tries, state_after, conclusive, paywall) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                f"ON CONFLICT (run_id, canonical) DO UPDATE SET {_replacing(_CHECK_COLUMNS)}",
+                [_check_values(run_id, c, state) for c, state in checks])
+            changed = [(c, state) for c, state in checks if states_before.get(c.canonical) != state.value]
+            self.db.executemany("UPDATE urls SET state = ?, state_since = ? WHERE canonical = ?",
+                                [(state.value, c.checked_at, c.canonical) for c, state in changed])
+            self.db.executemany("INSERT INTO events (run_id, canonical, at, old_state, new_state) VALUES (?, ?, ?, ?, ?)",
+                                [(run_id, c.canonical, c.checked_at, states_before.get(c.canonical), state.value)
+                                 for c, state in changed])
 
     def checks(self, canonical: str, limit: int | None = None) -> list[CheckRow]:
         """A URL's checks, newest first."""
@@ -516,12 +561,7 @@ class Store:
             "SELECT m.citation_id, m.verdict, m.passages, m.copies, r.started_at FROM matches m JOIN runs r ON r.id = m.run_id "
             "WHERE m.document_id = ? AND m.run_id = (SELECT MAX(m2.run_id) FROM matches m2 "
             "WHERE m2.document_id = m.document_id AND m2.citation_id = m.citation_id)", (document_id,))
-        return {
-            row["citation_id"]: Verification(Verdict(row["verdict"]),
-                                             tuple(QuoteMatch.from_json(p) for p in json.loads(row["passages"])),
-                                             row["started_at"], tuple(Copy.from_json(c) for c in json.loads(row["copies"])))
-            for row in rows
-        }
+        return {row["citation_id"]: _verification(row) for row in rows}
 
     def evidence_in_use(self) -> set[str]:
         """The WARC records the current verdicts rest on: those named by the newest
@@ -566,6 +606,95 @@ class Store:
             if run else None
         return DocumentResults(document, tuple(results), info)
 
+    # -- a run's shared work (pipeline/shared.py) ---------------------------------------
+    def save_plan(self, run_id: int, plan: dict[str, Any]) -> None:
+        self.db.execute("UPDATE runs SET plan = ? WHERE id = ?", (json.dumps(plan), run_id))
+
+    def plan(self, run_id: int) -> tuple[str, dict[str, Any]] | None:
+        """A run's status and plan, or None when there is no such run."""
+        row = self.db.execute("SELECT status, plan FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return (row["status"], json.loads(row["plan"] or "{}")) if row else None
+
+    def add_piece(self, run_id: int, stage: str, lock_key: str, work: dict[str, Any], size: int) -> int:
+        return int(self.db.execute("INSERT INTO pieces (run_id, stage, lock_key, work, size) VALUES (?, ?, ?, ?, ?) "
+                                   "RETURNING id", (run_id, stage, lock_key, json.dumps(work), size)).fetchone()[0])
+
+    def piece(self, piece_id: int) -> dict[str, Any] | None:
+        row = self.db.execute("SELECT * FROM pieces WHERE id = ?", (piece_id,)).fetchone()
+        if row is None:
+            return None
+        return {**dict(zip(row.keys(), row)), "work": json.loads(row["work"]),
+                "result": json.loads(row["result"]) if row["result"] else None}
+
+    def finish_piece(self, piece_id: int, worker: str, at: str, result: dict[str, Any]) -> None:
+        self.db.execute("UPDATE pieces SET result = ?, worker = ?, done_at = ? WHERE id = ?",
+                        (json.dumps(result), worker, at, piece_id))
+
+    def fail_piece(self, piece_id: int, error: str) -> None:
+        """Why a piece's last try failed (it may be tried again)."""
+        self.db.execute("UPDATE pieces SET result = ? WHERE id = ?", (json.dumps({"error": error}), piece_id))
+
+    def pieces_done(self, run_id: int) -> dict[str, tuple[int, int, int, int]]:
+        """Each stage's pieces of a run: (pieces done, pieces, units done, units), a unit
+        being a URL or a citation."""
+        rows = self.db.execute(
+            "SELECT stage, COUNT(done_at), COUNT(*), COALESCE(SUM(CASE WHEN done_at IS NULL THEN 0 ELSE size END), 0), "
+            "COALESCE(SUM(size), 0) FROM pieces WHERE run_id = ? GROUP BY stage", (run_id,))
+        return {row[0]: (int(row[1]), int(row[2]), int(row[3]), int(row[4])) for row in rows}
+
+    def piece_results(self, run_id: int, stage: str) -> list[dict[str, Any]]:
+        rows = self.db.execute("SELECT result FROM pieces WHERE run_id = ? AND stage = ? AND result IS NOT NULL "
+                               "ORDER BY id", (run_id, stage))
+        return [json.loads(row[0]) for row in rows]
+
+    def piece_workers(self, run_id: int) -> list[str]:
+        rows = self.db.execute("SELECT DISTINCT worker FROM pieces WHERE run_id = ? AND worker IS NOT NULL ORDER BY worker",
+                               (run_id,))
+        return [row[0] for row in rows]
+
+    def running_runs(self) -> list[dict[str, Any]]:
+        rows = self.db.execute("SELECT * FROM runs WHERE status = 'running' ORDER BY id")
+        return [_run_dict(row) for row in rows]
+
+    def checked_in_run(self, run_id: int, keys: Sequence[str]) -> set[str]:
+        """The URL keys this run has a check of already (a piece tried again skips them)."""
+        found: set[str] = set()
+        for chunk in _chunks(keys):
+            found.update(row[0] for row in self.db.execute(
+                f"SELECT canonical FROM checks WHERE run_id = ? AND canonical IN ({_marks(chunk)})", [run_id, *chunk]))
+        return found
+
+    def run_checks(self, run_id: int) -> dict[str, CheckRow]:
+        return {row["canonical"]: _check_row(row) for row in self.db.execute(
+            "SELECT * FROM checks WHERE run_id = ? ORDER BY id", (run_id,))}
+
+    def run_snapshots(self, run_id: int) -> dict[tuple[str, str | None], Lookup]:
+        return {(row["canonical"], row["date"] or None): Lookup.from_json(json.loads(row["data"])) for row in
+                self.db.execute("SELECT canonical, date, data FROM snapshots WHERE run_id = ? ORDER BY id", (run_id,))}
+
+    def run_matches(self, run_id: int) -> dict[str, Verification]:
+        """The verifications a run made, by citation id."""
+        rows = self.db.execute(
+            "SELECT m.citation_id, m.verdict, m.passages, m.copies, r.started_at FROM matches m JOIN runs r ON r.id = m.run_id "
+            "WHERE m.run_id = ? ORDER BY m.id", (run_id,))
+        return {row["citation_id"]: _verification(row) for row in rows}
+
+    def put_live_pages(self, run_id: int, pages: Sequence[tuple[str, str]]) -> None:
+        self.db.executemany("INSERT INTO live_pages (run_id, canonical, page) VALUES (?, ?, ?) "
+                            f"ON CONFLICT (run_id, canonical) DO UPDATE SET {_replacing(('page',))}",
+                            [(run_id, key, page) for key, page in pages])
+
+    def live_pages(self, run_id: int, keys: Sequence[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for chunk in _chunks(keys):
+            found.update((row[0], row[1]) for row in self.db.execute(
+                f"SELECT canonical, page FROM live_pages WHERE run_id = ? AND canonical IN ({_marks(chunk)})",
+                [run_id, *chunk]))
+        return found
+
+    def drop_live_pages(self, run_id: int) -> None:
+        self.db.execute("DELETE FROM live_pages WHERE run_id = ?", (run_id,))
+
     def count(self, table: str) -> int:
         if table not in {"runs", "documents", "citations", "urls", "checks", "snapshots", "matches", "events"}:
             raise ValueError(table)
@@ -606,7 +735,7 @@ def _pid_alive(pid: int) -> bool:
 
 def _run_dict(row: Any) -> dict[str, Any]:
     data = dict(row)
-    for name in ("settings", "summary"):
+    for name in ("settings", "summary", "plan"):
         data[name] = json.loads(data[name]) if data.get(name) else None
     return data
 
@@ -647,6 +776,17 @@ class ArchiveCache:
         with self._lock:
             self.store.cache_captures(self.prefix + key, iso(self.now()), queried_url,
                                       [dataclasses.asdict(c) for c in captures])
+
+
+def _check_values(run_id: int, check: LinkCheck, state_after: LinkState) -> tuple[Any, ...]:
+    return (run_id, check.canonical, check.url, check.status.value, check.http_status, check.final_url,
+            json.dumps([dataclasses.asdict(hop) for hop in check.redirects]), check.elapsed_ms, check.checked_at,
+            check.reason, check.tries, state_after.value, int(check.conclusive), int(check.paywall))
+
+
+def _verification(row: Any) -> Verification:
+    return Verification(Verdict(row["verdict"]), tuple(QuoteMatch.from_json(p) for p in json.loads(row["passages"])),
+                        row["started_at"], tuple(Copy.from_json(c) for c in json.loads(row["copies"])))
 
 
 def _check_row(row: Any) -> CheckRow:

@@ -35,6 +35,7 @@ class RunOptions:
     fail_on: FailOn = FailOn.NEW_DEAD
     reports: bool = True
     formats: tuple[str, ...] = ("html", "json", "md")
+    work: bool = True  # a run shared with workers (PostgreSQL) takes pieces itself; False: --no-work
 
     def __post_init__(self) -> None:
         if self.fail_on not in FAIL_ON:

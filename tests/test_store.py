@@ -20,7 +20,7 @@ def check(n: int, status: str = "ok", at: str = "2026-01-01T00:00:00Z") -> LinkC
 
 def test_new_database_is_at_the_latest_schema(database: str) -> None:
     store = Store.open(database)
-    assert store.version == SCHEMA_VERSION == 5  # 5: a verification keeps the copies it was made against
+    assert store.version == SCHEMA_VERSION == 6  # 6: a run's plan and pieces, shared with workers
     if store.db.kind == "sqlite":
         assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
