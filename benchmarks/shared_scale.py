@@ -7,7 +7,8 @@ URL once; the archive is unreachable, so the run checks the links and keeps the 
 verdicts: this measures the work that is shared by host (the archive's is one piece at a time
 by design: docs/scale.md). Prints for each: the run's wall time, the link stage's, URLs a
 second, the machine's CPU busy share (of all cores), the citewatch processes' CPU, the most
-requests in flight to one host at the server, and the most database connections seen.
+requests in flight to one host at the server, the most database connections seen, and the
+run process's largest resident memory.
 
 Run: .venv/bin/python benchmarks/shared_scale.py [--urls 100000] [--hosts 1000] [--workers 1,2,4] [--no-sqlite]
 Needs the test extras (`make install-test`) and PostgreSQL's server binaries. Not a test.
@@ -73,8 +74,11 @@ def one_config(label: str, env: dict[str, str], documents: list[str], workers: i
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(workers)]
     args = [sys.executable, "-m", "pipeline", "run", *documents, "--no-reports", "--json"] + (["--no-work"] if workers else [])
     run = subprocess.Popen(args, env=env, cwd=work, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    most_connections = 0
+    most_connections = most_rss = 0
     while run.poll() is None:
+        with contextlib.suppress(OSError, ValueError):
+            status = Path(f"/proc/{run.pid}/status").read_text()
+            most_rss = max(most_rss, int(status.split("VmRSS:")[1].split()[0]) // 1024)
         if db:
             with contextlib.suppress(Exception), psycopg.connect(db, autocommit=True) as conn:
                 most_connections = max(most_connections, conn.execute(
@@ -102,7 +106,8 @@ def one_config(label: str, env: dict[str, str], documents: list[str], workers: i
           + (f", link stage {links:.1f} s ({summary['checked'] / links:,.0f} URLs/s)" if links else
              f" ({summary['checked'] / wall:,.0f} URLs/s)")
           + f"; machine CPU busy {100 * (busy1 - busy0) / (total1 - total0):.0f} %; citewatch CPU {cpu:.1f} s"
-          + f"; most in flight to one host {most}" + (f"; most connections {most_connections}" if db else ""),
+          + f"; most in flight to one host {most}" + (f"; most connections {most_connections}" if db else "")
+          + f"; the run's RSS {most_rss} MB",
           flush=True)
 
 

@@ -186,6 +186,11 @@ class Pacer:
         with self._lock:
             self._next = max(self._next, self._clock() + seconds)
 
+    def held_for(self) -> float:
+        """Seconds until the next start may be (0: now)."""
+        with self._lock:
+            return max(0.0, self._next - self._clock())
+
 
 # The statuses that say "ask again later": rate limited, or the server failing for now.
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -471,6 +476,12 @@ class Fetcher:
     def pause_host(self, url: str, seconds: float) -> None:
         """No new request to the URL's host for `seconds` (it said 429 or 503)."""
         self._pacer((urllib.parse.urlsplit(url).hostname or "").lower()).pause(seconds)
+
+    def paused_until(self) -> dict[str, float]:
+        """The hosts held back past now (a Retry-After, the pace), with when they may be asked
+        again (seconds since the epoch): what the next holder of a host must honour."""
+        now = time.time()
+        return {host: now + held for host, pacer in self._pacers.items() if (held := pacer.held_for()) > 0}
 
     def _request(
         self, method: str, url: str, headers: Mapping[str, str] | None, hops: list[Hop],

@@ -60,7 +60,7 @@ from pipeline.summary import (
     failing_where,
     misquoted_where,
 )
-from pipeline.times import clock, iso, parse_duration, parse_iso
+from pipeline.times import clock, iso, now_iso, parse_duration, parse_iso
 
 
 class Inconclusive(CannotRunError):
@@ -171,6 +171,7 @@ class Job:
         self.evidence: EvidenceStore | None = None
         # a run on PostgreSQL shares its work with `citewatch worker` processes (pipeline/shared.py)
         self.shares = kind == "run" and is_postgres(settings.db)
+        self.began = now_iso()  # the real time, as the evidence index stamps what it is given
 
     def __enter__(self) -> Job:
         started = iso(self.now())
@@ -213,8 +214,8 @@ class Job:
                 if exc is not None:
                     summary.notes.append(str(exc))
                 if self.evidence is not None:
-                    summary.evidence = {**self.evidence.written.to_json(), **summary.evidence,
-                                        "folder": str(self.evidence.folder)}
+                    written = self.evidence.written_since(self.began) if self.shares else self.evidence.written
+                    summary.evidence = {**written.to_json(), **summary.evidence, "folder": str(self.evidence.folder)}
                 self.store.finish_run(self.run_id, summary.finished_at, status, summary.to_json())
         finally:
             try:
@@ -240,7 +241,7 @@ class Job:
         if self.shares:
             with Sharing(self.store, self.settings, self.run_id, self.keep, take_part=options.work) as sharing:
                 checks = self._check_shared(sharing, work, options, on_check, on_progress)
-                to_verify, verified = self._verify_shared(sharing, work, checks, options)
+                to_verify, verified = self._verify_shared(sharing, work, checks, options, on_progress)
         else:
             checks, live = self._check_due(work, options, on_check, on_progress)
             to_verify, verified = self._verify(work, checks, live, options, on_progress)
@@ -308,7 +309,7 @@ class Job:
         return checks
 
     def _verify_shared(self, sharing: Sharing, work: Sequence[tuple[int, CitationResult]], checks: _Checks,
-                       options: RunOptions) -> tuple[list[tuple[int, CitationResult]], Verified]:
+                       options: RunOptions, on_progress: Progress) -> tuple[list[tuple[int, CitationResult]], Verified]:
         """`_verify` by pieces of citations, one piece asking the archive at a time."""
         settings, store, summary = self.settings, self.store, self.summary
         assert summary is not None
@@ -324,7 +325,7 @@ class Job:
         size = settings.share_piece_citations
         sharing.stage(VERIFICATION, [("archive", {"citations": pairs[i:i + size], "verified_at": summary.started_at,
                                                   "archive_missing": options.archive_missing}, len(pairs[i:i + size]))
-                                     for i in range(0, len(pairs), size)], no_progress)
+                                     for i in range(0, len(pairs), size)], on_progress)
         for result in store.piece_results(self.run_id, VERIFICATION):
             summary.saved += [SaveResult(s["url"], SaveState(s["state"]), s["timestamp"], s["reason"])
                               for s in result.get("saved", [])]

@@ -376,6 +376,10 @@ class Checker:
             elapsed = (time.monotonic() - began) * 1000 - response.queued_ms
             wait = self.retry.after_response(response, tries, self.rng)
             if wait is None:  # an answer to keep, or asked to wait too long: recorded as it is
+                if response.status in (429, 503) and (after := self.retry.retry_after(response)):
+                    # not asked again, but the host's other URLs (and a shared run's next piece of
+                    # the host) still wait what it asked, up to retry_after_cap
+                    self.fetcher.pause_host(url, min(after, self.settings.retry_after_cap))
                 return response, tries, elapsed, admitted
             if admitted:
                 self._pages.release()  # this answer is not kept: its place goes before the wait
@@ -461,11 +465,13 @@ async def check_urls_async(
     on_page: Callable[[LinkCheck, PageRead], None] | None = None,
     rng: random.Random | None = None,
     fragments: bool = False,
+    paused: dict[str, float] | None = None,
 ) -> list[LinkCheck]:
     """One LinkCheck per input URL, in input order; each canonical URL is checked once
     (fragments aside: they never reach the server). With `fragments`, a URL whose
     `#fragment` names no id or anchor of its (alive) page is `fragment_not_found`. Raises
-    NetworkUnreachable instead of reporting every link broken when offline."""
+    NetworkUnreachable instead of reporting every link broken when offline. `paused`, when
+    given, receives the hosts still held back at the end (`Fetcher.paused_until`)."""
     canonicals = [canonicalize(url) for url in urls]
     keys = [url_key(canonical) for canonical in canonicals]
     first: dict[str, str] = {}
@@ -481,7 +487,11 @@ async def check_urls_async(
             return result
 
         order = by_host_turns(list(first))
-        checked = dict(zip(order, await asyncio.gather(*(one(first[key]) for key in order))))
+        try:
+            checked = dict(zip(order, await asyncio.gather(*(one(first[key]) for key in order))))
+        finally:
+            if paused is not None:
+                paused.update(fetcher.paused_until())
         done = {key: checked[key] for key in first}
         if done and all(r.status in (LinkStatus.DNS_ERROR, LinkStatus.CONNECTION_ERROR) for r in done.values()):
             if reason := await canary_reason(fetcher, settings):
@@ -544,6 +554,8 @@ def read_pages(urls: Sequence[str], settings: Settings) -> dict[str, PageRead]:
 def check_urls(
     urls: Sequence[str], settings: Settings, *, on_result: Callable[[LinkCheck], None] | None = None,
     on_page: Callable[[LinkCheck, PageRead], None] | None = None, fragments: bool = False,
+    paused: dict[str, float] | None = None,
 ) -> list[LinkCheck]:
     """`check_urls_async` for callers without an event loop."""
-    return run_sync(check_urls_async(urls, settings, on_result=on_result, on_page=on_page, fragments=fragments))
+    return run_sync(check_urls_async(urls, settings, on_result=on_result, on_page=on_page, fragments=fragments,
+                                     paused=paused))

@@ -18,6 +18,7 @@ import dataclasses
 import json
 import queue
 import threading
+import time
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -82,12 +83,20 @@ def decode_page(text: str) -> LivePage:
 # --- the pieces ------------------------------------------------------------------------------
 
 def links_piece(store: Store, settings: Settings, run_id: int, work: Mapping[str, Any], *,
-                keep: Keep | None = None, should_stop: Callable[[], bool] = lambda: False) -> dict[str, Any]:
+                keep: Keep | None = None, should_stop: Callable[[], bool] = lambda: False,
+                not_before: float = 0.0) -> dict[str, Any]:
     """One host's URLs of a run: `check` (as written) checked and stored, each alive one's
     page kept for verification; `read` (alive, not due, cited by a citation verified now)
     only read. A URL this run has checked already is skipped, and its page read when the
-    piece that checked it died before keeping the page."""
+    piece that checked it died before keeping the page. Nothing is asked before `not_before`
+    (seconds since the epoch: the host's Retry-After, as the host's last piece left it), and
+    what the host asked at the end is returned (`paused_until`) for the next piece."""
+    while (wait := not_before - time.time()) > 0:
+        if should_stop():
+            raise PieceStopped()
+        time.sleep(min(wait, 0.5))
     now = clock(settings.now)
+    paused: dict[str, float] = {}
     keys = {url: url_key(canonicalize(url)) for url in [*work["check"], *work["read"]]}
     done = store.checked_in_run(run_id, [keys[u] for u in work["check"]])
     kept = set(store.live_pages(run_id, list(keys.values())))
@@ -110,12 +119,13 @@ def links_piece(store: Store, settings: Settings, run_id: int, work: Mapping[str
 
         reading = dataclasses.replace(settings, check_max_bytes=settings.max_body_bytes)
         if to_check:
-            check_urls(to_check, reading, on_result=on_result, on_page=on_page)
+            check_urls(to_check, reading, on_result=on_result, on_page=on_page, paused=paused)
         if should_stop():
             raise PieceStopped()
         for url, read in read_pages(to_read, settings).items():
             writer.page(keys[url], encode_page(LivePage.of(read, keep)))
-    return {"checked": len(to_check), "read": len(to_read), "skipped": len(done)}
+    return {"checked": len(to_check), "read": len(to_read), "skipped": len(done),
+            "paused_until": max(paused.values(), default=0.0)}
 
 
 class Writer:

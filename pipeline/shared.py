@@ -2,11 +2,13 @@
 
 Procrastinate keeps its jobs in the run's own database (`SELECT … FOR UPDATE SKIP LOCKED`),
 so nothing else has to run. A job here is one piece of a run (`pipeline.pieces`), named by
-its row in `pieces`; the job's lock is the piece's: `host:<name>` for a host's links (one
-piece of a host at a time, across every worker, so `check_per_host` holds for all of them
-together) and `archive` for verification (one piece asks the archive at a time: its pace is
-one budget). Workers beat a heartbeat; the pieces of a worker that stopped beating (killed,
-or its machine gone) are tried again by whoever notices first: the run or another worker.
+its row in `pieces`. Each piece has a lock key, `host:<name>` for a host's links and
+`archive` for verification, and the pieces of one key are a chain: one is queued or being
+done at a time, and each queues the next when it is done. So a host is asked by one piece at
+a time across every worker (`check_per_host` holds for all of them together), and one piece
+asks the archive at a time (its pace is one budget). Workers beat a heartbeat; the pieces of
+a worker that stopped beating (killed, or its machine gone) are tried again by whoever
+notices first: the run or another worker.
 
 The run (`Sharing`) plans a stage's pieces, takes part with a worker of its own unless told
 not to, and waits until every piece of the stage is done by whichever worker. A piece of a
@@ -42,6 +44,7 @@ TASK = "citewatch.piece"
 LINKS, VERIFICATION = "links", "verification"
 ATTEMPTS = 4  # a piece is tried this many times in all (a worker that died mid-piece counts as none)
 _POLL = 0.2  # seconds between two looks at a stage's progress
+_TOP_UP = 2.0  # seconds between two looks for a lock whose next piece nobody queued
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -89,27 +92,56 @@ class WorkerContext:
         self.keep = keep
         self.name = name
         self.stopping = threading.Event()
+        self.app: Any = None  # set with the loop it runs on, when the worker starts
+        self.loop: asyncio.AbstractEventLoop | None = None
 
     def do(self, piece_id: int, should_abort: Callable[[], bool]) -> None:
         store = Store.open(self.settings.db)
         try:
             piece = store.piece(piece_id)
             found = store.plan(piece["run_id"]) if piece is not None else None
-            if piece is None or piece["done_at"] or found is None or found[0] != "running":
-                return  # done already, or its run ended: the next run plans afresh
+            if piece is None or found is None or found[0] != "running":
+                return  # its run ended: the next run plans afresh
+            if piece["done_at"]:  # done already (queued twice): the chain goes on
+                self.hand_on(store, piece)
+                return
             settings = with_plan(self.settings, found[1]["settings"])
-            work = links_piece if piece["stage"] == LINKS else verify_piece
+            should_stop = lambda: should_abort() or self.stopping.is_set()  # noqa: E731
             try:
-                result = work(store, settings, piece["run_id"], piece["work"], keep=self.keep,
-                              should_stop=lambda: should_abort() or self.stopping.is_set())
+                if piece["stage"] == LINKS:
+                    result = links_piece(store, settings, piece["run_id"], piece["work"], keep=self.keep,
+                                         should_stop=should_stop,
+                                         not_before=store.held_until(piece["run_id"], piece["lock_key"]))
+                else:
+                    result = verify_piece(store, settings, piece["run_id"], piece["work"], keep=self.keep,
+                                          should_stop=should_stop)
             except PieceStopped:
                 raise
             except Exception as exc:
                 store.fail_piece(piece_id, f"{type(exc).__name__}: {exc}")
                 raise
             store.finish_piece(piece_id, self.name, iso(clock(settings.now)()), result)
+            self.hand_on(store, piece)
         finally:
             store.close()
+
+    def hand_on(self, store: Store, piece: dict[str, Any]) -> None:
+        """Queue the next piece of this piece's lock (its host, or the archive), now that this
+        one is done: a lock's pieces are a chain, one in the queue or being done at a time.
+        (Procrastinate's own job locks would hold them apart too, but it wakes its workers
+        when a job is queued, not when a lock is let go: pieces queued all at once under one
+        lock each waited for the workers' next poll, seconds apiece, one after another.)"""
+        following = store.next_piece(piece["run_id"], piece["stage"], piece["lock_key"], after=piece["id"])
+        if following is not None and self.app is not None and self.loop is not None:
+            asyncio.run_coroutine_threadsafe(queue_piece(self.app, piece["run_id"], following),
+                                             self.loop).result(timeout=60)
+
+
+async def queue_piece(app: Any, run_id: int, piece_id: int) -> None:
+    """A piece's job, queued once (a second time while it waits is a no-op)."""
+    with contextlib.suppress(_engine().exceptions.AlreadyEnqueued):
+        await app.configure_task(TASK, queueing_lock=f"piece {piece_id}", queue=QUEUE).defer_async(
+            run=run_id, piece=piece_id)
 
 
 def make_app(settings: Settings, context: WorkerContext | None = None) -> Any:
@@ -183,7 +215,8 @@ def run_worker(settings: Settings, concurrency: int | None = None) -> None:
         app = make_app(settings, context)
 
         async def main() -> None:
-            asyncio.get_running_loop().set_default_executor(piece_threads(concurrency or default_concurrency(settings)))
+            context.app, context.loop = app, asyncio.get_running_loop()
+            context.loop.set_default_executor(piece_threads(concurrency or default_concurrency(settings)))
             async with app.open_async():
                 watch = asyncio.create_task(_watch_stalled(app, settings))
                 try:
@@ -229,6 +262,7 @@ class Sharing:
         self.app = make_app(settings, self.context)
         self.loop = asyncio.new_event_loop()
         self.loop.set_default_executor(piece_threads(self.concurrency))
+        self.context.app, self.context.loop = self.app, self.loop
         self.thread = threading.Thread(target=self.loop.run_forever, name="citewatch-sharing", daemon=True)
         self.worker: Any = None
         self.working: concurrent.futures.Future[Any] | None = None
@@ -272,14 +306,9 @@ class Sharing:
         store, run_id = self.store, self.run_id
         ids = [store.add_piece(run_id, stage, lock, work, size) for lock, work, size in pieces]
         total = sum(size for _, _, size in pieces)
-
-        async def defer() -> None:
-            for piece_id, (lock, _, _) in zip(ids, pieces):
-                await self.app.configure_task(TASK, lock=lock, queue=QUEUE).defer_async(run=run_id, piece=piece_id)
-
-        self._call(defer())
+        self._top_up(stage)  # the first piece of each lock; each queues the next (`WorkerContext.hand_on`)
         on_progress(stage, 0, total)
-        last_look = time.monotonic()
+        last_look = last_top_up = time.monotonic()
         while True:
             done, count, units, _ = store.pieces_done(run_id).get(stage, (0, 0, 0, 0))
             on_progress(stage, units, total)
@@ -290,8 +319,27 @@ class Sharing:
             if time.monotonic() - last_look >= self.settings.worker_heartbeat:
                 self._call(retry_stalled(self.app, self.settings))
                 last_look = time.monotonic()
+            if time.monotonic() - last_top_up >= _TOP_UP:
+                self._top_up(stage)
+                last_top_up = time.monotonic()
             self._failed(ids)
             time.sleep(_POLL)
+
+    def _top_up(self, stage: str) -> None:
+        """Queue the next piece of each lock of the stage that has pieces left and none queued
+        or being done: the first of each, and a chain a worker broke (it died between
+        finishing a piece and queueing the next)."""
+        active = {row[0] for row in self.store.db.execute(
+            "SELECT DISTINCT p.lock_key FROM procrastinate_jobs j JOIN pieces p ON p.id = (j.args->>'piece')::bigint "
+            "WHERE j.task_name = ? AND j.status IN ('todo', 'doing') AND p.run_id = ?", (TASK, self.run_id))}
+        waiting = self.store.first_pieces_left(self.run_id, stage)
+
+        async def queue_all() -> None:
+            for lock, piece_id in waiting.items():
+                if lock not in active:
+                    await queue_piece(self.app, self.run_id, piece_id)
+
+        self._call(queue_all())
 
     def _failed(self, ids: Sequence[int]) -> None:
         rows = self.store.db.execute(

@@ -634,6 +634,25 @@ class Store:
         """Why a piece's last try failed (it may be tried again)."""
         self.db.execute("UPDATE pieces SET result = ? WHERE id = ?", (json.dumps({"error": error}), piece_id))
 
+    def next_piece(self, run_id: int, stage: str, lock_key: str, *, after: int) -> int | None:
+        """The next piece of a lock not done yet, after piece `after`."""
+        row = self.db.execute("SELECT MIN(id) FROM pieces WHERE run_id = ? AND stage = ? AND lock_key = ? AND id > ? "
+                              "AND done_at IS NULL", (run_id, stage, lock_key, after)).fetchone()
+        return int(row[0]) if row and row[0] is not None else None
+
+    def first_pieces_left(self, run_id: int, stage: str) -> dict[str, int]:
+        """Each lock's first piece not done yet, of a run's stage."""
+        rows = self.db.execute("SELECT lock_key, MIN(id) FROM pieces WHERE run_id = ? AND stage = ? AND done_at IS NULL "
+                               "GROUP BY lock_key", (run_id, stage))
+        return {row[0]: int(row[1]) for row in rows}
+
+    def held_until(self, run_id: int, lock_key: str) -> float:
+        """When the run's done pieces of a lock (a host) said it may be asked again (seconds
+        since the epoch; 0: at once)."""
+        rows = self.db.execute("SELECT result FROM pieces WHERE run_id = ? AND lock_key = ? AND done_at IS NOT NULL",
+                               (run_id, lock_key))
+        return max((float(json.loads(row[0]).get("paused_until", 0.0)) for row in rows if row[0]), default=0.0)
+
     def pieces_done(self, run_id: int) -> dict[str, tuple[int, int, int, int]]:
         """Each stage's pieces of a run: (pieces done, pieces, units done, units), a unit
         being a URL or a citation."""

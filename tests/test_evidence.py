@@ -36,7 +36,7 @@ from pipeline.evidence.commands import reverify_targets
 from pipeline.evidence.model import Exchange
 from pipeline.evidence.package import validate_wacz
 from pipeline.evidence.reverify import reverify
-from pipeline.evidence.store import UNREADABLE, EvidenceStore
+from pipeline.evidence.store import INDEX, UNREADABLE, EvidenceStore
 from pipeline.flow import memento_exchange, verify_citation_copies
 from pipeline.jobs import run_documents
 from pipeline.model import Verdict
@@ -444,6 +444,26 @@ def test_keep_from_many_threads_at_once(tmp_path: Path) -> None:
     assert store.written.responses == 5 and store.written.revisits == 155
     assert {store.read(ref).body for ref in refs} == {f"<p>{k}</p>".encode() for k in range(5)}
     store.close()
+
+
+def test_on_postgresql_the_index_is_in_the_database_and_writers_share_one_folder(tmp_path: Path,
+                                                                                postgres_cluster) -> None:
+    """Workers on many machines write into one folder (a network file system, where SQLite's
+    locks cannot be trusted): each its own WARC file, the index in the run's database. A copy
+    one writer kept is a revisit for the other; any store on the database reads them all."""
+    db = postgres_cluster.fresh_database()
+    folder = tmp_path / "shared"
+    writers = [EvidenceStore.of_database(db, str(folder), label=f"worker {n}") for n in range(2)]
+    refs = [writers[n % 2].keep(Exchange(CopyKind.LIVE, f"http://t.test/{n}", "2026-01-01T00:00:00Z", 200, {},
+                                         f"<p>{n % 3}</p>".encode())) for n in range(12)]
+    for writer in writers:
+        writer.close()
+    assert not (folder / INDEX).exists() and len(list(folder.glob("*.warc.gz"))) == 2
+    with EvidenceStore.of_database(db, str(folder)) as reader:
+        assert [reader.read(ref).body for ref in refs] == [f"<p>{n % 3}</p>".encode() for n in range(12)]
+        files = reader.files()
+        assert [f["responses"] + f["revisits"] for f in files] == [6, 6]
+        assert sum(f["responses"] for f in files) == 3  # each payload written once, across both writers
 
 
 # --- packages -------------------------------------------------------------------------------

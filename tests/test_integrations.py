@@ -166,6 +166,21 @@ def test_the_gitlab_example_calls_citewatch_as_it_is() -> None:
         _parses(["run", "notes/", "--no-such-option"])
 
 
+def test_the_compose_example_calls_citewatch_as_it_is() -> None:
+    """examples/compose.yaml (docs/scale.md): its services' commands are citewatch's own, and
+    a worker is given the time its pieces are allowed to finish in before it is killed."""
+    compose = yaml.safe_load((ROOT / "examples" / "compose.yaml").read_text())
+    services = compose["services"]
+    worker, nightly = services["worker"]["command"], services["nightly"]["command"]
+    assert worker[0] == nightly[0] == "citewatch" and nightly[1:3] == ["-q", "--log"]
+    _parses(worker[1:])
+    _parses(nightly[4:])  # after the options of citewatch itself
+    assert worker[1] == "worker" and nightly[4:6] == ["run", "/documents"] and "--no-work" in nightly
+    grace = Settings().worker_grace
+    assert float(services["worker"]["stop_grace_period"].rstrip("s")) > grace
+    assert services["worker"]["environment"]["CITEWATCH_DB"].startswith("postgresql://")
+
+
 def test_quiet_run_prints_nothing_on_a_quiet_night_and_only_the_news_otherwise(
         tmp_path: Path, web_settings: Settings, fake_ia: FakeInternetArchive) -> None:
     """What cron mails: `citewatch -q run` from cron prints nothing unless something newly broke."""

@@ -283,6 +283,16 @@ def test_per_host_limit_holds_at_the_server(settings: Settings, origin: OriginSe
     assert origin.max_active["busyhost.test"] == 3  # reached, never passed
 
 
+def test_a_429_not_asked_again_still_holds_its_host_back(settings: Settings, origin: OriginServer) -> None:
+    """With no retry left, a 429's Retry-After used to be forgotten: the host's next URL was
+    asked at once. Now the host waits what it asked (measured at the server)."""
+    urls = ["http://held.test/retry-after/429?after=2", "http://held.test/ok?n=2"]
+    results = check_urls(urls, dataclasses.replace(no_probe(settings), check_retries=0, check_per_host=1))
+    assert [r.status for r in results] == [LinkStatus.RATE_LIMITED, LinkStatus.OK]
+    asked = sorted(r.at for r in origin.requests_for(host="held.test"))
+    assert len(asked) == 2 and asked[1] - asked[0] >= 1.9
+
+
 def test_min_interval_spaces_requests_to_one_host(settings: Settings, origin: OriginServer) -> None:
     origin.reset_counts()
     paced = dataclasses.replace(no_probe(settings), check_min_interval=0.25)

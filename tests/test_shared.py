@@ -57,6 +57,7 @@ class Workers:
         self.env = env
         self.tmp_path = tmp_path
         self.started: list[subprocess.Popen[str]] = []
+        self.others: list[subprocess.Popen[str]] = []
 
     def start(self, *args: str) -> subprocess.Popen[str]:
         log = (self.tmp_path / f"worker{len(self.started)}.log").open("w")
@@ -70,8 +71,13 @@ class Workers:
         wait_until(lambda: beating(db) >= len(self.started), f"{len(self.started)} workers to register",
                    why=lambda: "; ".join(path.read_text()[-2000:] for path in sorted(self.tmp_path.glob("worker*.log"))))
 
+    def track(self, process: subprocess.Popen[str]) -> subprocess.Popen[str]:
+        """Another process (a run) stopped with the workers."""
+        self.others.append(process)
+        return process
+
     def stop(self) -> None:
-        for worker in self.started:
+        for worker in self.started + self.others:
             if worker.poll() is None:
                 worker.kill()
                 worker.wait()
@@ -145,6 +151,10 @@ def test_a_run_and_two_workers_say_what_one_sqlite_process_says(sample_run, orig
         ("done", 36, 46, alone.links)
     reports = [json.loads(Path(s).read_text()) for s in (alone.documents[0].reports[1], summary["documents"][0]["reports"][1])]
     assert _what_the_report_says(reports[1]) == _what_the_report_says(reports[0])
+    # every copy kept, by whichever process read it, is counted in the run's summary
+    kept = [summary["evidence"], alone.evidence]
+    assert kept[0]["responses"] + kept[0]["revisits"] == kept[1]["responses"] + kept[1]["revisits"] > 46
+    assert not (tmp_path / "shared-evidence" / "index.sqlite").exists()  # the index is in the database
     store = Store.open(db)
     try:
         done_by = {row[0] for row in store.db.execute("SELECT worker FROM pieces")}
@@ -208,27 +218,31 @@ def test_per_host_holds_across_every_worker(slow_hosts, origin: OriginServer, tm
     assert checked_once(settings.db) == 24
 
 
-def test_a_worker_killed_mid_piece_loses_nothing(slow_hosts, origin: OriginServer, tmp_path: Path,
-                                                 workers: list[Workers]) -> None:
-    document, settings, hosts = slow_hosts
-    settings = dataclasses.replace(settings, share_piece_links=8)  # killed while it holds every host's piece
+def mid_piece(document: Path, settings: Settings, tmp_path: Path,
+              workers: list[Workers]) -> tuple[Workers, subprocess.Popen[str], subprocess.Popen[str]]:
+    """One worker, and a run that only plans (`--no-work`), waited on until the first checks
+    are stored: the worker then holds every host's piece, each part done (a host's 8 URLs are
+    one piece of 1.2 s)."""
     group = Workers(env_of(settings), tmp_path)
     workers.append(group)
     first = group.start("--concurrency", "3")
-    run = subprocess.Popen(citewatch("run", str(document), "--no-work", "--json"), env=env_of(settings),
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        wait_until(lambda: count(settings.db, "SELECT COUNT(*) FROM checks") >= 2, "the first checks")
-        going = CliRunner().invoke(cli, ["runs", "--db", settings.db, "--json"])
-        first.kill()  # kill -9, in the middle of its pieces
-        first.wait()
-        checked = count(settings.db, "SELECT COUNT(*) FROM checks")
-        assert checked < 24, "the worker was not killed midway"
-        group.start("--concurrency", "3")
-        out, err = run.communicate(timeout=120)
-    finally:
-        if run.poll() is None:
-            run.kill()
+    run = group.track(subprocess.Popen(citewatch("run", str(document), "--no-work", "--json"),
+                                       env=env_of(settings), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    wait_until(lambda: count(settings.db, "SELECT COUNT(*) FROM checks") >= 2, "the first checks")
+    return group, first, run
+
+
+def test_a_worker_killed_mid_piece_loses_nothing(slow_hosts, origin: OriginServer, tmp_path: Path,
+                                                 workers: list[Workers]) -> None:
+    document, settings, hosts = slow_hosts
+    settings = dataclasses.replace(settings, share_piece_links=8)
+    group, first, run = mid_piece(document, settings, tmp_path, workers)
+    going = CliRunner().invoke(cli, ["runs", "--db", settings.db, "--json"])
+    first.kill()  # kill -9, in the middle of its pieces
+    first.wait()
+    assert count(settings.db, "SELECT COUNT(*) FROM checks") < 24, "the worker was not killed midway"
+    group.start("--concurrency", "3")
+    out, err = run.communicate(timeout=120)
     assert run.returncode == 0, err
     found_dead = err + (tmp_path / "worker1.log").read_text()
     assert "its worker stopped beating; tried again" in found_dead  # the engine's stalled-job recovery
@@ -247,30 +261,34 @@ def test_a_worker_told_to_stop_hands_its_pieces_back(slow_hosts, tmp_path: Path,
     """SIGTERM with no grace: the pieces held go back to the queue at once, not after a
     heartbeat times out (a minute here), and the other worker finishes the run."""
     document, settings, hosts = slow_hosts
-    # a host's 8 URLs in one piece (1.2 s): the first checks come while every piece is held
     settings = dataclasses.replace(settings, worker_stalled_after=60.0, share_piece_links=8)
-    group = Workers(env_of(settings), tmp_path)
-    workers.append(group)
-    first = group.start("--concurrency", "3")
-    run = subprocess.Popen(citewatch("run", str(document), "--no-work", "--json"), env=env_of(settings),
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        wait_until(lambda: count(settings.db, "SELECT COUNT(*) FROM checks") >= 2, "the first checks")
-        first.send_signal(signal.SIGTERM)
-        assert first.wait(timeout=30) == 0
-        assert count(settings.db, "SELECT COUNT(*) FROM checks") < 24, "the worker had finished"
-        # what it held is back in the queue, tried once already; nothing is left as being done
-        assert count(settings.db, "SELECT COUNT(*) FROM procrastinate_jobs WHERE status = 'doing'") == 0
-        assert count(settings.db, "SELECT COUNT(*) FROM procrastinate_jobs WHERE status = 'todo' AND attempts = 1") >= 1
-        group.start("--concurrency", "3")
-        out, err = run.communicate(timeout=50)  # well within the minute a dead worker's pieces would wait
-    finally:
-        if run.poll() is None:
-            run.kill()
+    group, first, run = mid_piece(document, settings, tmp_path, workers)
+    first.send_signal(signal.SIGTERM)
+    assert first.wait(timeout=30) == 0
+    assert count(settings.db, "SELECT COUNT(*) FROM checks") < 24, "the worker had finished"
+    # what it held is back in the queue, tried once already; nothing is left as being done
+    assert count(settings.db, "SELECT COUNT(*) FROM procrastinate_jobs WHERE status = 'doing'") == 0
+    assert count(settings.db, "SELECT COUNT(*) FROM procrastinate_jobs WHERE status = 'todo' AND attempts = 1") >= 1
+    group.start("--concurrency", "3")
+    out, err = run.communicate(timeout=50)  # well within the minute a dead worker's pieces would wait
     assert run.returncode == 0, err
     assert json.loads(out)["verdicts"] == {"verified": 24}
     assert checked_once(settings.db) == 24
     assert "stopped" in (tmp_path / "worker0.log").read_text()
+
+
+def test_a_hosts_retry_after_holds_for_its_next_piece(slow_hosts, origin: OriginServer) -> None:
+    """A host answers 429 "Retry-After: 2" to the last URL of a piece (no retry: the check
+    ends rate limited). The host's next piece, whoever takes it, waits those 2 s: before, it
+    asked at once, since the pause lived in the piece that heard it."""
+    document, settings, hosts = slow_hosts
+    host = f"after-{uuid.uuid4().hex[:8]}.test"
+    urls = [f"http://{host}/retry-after/429?after=2", f"http://{host}/ok?n=1"]
+    document.write_text("Paced\n\n" + "".join(f"{u}\n1 May 2016: {CLAIM}\n\n" for u in urls))
+    summary = run_documents([str(document)], dataclasses.replace(settings, share_piece_links=1, check_retries=0))
+    assert summary.status == "done" and summary.classes == {"rate_limited": 1, "ok": 1}
+    asked = sorted(r.at for r in origin.requests_for(host=host))
+    assert len(asked) == 2 and asked[1] - asked[0] >= 1.9  # measured at the server
 
 
 # --- the plan, the pieces, the commands ------------------------------------------------------------

@@ -4,8 +4,10 @@ Every copy verification reads is kept as it is read: a `response` record whose p
 the bytes the verdict was made on (the memento's own date as `WARC-Date`, its original URL
 as `WARC-Target-URI`), then for an archived copy a `metadata` record naming its replay URL.
 A payload already kept (same SHA-256) is written again only as a `revisit` record that
-points at the first. The index (`index.sqlite` in the folder) finds a record by id and a
-payload by digest; it is a cache of what the WARC files say, and the files stand alone.
+points at the first. The index (`index.sqlite` in the folder; for a PostgreSQL database, in
+that database, so that workers on many machines can share one folder on a network file
+system) finds a record by id and a payload by digest; it is a cache of what the WARC files
+say, and the files stand alone.
 
 Each writer appends to its own file, `<name>.warc.gz.open`, holding an exclusive lock on it,
 and renames it to `<name>.warc.gz` when done. A record enters the index only once its
@@ -47,7 +49,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from pipeline import __version__
-from pipeline.database import immediate_transaction, is_postgres
+from pipeline.database import Database, DatabaseError, SQLiteDatabase, driver_errors, is_postgres, open_database, statements
 from pipeline.evidence.model import (
     EvidenceAltered,
     EvidenceError,
@@ -58,6 +60,7 @@ from pipeline.evidence.model import (
     Payload,
 )
 from pipeline.model import CopyKind
+from pipeline.redact import redact_url
 from pipeline.times import now_iso
 
 log = logging.getLogger(__name__)
@@ -76,7 +79,7 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
     record_id TEXT PRIMARY KEY,
     warc TEXT NOT NULL,
-    offset INTEGER NOT NULL,
+    "offset" INTEGER NOT NULL,
     length INTEGER NOT NULL,
     type TEXT NOT NULL,
     kind TEXT,
@@ -88,7 +91,7 @@ CREATE TABLE IF NOT EXISTS records (
     written_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS records_by_payload ON records (sha256, type);
-CREATE INDEX IF NOT EXISTS records_by_file ON records (warc, offset);
+CREATE INDEX IF NOT EXISTS records_by_file ON records (warc, "offset");
 CREATE TABLE IF NOT EXISTS files (
     name TEXT PRIMARY KEY,
     label TEXT NOT NULL,
@@ -102,7 +105,7 @@ CREATE TABLE IF NOT EXISTS files (
 def owner_of(db: str) -> str:
     """The name a database's files carry in a shared evidence folder: a hash of its path
     (the path itself would travel in every exported WARC)."""
-    where = db if db == ":memory:" else str(Path(db).resolve())
+    where = db if db == ":memory:" else redact_url(db) if is_postgres(db) else str(Path(db).resolve())
     return hashlib.sha256(where.encode("utf-8", "surrogateescape")).hexdigest()[:16]
 
 
@@ -164,7 +167,7 @@ class Written:
 class EvidenceStore:
     """One evidence folder. `keep` may be called from many threads at once."""
 
-    def __init__(self, folder: Path, db: sqlite3.Connection, label: str, owner: str | None = None,
+    def __init__(self, folder: Path, db: Database, label: str, owner: str | None = None,
                  read_cap: int = READ_CAP) -> None:
         self.folder = folder
         self.db = db
@@ -180,10 +183,11 @@ class EvidenceStore:
 
     @classmethod
     def open(cls, folder: str | Path, *, label: str = "verify", create: bool = True,
-             owner: str | None = None, read_cap: int = READ_CAP) -> EvidenceStore:
+             owner: str | None = None, read_cap: int = READ_CAP, index: str | None = None) -> EvidenceStore:
         """The store in `folder` (created when missing, unless `create` is false), with the
         leftovers of killed writers made whole first. Only for a folder of the operator's
-        own: a received one is read with `read_payload`, which changes nothing."""
+        own: a received one is read with `read_payload`, which changes nothing. The index is
+        `index.sqlite` in the folder, or with `index` (a PostgreSQL URL) in that database."""
         folder = Path(folder)
         notes = []
         try:
@@ -192,9 +196,13 @@ class EvidenceStore:
                     raise NoEvidenceStore(f"{folder}: no evidence kept here; `citewatch run` keeps it, "
                                           "next to the database unless evidence_dir says otherwise")
                 folder.mkdir(parents=True, exist_ok=True)
-            fresh = not (folder / INDEX).exists()
+            if index is not None:
+                db, fresh = _connect_database(index)
+            else:
+                fresh = not (folder / INDEX).exists()
             try:
-                db = _connect(folder)
+                if index is None:
+                    db = _connect(folder)
             except sqlite3.DatabaseError as exc:  # not a database any more: set aside, made again
                 if (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF not in _CORRUPT:
                     raise  # a full disk, a lock, no permission: said as it is, the index left as it is
@@ -206,7 +214,7 @@ class EvidenceStore:
                 notes.append(f"the index of {folder} could not be read ({exc}); it was set aside as {aside.name} "
                              "and made again from the WARC files")
                 db, fresh = _connect(folder), True
-        except (OSError, sqlite3.Error) as exc:
+        except _failures() as exc:
             raise EvidenceError(f"{folder}: cannot open the evidence store: {exc}") from exc
         store = cls(folder, db, label, owner, read_cap)
         store.notes = notes
@@ -226,7 +234,7 @@ class EvidenceStore:
         writes carry the database's name (`owner_of`), and payloads are read back within
         `read_cap` (the settings' max_body_bytes)."""
         return cls.open(folder_for(db, evidence_dir), label=label, create=create, owner=owner_of(db),
-                        read_cap=read_cap)
+                        read_cap=read_cap, index=db if is_postgres(db) else None)
 
     # --- writing ----------------------------------------------------------------------
 
@@ -236,7 +244,7 @@ class EvidenceStore:
         with self._lock:
             try:
                 return self._keep(exchange, sha)
-            except (OSError, sqlite3.Error) as exc:
+            except _failures() as exc:
                 raise EvidenceError(f"{self.folder}: cannot write evidence: {exc}") from exc
 
     def _keep(self, exchange: Exchange, sha: str) -> EvidenceRef:
@@ -246,7 +254,7 @@ class EvidenceStore:
         digest = "sha256:" + b32encode(bytes.fromhex(sha)).decode()
         warc_date = exchange.date
         known = self.db.execute(
-            "SELECT record_id, warc, offset, url, date FROM records WHERE sha256 = ? AND type = 'response' "
+            'SELECT record_id, warc, "offset", url, date FROM records WHERE sha256 = ? AND type = \'response\' '
             "ORDER BY written_at LIMIT 1", (sha,)).fetchone()
         extra = {"WARC-Truncated": "length"} if exchange.truncated else {}
         if known is None:
@@ -268,7 +276,7 @@ class EvidenceStore:
             stream.flush()
             with self._transaction():
                 self.db.executemany(
-                    "INSERT INTO records (record_id, warc, offset, length, type, kind, url, date, sha256, "
+                    'INSERT INTO records (record_id, warc, "offset", length, type, kind, url, date, sha256, '
                     "payload_bytes, refers_to, written_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
         except BaseException:
             # a record half written (a full disk) or not indexed is taken back, so that the
@@ -337,7 +345,7 @@ class EvidenceStore:
         self.close()
 
     def _transaction(self) -> contextlib.AbstractContextManager[None]:
-        return immediate_transaction(self.db)
+        return self.db.transaction()
 
     def reindex(self) -> int:
         """Make the index again from what the finished WARC files say (the index is a cache
@@ -387,9 +395,9 @@ class EvidenceStore:
         with self._transaction():
             self.db.execute("DELETE FROM records")
             self.db.execute("DELETE FROM files")
-            self.db.executemany("INSERT OR IGNORE INTO records (record_id, warc, offset, length, type, kind, url, date, "
-                                "sha256, payload_bytes, refers_to, written_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                                rows)
+            self.db.executemany('INSERT INTO records (record_id, warc, "offset", length, type, kind, url, date, '
+                                "sha256, payload_bytes, refers_to, written_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                                "ON CONFLICT DO NOTHING", rows)
             self.db.executemany("INSERT INTO files (name, label, started_at, finished_at, owner) VALUES (?, ?, ?, ?, ?)",
                                 [(name, label, started, started, owner) for name, label, started, owner in files])
         return len(rows)
@@ -414,7 +422,7 @@ class EvidenceStore:
                     fcntl.flock(stream.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except BlockingIOError:
                     continue  # its writer is alive
-                end = self.db.execute("SELECT MAX(offset + length) FROM records WHERE warc = ?", (name,)).fetchone()[0]
+                end = self.db.execute('SELECT MAX("offset" + length) FROM records WHERE warc = ?', (name,)).fetchone()[0]
                 if end is None:
                     partial.unlink()
                     continue
@@ -432,7 +440,7 @@ class EvidenceStore:
     def read(self, ref: EvidenceRef) -> Payload:
         """The payload a reference names, its SHA-256 checked. Raises EvidenceMissing (no
         such record) or EvidenceAltered (the bytes or the file changed)."""
-        row = self.db.execute("SELECT warc, offset FROM records WHERE record_id = ?", (ref.record_id,)).fetchone()
+        row = self.db.execute('SELECT warc, "offset" FROM records WHERE record_id = ?', (ref.record_id,)).fetchone()
         places = [(row["warc"], row["offset"])] if row else []
         places.append((ref.warc, ref.offset))
         return read_payload(self.folder, ref, places, cap=self.read_cap)
@@ -443,11 +451,20 @@ class EvidenceStore:
         """Each WARC file: the writer that made it, when, its records and size."""
         rows = self.db.execute(
             "SELECT f.name, f.label, f.started_at, f.finished_at, "
-            "SUM(r.type = 'response') AS responses, SUM(r.type = 'revisit') AS revisits, "
+            "SUM(CASE WHEN r.type = 'response' THEN 1 ELSE 0 END) AS responses, "
+            "SUM(CASE WHEN r.type = 'revisit' THEN 1 ELSE 0 END) AS revisits, "
             "COALESCE(SUM(r.length), 0) AS bytes FROM files f LEFT JOIN records r ON r.warc = f.name "
-            "GROUP BY f.name ORDER BY f.started_at, f.rowid")
+            "GROUP BY f.name ORDER BY f.started_at, f.name")
         return [dict(row) | {"responses": row["responses"] or 0, "revisits": row["revisits"] or 0,
                              "on_disk": self._size(row["name"])} for row in rows]
+
+    def written_since(self, at: str) -> Written:
+        """What every writer of this index added since `at` (a run shared with workers: each
+        wrote its own part)."""
+        row = self.db.execute(
+            "SELECT SUM(CASE WHEN type = 'response' THEN 1 ELSE 0 END), SUM(CASE WHEN type = 'revisit' THEN 1 ELSE 0 END), "
+            "COALESCE(SUM(length), 0) FROM records WHERE written_at >= ?", (at,)).fetchone()
+        return Written(int(row[0] or 0), int(row[1] or 0), int(row[2] or 0))
 
     def on_disk(self, name: str) -> bool:
         """Whether the WARC file `name` is in the folder (finished, or still being written)."""
@@ -528,7 +545,7 @@ class EvidenceStore:
                 path = self.folder / name
                 if not plain_name(name) or not regular_file(path):
                     continue  # being written (.open), gone, or a name no file of ours has
-                rows = self.db.execute("SELECT * FROM records WHERE warc = ? ORDER BY offset", (name,)).fetchall()
+                rows = self.db.execute('SELECT * FROM records WHERE warc = ? ORDER BY "offset"', (name,)).fetchall()
                 kept = [row for row in rows if row["record_id"] in keep]
                 if len(kept) == len(rows):
                     continue
@@ -544,7 +561,7 @@ class EvidenceStore:
                 freed += before - self._rewrite(path, kept)
             return {"records_dropped": dropped, "bytes_freed": freed, "files_of_other_databases": shared}
 
-    def _rewrite(self, path: Path, kept: list[sqlite3.Row]) -> int:
+    def _rewrite(self, path: Path, kept: list[Any]) -> int:
         """The file again, with its warcinfo record and the kept records' bytes (whole gzip
         members, copied as they are), under its own name: written aside, then renamed over
         it as the index takes the new offsets. A reference keeps naming the right file; its
@@ -555,7 +572,7 @@ class EvidenceStore:
         if source is None:
             return path.stat().st_size
         with source, open(aside, "xb") as target:
-            head = self.db.execute("SELECT MIN(offset) FROM records WHERE warc = ?", (path.name,)).fetchone()[0]
+            head = self.db.execute('SELECT MIN("offset") FROM records WHERE warc = ?', (path.name,)).fetchone()[0]
             target.write(source.read(head or 0))  # the warcinfo record, which names the writer
             for row in kept:
                 source.seek(row["offset"])
@@ -567,7 +584,7 @@ class EvidenceStore:
         with self._transaction():
             self.db.execute(f"DELETE FROM records WHERE warc = ? AND record_id NOT IN ({','.join('?' * len(kept))})",
                             [path.name, *(row["record_id"] for row in kept)])
-            self.db.executemany("UPDATE records SET offset = ? WHERE record_id = ?", moved)
+            self.db.executemany('UPDATE records SET "offset" = ? WHERE record_id = ?', moved)
             os.replace(aside, path)
         return size
 
@@ -660,15 +677,32 @@ def _payload(record: Any, ref: EvidenceRef, cap: int) -> Payload:
     return payload
 
 
-def _connect(folder: Path) -> sqlite3.Connection:
-    db = sqlite3.connect(folder / INDEX, timeout=30, check_same_thread=False, isolation_level=None)
-    db.row_factory = sqlite3.Row
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=NORMAL")  # a record's row outlives a killed process; the files are fsynced at close
-    db.executescript(_SCHEMA)
+def _failures() -> tuple[type[Exception], ...]:
+    """What a file or the index may raise when it cannot be written or read."""
+    return (OSError, DatabaseError, *driver_errors())
+
+
+def _connect(folder: Path) -> Database:
+    """The folder's own index, `index.sqlite` (WAL: a record's row outlives a killed process;
+    the files are fsynced at close)."""
+    db = SQLiteDatabase(str(folder / INDEX))
+    for statement in statements(_SCHEMA):
+        db.execute(statement)
     if "owner" not in {row[1] for row in db.execute("PRAGMA table_info(files)")}:  # an index made before owners
         db.execute("ALTER TABLE files ADD COLUMN owner TEXT")
     return db
+
+
+def _connect_database(url: str) -> tuple[Database, bool]:
+    """The index in a PostgreSQL database (the run's own), for a folder that many workers on
+    many machines share (a network file system, where SQLite's locks cannot be trusted); and
+    whether it was made now."""
+    db = open_database(url)
+    with db.exclusive():
+        fresh = db.execute("SELECT to_regclass('records')").fetchone()[0] is None
+        for statement in statements(_SCHEMA):
+            db.execute(statement)
+    return db, fresh
 
 
 def _fields(body: bytes) -> dict[str, str]:
