@@ -233,7 +233,7 @@ class Settings:
 
     # A run on PostgreSQL shared with `citewatch worker` processes (docs/scale.md).
     share_piece_links: int = _setting(100, "URLs of one host in one piece of a shared run's link checks", min=1)
-    share_piece_citations: int = _setting(50, "citations in one piece of a shared run's verification", min=1)
+    share_piece_citations: int = _setting(200, "citations in one piece of a shared run's verification", min=1)
     worker_heartbeat: float = _setting(10.0, "seconds between a worker's heartbeats in the database", min=0.05)
     worker_stalled_after: float = _setting(
         30.0, "seconds without a heartbeat after which a worker is taken for dead and its pieces are tried again by "

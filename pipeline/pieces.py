@@ -99,7 +99,7 @@ def links_piece(store: Store, settings: Settings, run_id: int, work: Mapping[str
     paused: dict[str, float] = {}
     keys = {url: url_key(canonicalize(url)) for url in [*work["check"], *work["read"]]}
     done = store.checked_in_run(run_id, [keys[u] for u in work["check"]])
-    kept = set(store.live_pages(run_id, list(keys.values())))
+    kept = store.live_page_keys(run_id, list(keys.values()))
     checked = store.run_checks(run_id) if done else {}
     due = [keys[u] for u in work["check"] if keys[u] not in done]
     history, before = store.histories(due), {key: state.value for key, state in store.url_states(due).items()}
@@ -184,7 +184,7 @@ def verify_piece(store: Store, settings: Settings, run_id: int, work: Mapping[st
     items: list[tuple[int, Citation, str | None]] = []
     for document_id, ids in _by_document(work["citations"]).items():
         document = store.document(document_id)
-        items += [(document_id, c, c.date or document.date) for c in store.citations(document_id) if c.id in ids]
+        items += [(document_id, c, c.date or document.date) for c in store.citations(document_id, sorted(ids))]
     keys = list(dict.fromkeys(ref.key for _, c, _ in items for ref in c.urls))
     live = {key: decode_page(text) for key, text in store.live_pages(run_id, keys).items()}
     statuses = {key: row.status for key, row in store.latest_checks(keys).items()}

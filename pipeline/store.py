@@ -368,9 +368,19 @@ class Store:
     def documents(self) -> list[dict[str, Any]]:
         return [dict(row) for row in self.db.execute("SELECT * FROM documents ORDER BY id")]
 
-    def citations(self, document_id: int) -> list[Citation]:
-        rows = self.db.execute("SELECT * FROM citations WHERE document_id = ? ORDER BY idx", (document_id,))
-        return [_citation(row) for row in rows]
+    def citations(self, document_id: int, ids: Sequence[str] | None = None) -> list[Citation]:
+        """A document's citations in order; with `ids`, only those."""
+        if ids is None:
+            rows = self.db.execute("SELECT * FROM citations WHERE document_id = ? ORDER BY idx", (document_id,))
+            return [_citation(row) for row in rows]
+        found = [_citation(row) for chunk in _chunks(ids) for row in self.db.execute(
+            f"SELECT * FROM citations WHERE document_id = ? AND id IN ({_marks(chunk)})", [document_id, *chunk])]
+        return sorted(found, key=lambda citation: citation.index)
+
+    def live_page_keys(self, run_id: int, keys: Sequence[str]) -> set[str]:
+        """Which of these URL keys have a live page kept for the run."""
+        return {row[0] for chunk in _chunks(keys) for row in self.db.execute(
+            f"SELECT canonical FROM live_pages WHERE run_id = ? AND canonical IN ({_marks(chunk)})", [run_id, *chunk])}
 
     def find_citations(self, citation_id: str | None = None, canonical: str | Sequence[str] | None = None
                        ) -> list[tuple[int, Citation]]:
