@@ -540,15 +540,19 @@ def canary_problem(settings: Settings) -> str | None:
     return run_sync(probe())
 
 
-def read_pages(urls: Sequence[str], settings: Settings) -> dict[str, PageRead]:
+async def read_pages_async(urls: Sequence[str], settings: Settings) -> dict[str, PageRead]:
     """Live pages read in full, concurrently, with the same limits, pacing and per-domain
     rules as checks: URL → PageRead."""
-    async def read_all() -> dict[str, PageRead]:
-        async with checking_fetcher(settings) as fetcher:
-            checker = Checker(fetcher, settings)
-            return dict(zip(urls, await asyncio.gather(*(checker.read(url) for url in urls))))
+    if not urls:
+        return {}
+    async with checking_fetcher(settings) as fetcher:
+        checker = Checker(fetcher, settings)
+        return dict(zip(urls, await asyncio.gather(*(checker.read(url) for url in urls))))
 
-    return run_sync(read_all()) if urls else {}
+
+def read_pages(urls: Sequence[str], settings: Settings) -> dict[str, PageRead]:
+    """`read_pages_async` for callers without an event loop."""
+    return run_sync(read_pages_async(urls, settings)) if urls else {}
 
 
 def check_urls(

@@ -12,6 +12,7 @@ asked again, and a verification piece writes its results all at once, at its end
 from __future__ import annotations
 
 import array
+import asyncio
 import base64
 import contextlib
 import dataclasses
@@ -30,7 +31,7 @@ from pipeline.evidence.model import EvidenceRef, Keep
 from pipeline.extract.urls import canonicalize
 from pipeline.flow import LivePage, verify_citations
 from pipeline.linkstate import LinkState, link_state
-from pipeline.liveness import check_urls, read_pages
+from pipeline.liveness import check_urls_async, read_pages_async
 from pipeline.model import Citation, LinkCheck, LinkStatus, url_key
 from pipeline.store import ArchiveCache, Store
 from pipeline.times import Clock, clock, iso
@@ -82,31 +83,26 @@ def decode_page(text: str) -> LivePage:
 
 # --- the pieces ------------------------------------------------------------------------------
 
-def links_piece(store: Store, settings: Settings, run_id: int, work: Mapping[str, Any], *,
-                keep: Keep | None = None, should_stop: Callable[[], bool] = lambda: False,
-                not_before: float = 0.0) -> dict[str, Any]:
+async def links_piece(store: Store, settings: Settings, run_id: int, work: Mapping[str, Any], *,
+                      keep: Keep | None = None, should_stop: Callable[[], bool] = lambda: False,
+                      not_before: float = 0.0) -> dict[str, Any]:
     """One host's URLs of a run: `check` (as written) checked and stored, each alive one's
     page kept for verification; `read` (alive, not due, cited by a citation verified now)
     only read. A URL this run has checked already is skipped, and its page read when the
     piece that checked it died before keeping the page. Nothing is asked before `not_before`
     (seconds since the epoch: the host's Retry-After, as the host's last piece left it), and
-    what the host asked at the end is returned (`paused_until`) for the next piece."""
+    what the host asked at the end is returned (`paused_until`) for the next piece.
+
+    On the worker's event loop, beside its other pieces (a thread and a loop for each piece
+    made them fight for the interpreter); the store's reads and writes go on threads."""
     while (wait := not_before - time.time()) > 0:
         if should_stop():
             raise PieceStopped()
-        time.sleep(min(wait, 0.5))
+        await asyncio.sleep(min(wait, 0.5))
     now = clock(settings.now)
     paused: dict[str, float] = {}
     keys = {url: url_key(canonicalize(url)) for url in [*work["check"], *work["read"]]}
-    done = store.checked_in_run(run_id, [keys[u] for u in work["check"]])
-    kept = store.live_page_keys(run_id, list(keys.values()))
-    checked = store.run_checks(run_id) if done else {}
-    due = [keys[u] for u in work["check"] if keys[u] not in done]
-    history, before = store.histories(due), {key: state.value for key, state in store.url_states(due).items()}
-    to_check = [u for u in work["check"] if keys[u] not in done]
-    to_read = [u for u in work["read"] if keys[u] not in kept] + \
-        [u for u in work["check"] if keys[u] in done and keys[u] not in kept and keys[u] in checked
-         and LinkStatus(checked[keys[u]].status).alive]
+    to_check, to_read, history, before, done = await asyncio.to_thread(_links_left, store, run_id, work, keys)
 
     with Writer(store, run_id, before) as writer:
         def on_page(check: LinkCheck, read: Any) -> None:
@@ -119,13 +115,31 @@ def links_piece(store: Store, settings: Settings, run_id: int, work: Mapping[str
 
         reading = dataclasses.replace(settings, check_max_bytes=settings.max_body_bytes)
         if to_check:
-            check_urls(to_check, reading, on_result=on_result, on_page=on_page, paused=paused)
+            await check_urls_async(to_check, reading, on_result=on_result, on_page=on_page, paused=paused)
         if should_stop():
             raise PieceStopped()
-        for url, read in read_pages(to_read, settings).items():
+        for url, read in (await read_pages_async(to_read, settings)).items():
             writer.page(keys[url], encode_page(LivePage.of(read, keep)))
+        await asyncio.to_thread(writer.close)
     return {"checked": len(to_check), "read": len(to_read), "skipped": len(done),
             "paused_until": max(paused.values(), default=0.0)}
+
+
+def _links_left(store: Store, run_id: int, work: Mapping[str, Any], keys: Mapping[str, str]) -> tuple[
+        list[str], list[str], dict[str, History], dict[str, str | None], set[str]]:
+    """What a link piece has left to do (all of it, unless it is tried again), and what it
+    needs to know first: each URL's history and state before this run."""
+    done = store.checked_in_run(run_id, [keys[u] for u in work["check"]])
+    kept = store.live_page_keys(run_id, list(keys.values()))
+    checked = store.run_checks(run_id) if done else {}
+    due = [keys[u] for u in work["check"] if keys[u] not in done]
+    history = store.histories(due)
+    before: dict[str, str | None] = {key: state.value for key, state in store.url_states(due).items()}
+    to_check = [u for u in work["check"] if keys[u] not in done]
+    to_read = [u for u in work["read"] if keys[u] not in kept] + \
+        [u for u in work["check"] if keys[u] in done and keys[u] not in kept and keys[u] in checked
+         and LinkStatus(checked[keys[u]].status).alive]
+    return to_check, to_read, history, before, done
 
 
 class Writer:
@@ -150,11 +164,18 @@ class Writer:
     def page(self, key: str, text: str) -> None:
         self.queue.put(("page", (key, text)))
 
-    def __exit__(self, *exc: object) -> None:
-        self.queue.put(None)
-        self.thread.join()
-        if self.error is not None and exc[0] is None:
+    def close(self) -> None:
+        """Write what is waiting, then end; raise what failed."""
+        if self.thread.is_alive():
+            self.queue.put(None)
+            self.thread.join()
+        if self.error is not None:
             raise self.error
+
+    def __exit__(self, *exc: object) -> None:
+        if self.thread.is_alive():  # the piece failed or was stopped: what waits is still written
+            self.queue.put(None)
+            self.thread.join()
 
     def _run(self) -> None:
         while True:

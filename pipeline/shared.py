@@ -92,49 +92,51 @@ class WorkerContext:
         self.keep = keep
         self.name = name
         self.stopping = threading.Event()
-        self.app: Any = None  # set with the loop it runs on, when the worker starts
-        self.loop: asyncio.AbstractEventLoop | None = None
+        self.app: Any = None  # the engine, set when the worker starts
 
-    def do(self, piece_id: int, should_abort: Callable[[], bool]) -> None:
-        store = Store.open(self.settings.db)
+    async def do(self, piece_id: int, should_abort: Callable[[], bool]) -> None:
+        """One piece, on the worker's event loop: a host's links there, beside its other
+        pieces; a verification on a thread (the archive's requests have threads of their own);
+        the store's reads and writes on threads."""
+        store = await asyncio.to_thread(Store.open, self.settings.db)
         try:
-            piece = store.piece(piece_id)
-            found = store.plan(piece["run_id"]) if piece is not None else None
+            piece = await asyncio.to_thread(store.piece, piece_id)
+            found = await asyncio.to_thread(store.plan, piece["run_id"]) if piece is not None else None
             if piece is None or found is None or found[0] != "running":
                 return  # its run ended: the next run plans afresh
             if piece["done_at"]:  # done already (queued twice): the chain goes on
-                self.hand_on(store, piece)
+                await self.hand_on(store, piece)
                 return
             settings = with_plan(self.settings, found[1]["settings"])
             should_stop = lambda: should_abort() or self.stopping.is_set()  # noqa: E731
             try:
                 if piece["stage"] == LINKS:
-                    result = links_piece(store, settings, piece["run_id"], piece["work"], keep=self.keep,
-                                         should_stop=should_stop,
-                                         not_before=store.held_until(piece["run_id"], piece["lock_key"]))
+                    held = await asyncio.to_thread(store.held_until, piece["run_id"], piece["lock_key"])
+                    result = await links_piece(store, settings, piece["run_id"], piece["work"], keep=self.keep,
+                                               should_stop=should_stop, not_before=held)
                 else:
-                    result = verify_piece(store, settings, piece["run_id"], piece["work"], keep=self.keep,
-                                          should_stop=should_stop)
-            except PieceStopped:
+                    result = await asyncio.to_thread(verify_piece, store, settings, piece["run_id"], piece["work"],
+                                                     keep=self.keep, should_stop=should_stop)
+            except (PieceStopped, asyncio.CancelledError):
                 raise
             except Exception as exc:
-                store.fail_piece(piece_id, f"{type(exc).__name__}: {exc}")
+                await asyncio.to_thread(store.fail_piece, piece_id, f"{type(exc).__name__}: {exc}")
                 raise
-            store.finish_piece(piece_id, self.name, iso(clock(settings.now)()), result)
-            self.hand_on(store, piece)
+            await asyncio.to_thread(store.finish_piece, piece_id, self.name, iso(clock(settings.now)()), result)
+            await self.hand_on(store, piece)
         finally:
-            store.close()
+            await asyncio.to_thread(store.close)
 
-    def hand_on(self, store: Store, piece: dict[str, Any]) -> None:
+    async def hand_on(self, store: Store, piece: dict[str, Any]) -> None:
         """Queue the next piece of this piece's lock (its host, or the archive), now that this
         one is done: a lock's pieces are a chain, one in the queue or being done at a time.
         (Procrastinate's own job locks would hold them apart too, but it wakes its workers
         when a job is queued, not when a lock is let go: pieces queued all at once under one
         lock each waited for the workers' next poll, seconds apiece, one after another.)"""
-        following = store.next_piece(piece["run_id"], piece["stage"], piece["lock_key"], after=piece["id"])
-        if following is not None and self.app is not None and self.loop is not None:
-            asyncio.run_coroutine_threadsafe(queue_piece(self.app, piece["run_id"], following),
-                                             self.loop).result(timeout=60)
+        following = await asyncio.to_thread(store.next_piece, piece["run_id"], piece["stage"], piece["lock_key"],
+                                            after=piece["id"])
+        if following is not None and self.app is not None:
+            await queue_piece(self.app, piece["run_id"], following)
 
 
 async def queue_piece(app: Any, run_id: int, piece_id: int) -> None:
@@ -149,11 +151,11 @@ def make_app(settings: Settings, context: WorkerContext | None = None) -> Any:
     app = procrastinate.App(connector=procrastinate.PsycopgConnector(
         conninfo=settings.db, min_size=1, max_size=4, kwargs={"application_name": "citewatch worker"}))
 
-    def piece(context: Any, run: int, piece: int) -> None:
-        """One piece (run `run`, row `piece`), in the worker's thread pool."""
+    async def piece(context: Any, run: int, piece: int) -> None:
+        """One piece (run `run`, row `piece`), on the worker's event loop."""
         ctx: WorkerContext = context.additional_context["citewatch"]
         try:
-            ctx.do(piece, context.should_abort)
+            await ctx.do(piece, context.should_abort)
         except PieceStopped:
             raise procrastinate.exceptions.JobAborted() from None  # handed back: tried again by another worker
 
@@ -194,10 +196,9 @@ def default_concurrency(settings: Settings) -> int:
 
 
 def piece_threads(concurrency: int) -> concurrent.futures.ThreadPoolExecutor:
-    """The threads a worker's pieces run on (Procrastinate runs a synchronous task on its
-    loop's default executor, which holds only cores + 4 threads: on 2 cores, 6 pieces at
-    once whatever --concurrency said)."""
-    return concurrent.futures.ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="citewatch-piece")
+    """The threads of a worker's store calls and verification (its loop's default executor,
+    which would hold only cores + 4 threads: on 2 cores, fewer than the pieces at once)."""
+    return concurrent.futures.ThreadPoolExecutor(max_workers=concurrency + 4, thread_name_prefix="citewatch-piece")
 
 
 @database_errors
@@ -215,8 +216,8 @@ def run_worker(settings: Settings, concurrency: int | None = None) -> None:
         app = make_app(settings, context)
 
         async def main() -> None:
-            context.app, context.loop = app, asyncio.get_running_loop()
-            context.loop.set_default_executor(piece_threads(concurrency or default_concurrency(settings)))
+            context.app = app
+            asyncio.get_running_loop().set_default_executor(piece_threads(concurrency or default_concurrency(settings)))
             async with app.open_async():
                 watch = asyncio.create_task(_watch_stalled(app, settings))
                 try:
@@ -262,7 +263,7 @@ class Sharing:
         self.app = make_app(settings, self.context)
         self.loop = asyncio.new_event_loop()
         self.loop.set_default_executor(piece_threads(self.concurrency))
-        self.context.app, self.context.loop = self.app, self.loop
+        self.context.app = self.app
         self.thread = threading.Thread(target=self.loop.run_forever, name="citewatch-sharing", daemon=True)
         self.worker: Any = None
         self.working: concurrent.futures.Future[Any] | None = None

@@ -454,7 +454,8 @@ class EvidenceStore:
             "SUM(CASE WHEN r.type = 'response' THEN 1 ELSE 0 END) AS responses, "
             "SUM(CASE WHEN r.type = 'revisit' THEN 1 ELSE 0 END) AS revisits, "
             "COALESCE(SUM(r.length), 0) AS bytes FROM files f LEFT JOIN records r ON r.warc = f.name "
-            "GROUP BY f.name ORDER BY f.started_at, f.name")
+            # in the order they were made (PostgreSQL has no rowid: within a second, by name)
+            f"GROUP BY f.name ORDER BY f.started_at, {'f.rowid' if self.db.kind == 'sqlite' else 'f.name'}")
         return [dict(row) | {"responses": row["responses"] or 0, "revisits": row["revisits"] or 0,
                              "on_disk": self._size(row["name"])} for row in rows]
 
