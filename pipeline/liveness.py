@@ -17,8 +17,9 @@ import random
 import string
 import time
 import urllib.parse
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Coroutine, Mapping, Sequence
 from pathlib import Path
+from typing import Any, TypeVar
 
 from rapidfuzz import fuzz
 
@@ -36,6 +37,7 @@ from pipeline.text import PageText
 from pipeline.times import now_iso
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 PROBE_NAME_LENGTH = 25
 SIMILAR = 0.95  # texts this alike are the same page (the probe's threshold)
 
@@ -488,7 +490,7 @@ async def check_urls_async(
 
         order = by_host_turns(list(first))
         try:
-            checked = dict(zip(order, await asyncio.gather(*(one(first[key]) for key in order))))
+            checked = dict(zip(order, await gather_or_cancel([one(first[key]) for key in order])))
         finally:
             if paused is not None:
                 paused.update(fetcher.paused_until())
@@ -540,6 +542,20 @@ def canary_problem(settings: Settings) -> str | None:
     return run_sync(probe())
 
 
+async def gather_or_cancel(coroutines: Sequence[Coroutine[Any, Any, T]]) -> list[T]:
+    """`asyncio.gather`, except that when one fails (a piece told to stop, the network gone)
+    the others are cancelled and waited for before it is raised: none is left pending on a
+    loop that goes on (a worker's) or closes under it."""
+    tasks = [asyncio.ensure_future(coroutine) for coroutine in coroutines]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+
+
 async def read_pages_async(urls: Sequence[str], settings: Settings) -> dict[str, PageRead]:
     """Live pages read in full, concurrently, with the same limits, pacing and per-domain
     rules as checks: URL → PageRead."""
@@ -547,7 +563,7 @@ async def read_pages_async(urls: Sequence[str], settings: Settings) -> dict[str,
         return {}
     async with checking_fetcher(settings) as fetcher:
         checker = Checker(fetcher, settings)
-        return dict(zip(urls, await asyncio.gather(*(checker.read(url) for url in urls))))
+        return dict(zip(urls, await gather_or_cancel([checker.read(url) for url in urls])))
 
 
 def read_pages(urls: Sequence[str], settings: Settings) -> dict[str, PageRead]:

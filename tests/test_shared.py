@@ -277,6 +277,34 @@ def test_a_worker_told_to_stop_hands_its_pieces_back(slow_hosts, tmp_path: Path,
     assert "stopped" in (tmp_path / "worker0.log").read_text()
 
 
+def test_ctrl_c_stops_a_shared_run_cleanly_and_the_next_run_resumes(slow_hosts, tmp_path: Path,
+                                                                    workers: list[Workers]) -> None:
+    """Ctrl-C on a run taking its own pieces: exit 130 with one line, nothing left pending
+    (the pieces' checks were left on the run's loop, and printed "Exception ignored" with
+    their tracebacks at exit), the run recorded as interrupted, and the next run resumes."""
+    document, settings, hosts = slow_hosts
+    # a host's 15 URLs in one piece, 4 at a time: most of a piece's checks wait their turn
+    tag = uuid.uuid4().hex[:8]
+    document.write_text("Slow\n\n" + "".join(f"http://c{n % 4}-{tag}.test/ok?delay=0.5&n={n}\n1 May 2016: {CLAIM}\n\n"
+                                              for n in range(60)))
+    settings = dataclasses.replace(settings, share_piece_links=100, check_per_host=4)
+    group = Workers(env_of(settings), tmp_path)
+    workers.append(group)
+    run = group.track(subprocess.Popen(citewatch("run", str(document)), env=env_of(settings), stdout=subprocess.PIPE,
+                                       stderr=subprocess.PIPE, text=True))
+    wait_until(lambda: count(settings.db, "SELECT COUNT(*) FROM checks") >= 2, "the first checks")
+    run.send_signal(signal.SIGINT)
+    _, err = run.communicate(timeout=60)
+    assert run.returncode == 130 and "citewatch: interrupted" in err
+    assert "Traceback" not in err and "Exception ignored" not in err, err
+    assert count(settings.db, "SELECT COUNT(*) FROM runs WHERE status = 'interrupted'") == 1
+    again = subprocess.run(citewatch("run", str(document), "--json"), env=env_of(settings), capture_output=True,
+                           text=True, timeout=120)
+    summary = json.loads(again.stdout)
+    assert again.returncode == 0 and summary["status"] == "done" and summary["citations"] == 60
+    assert summary["reused"] >= 2 and summary["checked"] + summary["reused"] == 60
+
+
 def test_a_hosts_retry_after_holds_for_its_next_piece(slow_hosts, origin: OriginServer) -> None:
     """A host answers 429 "Retry-After: 2" to the last URL of a piece (no retry: the check
     ends rate limited). The host's next piece, whoever takes it, waits those 2 s: before, it
