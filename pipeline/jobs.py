@@ -261,15 +261,11 @@ class Job:
         """Check the links that are not fresh (all with --force), each stored as it arrives."""
         settings, summary = self.settings, self.summary
         assert summary is not None
-        sources = _first_sources(c for _, c in work)
-        due = [k for k, s in sources.items() if options.force or not self._fresh(s.check)]
-        summary.reused = len(sources) - len(due)
+        sources, due = self._due(work, options)
         checks = _Checks(self, due, sources)
         live: dict[str, LivePage] = {}
         if due:
-            if reason := canary_problem(settings):
-                raise Inconclusive(f"the network looks unreachable (the canary {settings.canary_url}: {reason}); "
-                                   "nothing was checked or marked")
+            self._online()
             urls = [s.ref.url for s in slowest_first([s for k, s in sources.items() if k in checks.due])]
             _, live = check_links(urls, settings, on_check=counting_checks(urls, checks.recorder(on_check), on_progress),
                                   keep=self.keep)
@@ -283,16 +279,13 @@ class Job:
         that no other request goes to the host)."""
         settings, store, summary = self.settings, self.store, self.summary
         assert summary is not None
-        sources = _first_sources(c for _, c in work)
-        due = [k for k, s in sources.items() if options.force or not self._fresh(s.check)]
-        summary.reused = len(sources) - len(due)
+        sources, due = self._due(work, options)
         checks = _Checks(self, due, sources, history=False)
         wanted = {ref.key: ref.url for _, c in self._to_verify(work, checks, options) for ref in c.citation.urls}
         read = [url for key, url in wanted.items() if key not in checks.due
                 and sources[key].status in (LinkStatus.OK.value, LinkStatus.REDIRECTED.value)]
-        if due and (reason := canary_problem(settings)):
-            raise Inconclusive(f"the network looks unreachable (the canary {settings.canary_url}: {reason}); "
-                               "nothing was checked or marked")
+        if due:
+            self._online()
         urls = [s.ref.url for s in slowest_first([s for k, s in sources.items() if k in checks.due])]
         sharing.stage(LINKS, by_host_pieces(urls, read, settings.share_piece_links), on_progress)
         for key, row in store.run_checks(self.run_id).items():
@@ -318,9 +311,7 @@ class Job:
             with Archives(settings) as archive:
                 problem = archive.ping()
             if problem:
-                summary.notes.append(f"the archive did not answer ({problem}): quotes were not verified again; "
-                                     "earlier results are kept")
-                to_verify = []
+                to_verify = self._archive_down(problem)
         pairs = list(dict.fromkeys((d, c.citation.id) for d, c in to_verify))
         size = settings.share_piece_citations
         sharing.stage(VERIFICATION, [("archive", {"citations": pairs[i:i + size], "verified_at": summary.started_at,
@@ -331,6 +322,30 @@ class Job:
                               for s in result.get("saved", [])]
         summary.verified = len(to_verify)
         return to_verify, Verified(store.run_snapshots(self.run_id), store.run_matches(self.run_id))
+
+    def _due(self, work: Sequence[tuple[int, CitationResult]],
+             options: RunOptions) -> tuple[dict[str, SourceResult], list[str]]:
+        """Each URL key's first source, and the keys to check: not fresh (all with --force);
+        the rest are counted as reused."""
+        assert self.summary is not None
+        sources = _first_sources(c for _, c in work)
+        due = [k for k, s in sources.items() if options.force or not self._fresh(s.check)]
+        self.summary.reused = len(sources) - len(due)
+        return sources, due
+
+    def _online(self) -> None:
+        """Raises Inconclusive when the canary does not answer: nothing is checked or marked."""
+        if reason := canary_problem(self.settings):
+            raise Inconclusive(f"the network looks unreachable (the canary {self.settings.canary_url}: {reason}); "
+                               "nothing was checked or marked")
+
+    def _archive_down(self, problem: str) -> list[tuple[int, CitationResult]]:
+        """The archive did not answer: nothing is verified again, and the summary says why.
+        The links checked are real evidence; verdicts without the archive would not be."""
+        assert self.summary is not None
+        self.summary.notes.append(f"the archive did not answer ({problem}): quotes were not verified again; "
+                                  "earlier results are kept")
+        return []
 
     def _to_verify(self, work: Sequence[tuple[int, CitationResult]], checks: _Checks,
                    options: RunOptions) -> list[tuple[int, CitationResult]]:
@@ -350,10 +365,7 @@ class Job:
         # each archive's CDX answers kept in the store, the first's under the plain URL key as before
         with Archives(settings, cache_for=archive_cache_for(store, settings, self.now)) as archive:
             if to_verify and (problem := archive.ping()):
-                # The links checked are real evidence; verdicts without the archive would not be.
-                summary.notes.append(f"the archive did not answer ({problem}): quotes were not verified again; "
-                                     "earlier results are kept")
-                to_verify = []
+                to_verify = self._archive_down(problem)
             verified = verify_citations([(c.citation, c.date) for _, c in to_verify], settings, archive, live=live,
                                         statuses=statuses, checked=checks.done, verified_at=summary.started_at,
                                         keep=self.keep, on_progress=on_progress)

@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 from pipeline.config import Settings, plan_of, with_plan
 from pipeline.database import DatabaseError
 from pipeline.errors import CannotRunError, ConfigError
-from pipeline.evidence.model import EvidenceError, Keep
+from pipeline.evidence.model import Keep
 from pipeline.evidence.store import EvidenceStore
 from pipeline.history import database_errors, open_database
 from pipeline.pieces import PieceStopped, links_piece, verify_piece
@@ -117,7 +117,7 @@ class WorkerContext:
                 else:
                     result = await asyncio.to_thread(verify_piece, store, settings, piece["run_id"], piece["work"],
                                                      keep=self.keep, should_stop=should_stop)
-            except (PieceStopped, asyncio.CancelledError):
+            except PieceStopped:
                 raise
             except Exception as exc:
                 await asyncio.to_thread(store.fail_piece, piece_id, f"{type(exc).__name__}: {exc}")
@@ -146,7 +146,8 @@ async def queue_piece(app: Any, run_id: int, piece_id: int) -> None:
             run=run_id, piece=piece_id)
 
 
-def make_app(settings: Settings, context: WorkerContext | None = None) -> Any:
+def make_app(settings: Settings) -> Any:
+    """The engine on the settings' database, with the one task: a piece."""
     procrastinate = _engine()
     app = procrastinate.App(connector=procrastinate.PsycopgConnector(
         conninfo=settings.db, min_size=1, max_size=4, kwargs={"application_name": "citewatch worker"}))
@@ -213,7 +214,7 @@ def run_worker(settings: Settings, concurrency: int | None = None) -> None:
         store.close()
     with _evidence(settings, "worker") as keep:
         context = WorkerContext(settings, keep, worker_name())
-        app = make_app(settings, context)
+        app = make_app(settings)
 
         async def main() -> None:
             context.app = app
@@ -231,14 +232,12 @@ def run_worker(settings: Settings, concurrency: int | None = None) -> None:
 
 @contextlib.contextmanager
 def _evidence(settings: Settings, label: str) -> Iterator[Keep | None]:
+    """A worker's evidence store: its own WARC files in the (shared) folder."""
     if not settings.keep_evidence:
         yield None
         return
-    try:
-        store = EvidenceStore.of_database(settings.db, settings.evidence_dir, read_cap=settings.max_body_bytes,
-                                          label=f"{label} {worker_name()}")
-    except EvidenceError:
-        raise
+    store = EvidenceStore.of_database(settings.db, settings.evidence_dir, read_cap=settings.max_body_bytes,
+                                      label=f"{label} {worker_name()}")
     try:
         yield store.keep
     finally:
@@ -260,7 +259,7 @@ class Sharing:
         self.context = WorkerContext(settings, keep, worker_name())
         self.take_part = take_part
         self.concurrency = concurrency or default_concurrency(settings)
-        self.app = make_app(settings, self.context)
+        self.app = make_app(settings)
         self.loop = asyncio.new_event_loop()
         self.loop.set_default_executor(piece_threads(self.concurrency))
         self.context.app = self.app
