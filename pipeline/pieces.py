@@ -190,7 +190,7 @@ class Writer:
                         self.store.record_checks(self.run_id, [v for kind, v in items if kind == "check"],
                                                  self.states_before)
                         self.store.put_live_pages(self.run_id, [v for kind, v in items if kind == "page"])
-                except BaseException as exc:  # said by __exit__; the writes after it are dropped
+                except BaseException as exc:  # raised by close(); the writes after it are dropped
                     self.error = exc
             if batch[-1] is None:
                 return
