@@ -44,7 +44,7 @@ TASK = "citewatch.piece"
 LINKS, VERIFICATION = "links", "verification"
 ATTEMPTS = 4  # a piece is tried this many times in all (a worker that died mid-piece counts as none)
 _POLL = 0.2  # seconds between two looks at a stage's progress
-_TOP_UP = 2.0  # seconds between two looks for a lock whose next piece nobody queued
+_TOP_UP = 2.0  # seconds between two looks for a failed piece, or a lock whose next piece nobody queued
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -320,9 +320,9 @@ class Sharing:
                 self._call(retry_stalled(self.app, self.settings))
                 last_look = time.monotonic()
             if time.monotonic() - last_top_up >= _TOP_UP:
+                self._failed(ids)
                 self._top_up(stage)
                 last_top_up = time.monotonic()
-            self._failed(ids)
             time.sleep(_POLL)
 
     def _top_up(self, stage: str) -> None:
@@ -345,7 +345,8 @@ class Sharing:
         rows = self.store.db.execute(
             "SELECT (args->>'piece')::bigint FROM procrastinate_jobs WHERE task_name = ? AND status IN ('failed', "
             "'aborted', 'cancelled') AND (args->>'run')::bigint = ?", (TASK, self.run_id)).fetchall()
-        failed = [row[0] for row in rows if row[0] in set(ids)]
+        wanted = set(ids)
+        failed = [row[0] for row in rows if row[0] in wanted]
         if failed:
             piece = self.store.piece(failed[0])
             why = (piece or {}).get("result") or {}

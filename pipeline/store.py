@@ -409,14 +409,8 @@ class Store:
         """Append a check, stored under its `canonical` (the URL key), committed at once; a
         second check of a URL in one run replaces the first (so a resumed or re-checked run
         has no duplicates)."""
-        self.db.execute("INSERT INTO urls (canonical, first_seen) VALUES (?, ?) ON CONFLICT DO NOTHING",
-                        (check.canonical, check.checked_at))
-        self.db.execute(
-            "INSERT INTO checks (run_id, canonical, url, status, http_status, final_url, redirects, elapsed_ms, "
-            "checked_at, reason, tries, state_after, conclusive, paywall) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            f"ON CONFLICT (run_id, canonical) DO UPDATE SET {_replacing(_CHECK_COLUMNS)}",
-            _check_values(run_id, check, state_after),
-        )
+        self.db.execute(_ADD_URL, (check.canonical, check.checked_at))
+        self.db.execute(_ADD_CHECK, _check_values(run_id, check, state_after))
 
     def record_checks(self, run_id: int, checks: Sequence[tuple[LinkCheck, LinkState]],
                       states_before: Mapping[str, str | None]) -> None:
@@ -426,19 +420,12 @@ class Store:
         if not checks:
             return
         with self.db.batch():
-            self.db.executemany("INSERT INTO urls (canonical, first_seen) VALUES (?, ?) ON CONFLICT DO NOTHING",
-                                [(c.canonical, c.checked_at) for c, _ in checks])
-            self.db.executemany(
-                "INSERT INTO checks (run_id, canonical, url, status, http_status, final_url, redirects, elapsed_ms, "
-                "checked_at, reason, tries, state_after, conclusive, paywall) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                f"ON CONFLICT (run_id, canonical) DO UPDATE SET {_replacing(_CHECK_COLUMNS)}",
-                [_check_values(run_id, c, state) for c, state in checks])
+            self.db.executemany(_ADD_URL, [(c.canonical, c.checked_at) for c, _ in checks])
+            self.db.executemany(_ADD_CHECK, [_check_values(run_id, c, state) for c, state in checks])
             changed = [(c, state) for c, state in checks if states_before.get(c.canonical) != state.value]
-            self.db.executemany("UPDATE urls SET state = ?, state_since = ? WHERE canonical = ?",
-                                [(state.value, c.checked_at, c.canonical) for c, state in changed])
-            self.db.executemany("INSERT INTO events (run_id, canonical, at, old_state, new_state) VALUES (?, ?, ?, ?, ?)",
-                                [(run_id, c.canonical, c.checked_at, states_before.get(c.canonical), state.value)
-                                 for c, state in changed])
+            self.db.executemany(_SET_STATE, [(state.value, c.checked_at, c.canonical) for c, state in changed])
+            self.db.executemany(_ADD_EVENT, [(run_id, c.canonical, c.checked_at, states_before.get(c.canonical),
+                                              state.value) for c, state in changed])
 
     def checks(self, canonical: str, limit: int | None = None) -> list[CheckRow]:
         """A URL's checks, newest first."""
@@ -509,9 +496,8 @@ class Store:
         if old == new:
             return None
         with self.transaction():
-            self.db.execute("UPDATE urls SET state = ?, state_since = ? WHERE canonical = ?", (new, at, canonical))
-            self.db.execute("INSERT INTO events (run_id, canonical, at, old_state, new_state) VALUES (?, ?, ?, ?, ?)",
-                            (run_id, canonical, at, old, new))
+            self.db.execute(_SET_STATE, (new, at, canonical))
+            self.db.execute(_ADD_EVENT, (run_id, canonical, at, old, new))
         return old or "new"
 
     def events(self, canonical: str | None = None, run_id: int | None = None) -> list[dict[str, Any]]:
@@ -633,7 +619,7 @@ class Store:
         row = self.db.execute("SELECT * FROM pieces WHERE id = ?", (piece_id,)).fetchone()
         if row is None:
             return None
-        return {**dict(zip(row.keys(), row)), "work": json.loads(row["work"]),
+        return {**dict(row), "work": json.loads(row["work"]),
                 "result": json.loads(row["result"]) if row["result"] else None}
 
     def finish_piece(self, piece_id: int, worker: str, at: str, result: dict[str, Any]) -> None:
@@ -738,6 +724,16 @@ def _replacing(columns: Sequence[str]) -> str:
     """`INSERT OR REPLACE`, said the way SQLite and PostgreSQL both read: the new row's
     values over the old one's."""
     return ", ".join(f"{column} = excluded.{column}" for column in columns)
+
+
+# A check and what it does to its URL, written alike one at a time and many at once.
+_ADD_URL = "INSERT INTO urls (canonical, first_seen) VALUES (?, ?) ON CONFLICT DO NOTHING"
+_ADD_CHECK = (
+    "INSERT INTO checks (run_id, canonical, url, status, http_status, final_url, redirects, elapsed_ms, checked_at, "
+    "reason, tries, state_after, conclusive, paywall) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    f"ON CONFLICT (run_id, canonical) DO UPDATE SET {_replacing(_CHECK_COLUMNS)}")
+_SET_STATE = "UPDATE urls SET state = ?, state_since = ? WHERE canonical = ?"
+_ADD_EVENT = "INSERT INTO events (run_id, canonical, at, old_state, new_state) VALUES (?, ?, ?, ?, ?)"
 
 
 def process_identity(pid: int) -> str | None:
